@@ -1,0 +1,231 @@
+"""Settings: one frozen object built from a mapping (the environment plus `.env`).
+
+Only the entry point reads the real environment; tests pass a dict. A provider whose
+credentials are missing is ``None`` ("off") and its commands say so. Secret fields are
+left out of ``repr`` so a settings object can be logged safely.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from enum import StrEnum
+from urllib.parse import urlsplit
+
+DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+
+
+class ConfigError(ValueError):
+    """A setting is missing or malformed; the message names the variable and the fix."""
+
+
+class Mode(StrEnum):
+    SOCKET = "socket"
+    HTTP = "http"
+    SANDBOX = "sandbox"
+
+
+@dataclass(frozen=True)
+class XiangjiSettings:
+    user_key: str = field(repr=False)
+    img_trans_key: str | None = field(default=None, repr=False)
+    text_trans_key: str | None = field(default=None, repr=False)
+    matting_key: str | None = field(default=None, repr=False)
+    api_url: str = "http://api.tosoiot.com"
+    upload_url: str = "http://api2.tosoiot.com"
+    account_url: str = "http://www.tosoiot.com"
+
+
+@dataclass(frozen=True)
+class AlibabaSettings:
+    access_key_id: str = field(repr=False)
+    access_key_secret: str = field(repr=False)
+    mt_endpoint: str = "mt.cn-hangzhou.aliyuncs.com"
+    mts_endpoint: str = "mts.cn-hangzhou.aliyuncs.com"
+    mts_pipeline_id: str | None = None
+    mts_output: str | None = None
+    oss_endpoint: str | None = None
+
+
+@dataclass(frozen=True)
+class RozettaSettings:
+    access_key: str = field(repr=False)
+    secret_key: str = field(repr=False)
+    api_url: str = "https://translate.rozetta-api.io"
+    contract_id: str | None = None
+    field_id: str | None = None
+
+
+@dataclass(frozen=True)
+class Settings:
+    slack_bot_token: str | None = field(default=None, repr=False)
+    slack_app_token: str | None = field(default=None, repr=False)
+    slack_signing_secret: str | None = field(default=None, repr=False)
+    slack_api_url: str = DEFAULT_SLACK_API_URL
+    port: int = 3000
+    public_url: str | None = None
+    database_url: str = "sqlite:///data/tolk.sqlite"
+    xiangji: XiangjiSettings | None = None
+    alibaba: AlibabaSettings | None = None
+    rozetta: RozettaSettings | None = None
+    poll_min_seconds: float = 2.0
+    poll_max_seconds: float = 60.0
+    task_timeout_seconds: float = 3600.0
+    quota_threshold: int = 100
+    quota_alert_channel: str | None = None
+    admins: frozenset[str] = frozenset()
+    allowed_file_hosts: tuple[str, ...] = ()
+
+    @property
+    def mode(self) -> Mode:
+        if not self.slack_bot_token:
+            return Mode.SANDBOX
+        return Mode.SOCKET if self.slack_app_token else Mode.HTTP
+
+    @property
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured secret, so logs and messages can be checked against them."""
+        values: list[str | None] = [
+            self.slack_bot_token,
+            self.slack_app_token,
+            self.slack_signing_secret,
+        ]
+        if self.xiangji:
+            x = self.xiangji
+            values += [x.user_key, x.img_trans_key, x.text_trans_key, x.matting_key]
+        if self.alibaba:
+            values += [self.alibaba.access_key_id, self.alibaba.access_key_secret]
+        if self.rozetta:
+            values += [self.rozetta.access_key, self.rozetta.secret_key]
+        return tuple(v for v in values if v)
+
+    @property
+    def sqlite_path(self) -> str:
+        """The file behind a ``sqlite:///`` database URL (relative to the working dir)."""
+        if not self.database_url.startswith("sqlite:///"):
+            raise ConfigError("DATABASE_URL is not a sqlite:/// URL")
+        return self.database_url.removeprefix("sqlite:///")
+
+
+# Where each provider serves result files. Used when TOLK_ALLOWED_FILE_HOSTS is unset.
+PROVIDER_RESULT_HOSTS = (
+    "i.tosoiot.com",
+    "*.tosoiot.com",
+    "*.alicdn.com",
+    "*.aliyuncs.com",
+    "*.rozetta-api.io",
+)
+
+
+def load_settings(env: Mapping[str, str]) -> Settings:
+    """Build settings from ``env``; raise ``ConfigError`` naming what is wrong."""
+
+    def get(name: str, default: str | None = None) -> str | None:
+        value = env.get(name, "").strip()
+        return value or default
+
+    def number(name: str, default: float, *, minimum: float = 0) -> float:
+        raw = get(name)
+        if raw is None:
+            return default
+        try:
+            value = float(raw)
+        except ValueError:
+            raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if value < minimum:
+            raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
+        return value
+
+    bot_token = get("SLACK_BOT_TOKEN")
+    app_token = get("SLACK_APP_TOKEN")
+    signing_secret = get("SLACK_SIGNING_SECRET")
+    if bot_token and not app_token and not signing_secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is required in HTTP mode (no SLACK_APP_TOKEN set): "
+            "copy it from your app's Basic Information page, or set SLACK_APP_TOKEN "
+            "(xapp-…) to use Socket Mode instead."
+        )
+    if app_token and not app_token.startswith("xapp-"):
+        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+
+    poll_min = number("TOLK_POLL_MIN_SECONDS", 2.0, minimum=0.01)
+    poll_max = number("TOLK_POLL_MAX_SECONDS", 60.0, minimum=0.01)
+    if poll_max < poll_min:
+        raise ConfigError("TOLK_POLL_MAX_SECONDS must not be below TOLK_POLL_MIN_SECONDS")
+
+    xiangji = None
+    if user_key := get("XIANGJI_USER_KEY"):
+        xiangji = XiangjiSettings(
+            user_key=user_key,
+            img_trans_key=get("XIANGJI_IMG_TRANS_KEY"),
+            text_trans_key=get("XIANGJI_TEXT_TRANS_KEY"),
+            matting_key=get("XIANGJI_MATTING_KEY"),
+            api_url=_base(get("XIANGJI_API_URL", "http://api.tosoiot.com")),
+            upload_url=_base(get("XIANGJI_UPLOAD_URL", "http://api2.tosoiot.com")),
+            account_url=_base(get("XIANGJI_ACCOUNT_URL", "http://www.tosoiot.com")),
+        )
+
+    alibaba = None
+    key_id, key_secret = get("ALIBABA_ACCESS_KEY_ID"), get("ALIBABA_ACCESS_KEY_SECRET")
+    if key_id and key_secret:
+        alibaba = AlibabaSettings(
+            access_key_id=key_id,
+            access_key_secret=key_secret,
+            mt_endpoint=get("ALIBABA_MT_ENDPOINT", "mt.cn-hangzhou.aliyuncs.com"),
+            mts_endpoint=get("ALIBABA_MTS_ENDPOINT", "mts.cn-hangzhou.aliyuncs.com"),
+            mts_pipeline_id=get("ALIBABA_MTS_PIPELINE_ID"),
+            mts_output=get("ALIBABA_MTS_OUTPUT"),
+            oss_endpoint=get("ALIBABA_OSS_ENDPOINT"),
+        )
+    elif key_id or key_secret:
+        raise ConfigError(
+            "Set both ALIBABA_ACCESS_KEY_ID and ALIBABA_ACCESS_KEY_SECRET, or neither"
+        )
+
+    rozetta = None
+    access, secret = get("ROZETTA_ACCESS_KEY"), get("ROZETTA_SECRET_KEY")
+    if access and secret:
+        rozetta = RozettaSettings(
+            access_key=access,
+            secret_key=secret,
+            api_url=_base(get("ROZETTA_API_URL", "https://translate.rozetta-api.io")),
+            contract_id=get("ROZETTA_CONTRACT_ID"),
+            field_id=get("ROZETTA_FIELD_ID"),
+        )
+    elif access or secret:
+        raise ConfigError("Set both ROZETTA_ACCESS_KEY and ROZETTA_SECRET_KEY, or neither")
+
+    public_url = get("TOLK_PUBLIC_URL")
+    if public_url and urlsplit(public_url).scheme not in ("http", "https"):
+        raise ConfigError(f"TOLK_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
+
+    hosts = tuple(h.strip().lower() for h in (get("TOLK_ALLOWED_FILE_HOSTS") or "").split(","))
+    return Settings(
+        slack_bot_token=bot_token,
+        slack_app_token=app_token,
+        slack_signing_secret=signing_secret,
+        slack_api_url=_slack_api_url(get("SLACK_API_URL", DEFAULT_SLACK_API_URL)),
+        port=int(number("PORT", 3000)),
+        public_url=public_url.rstrip("/") if public_url else None,
+        database_url=get("DATABASE_URL", "sqlite:///data/tolk.sqlite"),
+        xiangji=xiangji,
+        alibaba=alibaba,
+        rozetta=rozetta,
+        poll_min_seconds=poll_min,
+        poll_max_seconds=poll_max,
+        task_timeout_seconds=number("TOLK_TASK_TIMEOUT_SECONDS", 3600.0, minimum=1),
+        quota_threshold=int(number("TOLK_QUOTA_THRESHOLD", 100)),
+        quota_alert_channel=get("TOLK_QUOTA_ALERT_CHANNEL"),
+        admins=frozenset(u.strip() for u in (get("TOLK_ADMINS") or "").split(",") if u.strip()),
+        allowed_file_hosts=tuple(h for h in hosts if h) or PROVIDER_RESULT_HOSTS,
+    )
+
+
+def _base(url: str | None) -> str:
+    assert url is not None
+    return url.rstrip("/")
+
+
+def _slack_api_url(url: str | None) -> str:
+    assert url is not None
+    return url if url.endswith("/") else url + "/"

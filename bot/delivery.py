@@ -1,0 +1,211 @@
+"""Getting results into Slack: download from allowed hosts, upload with
+``files_upload_v2``, post messages — each at most once per task.
+
+"Once" survives crashes: before a post, the task records its *intent* (a marker) in
+the store; after it, the Slack ts. A task found with an intent but no ts (the process
+died in between) first looks in Slack for the marker — message metadata for messages,
+the file name for uploads — and only posts if it is not there.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import fnmatch
+import ipaddress
+import logging
+from collections.abc import Awaitable, Callable, Sequence
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
+
+log = logging.getLogger(__name__)
+
+METADATA_EVENT = "tolk_task_message"
+MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
+
+# Slack errors that no retry will fix: the place the answer should go is gone.
+UNDELIVERABLE = frozenset(
+    {
+        "channel_not_found",
+        "not_in_channel",
+        "is_archived",
+        "thread_not_found",
+        "message_not_found",
+        "restricted_action",
+        "invalid_auth",
+        "account_inactive",
+        "token_revoked",
+    }
+)
+
+
+class DownloadRefused(Exception):
+    """The URL is not on an allowed host; it is never fetched."""
+
+
+class DownloadFailed(Exception):
+    """The file could not be fetched now; trying later may work."""
+
+
+def host_allowed(url: str, allowed: Sequence[str]) -> bool:
+    """``allowed`` holds ``host``, ``host:port`` or ``*.domain`` entries.
+
+    A wildcard never admits an IP literal on a private, loopback or link-local
+    address: only an entry naming that exact host does."""
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        return False
+    host = parts.hostname.lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    for entry in allowed:
+        if entry in (host, f"{host}:{port}"):
+            return True
+        if entry.startswith("*.") and fnmatch.fnmatchcase(host, entry) and not _private_ip(host):
+            return True
+    return False
+
+
+def _private_ip(host: str) -> bool:
+    try:
+        ip = ipaddress.ip_address(host)
+    except ValueError:
+        return False
+    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
+
+
+class Delivery:
+    def __init__(
+        self,
+        slack: AsyncWebClient,
+        session: aiohttp.ClientSession,
+        allowed_hosts: Sequence[str],
+        *,
+        max_concurrent: int = 8,
+    ) -> None:
+        self.slack = slack
+        self._session = session
+        self._allowed = tuple(allowed_hosts)
+        self._transfers = asyncio.Semaphore(max_concurrent)
+
+    async def download(self, url: str) -> bytes:
+        if not host_allowed(url, self._allowed):
+            raise DownloadRefused(url)
+        async with self._transfers:
+            try:
+                timeout = aiohttp.ClientTimeout(total=120)
+                async with self._session.get(url, timeout=timeout, allow_redirects=False) as resp:
+                    if resp.status != 200:
+                        raise DownloadFailed(f"HTTP {resp.status}")
+                    data = await resp.content.read(MAX_DOWNLOAD_BYTES + 1)
+            except (aiohttp.ClientError, TimeoutError) as exc:
+                raise DownloadFailed(type(exc).__name__) from exc
+        if len(data) > MAX_DOWNLOAD_BYTES:
+            raise DownloadFailed("file larger than 50 MB")
+        return data
+
+    async def upload(
+        self, channel: str, thread_ts: str | None, filename: str, data: bytes, comment: str
+    ) -> str:
+        async with self._transfers:
+            resp = await self.slack.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                file=data,
+                filename=filename,
+                title=filename,
+                initial_comment=comment,
+            )
+        return str(resp["files"][0]["id"]) if resp.get("files") else ""
+
+    async def has_file(self, channel: str, thread_ts: str, filename: str) -> bool:
+        for message in await self._replies(channel, thread_ts):
+            if any(f.get("name") == filename for f in message.get("files", ())):
+                return True
+        return False
+
+    async def post(
+        self,
+        channel: str,
+        text: str,
+        *,
+        marker: str,
+        thread_ts: str | None = None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> str:
+        resp = await self.slack.chat_postMessage(
+            channel=channel,
+            text=text,
+            blocks=blocks,
+            thread_ts=thread_ts,
+            metadata={"event_type": METADATA_EVENT, "event_payload": {"marker": marker}},
+            unfurl_links=False,
+            unfurl_media=False,
+        )
+        return str(resp["ts"])
+
+    async def find_marker(
+        self, channel: str, marker: str, *, thread_ts: str | None, oldest: float
+    ) -> str | None:
+        """The ts of a message Tolk posted with ``marker``, if Slack has it."""
+        if thread_ts:
+            messages = await self._replies(channel, thread_ts)
+        else:
+            resp = await self.slack.conversations_history(
+                channel=channel, oldest=f"{oldest:.6f}", include_all_metadata=True, limit=200
+            )
+            messages = resp.get("messages", [])
+        for message in messages:
+            payload = (message.get("metadata") or {}).get("event_payload") or {}
+            if payload.get("marker") == marker:
+                return str(message["ts"])
+        return None
+
+    async def _replies(self, channel: str, thread_ts: str) -> list[dict[str, Any]]:
+        messages: list[dict[str, Any]] = []
+        cursor = None
+        while True:
+            resp = await self.slack.conversations_replies(
+                channel=channel, ts=thread_ts, include_all_metadata=True, limit=200, cursor=cursor
+            )
+            messages += resp.get("messages", [])
+            cursor = (resp.get("response_metadata") or {}).get("next_cursor")
+            if not cursor:
+                return messages
+
+    async def update(
+        self, channel: str, ts: str, text: str, blocks: list[dict] | None = None
+    ) -> None:
+        await self.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
+
+    async def ephemeral(self, channel: str, user: str, text: str, **kwargs: Any) -> None:
+        await self.slack.chat_postEphemeral(channel=channel, user=user, text=text, **kwargs)
+
+
+def slack_error_code(exc: SlackApiError) -> str:
+    return str((exc.response or {}).get("error", "unknown_error"))
+
+
+def undeliverable(exc: BaseException) -> bool:
+    return isinstance(exc, SlackApiError) and slack_error_code(exc) in UNDELIVERABLE
+
+
+async def once(
+    sent: dict[str, str],
+    intents: set[str],
+    marker: str,
+    *,
+    record_intent: Callable[[], Awaitable[None]],
+    find: Callable[[], Awaitable[str | None]],
+    post: Callable[[], Awaitable[str]],
+) -> str:
+    """Post at most once per ``marker``: see the module docstring."""
+    if marker in sent:
+        return sent[marker]
+    if marker in intents and (found := await find()):
+        log.info("found %s already in Slack after a restart; not posting again", marker)
+        return found
+    await record_intent()
+    return await post()

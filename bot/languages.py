@@ -1,0 +1,449 @@
+"""Languages: what people type, what each provider calls it, and which pairs work.
+
+Bot codes are ISO 639-1 (BCP-47 where a script or region matters: zh-TW, zh-HK, pt-BR). The
+provider columns follow /work/shared/providers/README.md §3 (with xiangji.md §10,
+alibaba-mt.md §12, rozetta.md §7). Pure: no I/O.
+
+Decisions:
+- A "?" cell of the mapping table is left out (None). Where a near language exists the error
+  names it (pt-BR at Alibaba/Rozetta -> "write pt"). Xiangji's footnote-1 codes (its GitHub table,
+  same code system) are included.
+- zh-HK is written Traditional Chinese: Xiangji CHT, Alibaba zh-tw (so Alibaba's "only with zh"
+  rule applies) and Rozetta zh-TW (Rozetta's zh-HK is documented only for text auto-split, not
+  for file translation). :flag-hk: and :flag-mo: -> zh-HK.
+- fil: Xiangji TL (in the seed) rather than FIL (GitHub table only). `tl` and `tagalog` are aliases.
+- `uk` typed as a language is Ukrainian (ISO 639-1); the :uk: reaction (alias of :gb:) -> en.
+- Region tags fall back to their language: en-US -> en, es-MX -> es, zh-Hant-TW -> zh-TW.
+- Country codes typed as languages (kr, jp, cn, gr ...) are not accepted; they get a suggestion.
+- "auto" as a source in parse_pair ("auto>en") means "no source given" (None).
+- Flags: a country maps to its main language when that language is in the table; ambiguous
+  countries (Belgium, Luxembourg, ...) are left out. ca -> en (majority; French speakers can use
+  :fr:), ch -> de (majority), in -> hi, ph -> fil, by -> ru, af -> fa (Dari), sg -> en.
+  Note the collisions with language codes: :flag-ar: is Argentina (es), :flag-my: Malaysia (ms),
+  :flag-bn: Brunei (ms), :flag-mr: Mauritania (ar), :flag-vi: US Virgin Islands (en).
+"""
+
+from __future__ import annotations
+
+import difflib
+import re
+from collections.abc import Callable
+from dataclasses import dataclass
+
+__all__ = [
+    "FLAGS",
+    "PROVIDERS",
+    "Language",
+    "LanguageError",
+    "all_languages",
+    "check_pair",
+    "check_source",
+    "detect_source",
+    "from_provider_code",
+    "language_for_flag",
+    "lookup",
+    "parse_pair",
+    "provider_code",
+]
+
+
+@dataclass(frozen=True)
+class Language:
+    code: str  # bot code: "zh", "zh-TW", "en", "pt-BR", ...
+    name: str  # English name: "Chinese (Simplified)"
+    xiangji: str | None
+    alibaba: str | None
+    rozetta: str | None
+
+
+class LanguageError(ValueError):
+    """Bad language input; the message is written for the person who typed it."""
+
+    def __init__(self, message: str, suggestion: Language | None = None) -> None:
+        super().__init__(message)
+        self.suggestion = suggestion
+
+
+PROVIDERS = ("xiangji", "alibaba", "rozetta")
+OPERATIONS = ("text", "image", "doc", "cutout")
+_PROVIDER_NAMES = {"xiangji": "Xiangji", "alibaba": "Alibaba", "rozetta": "Rozetta"}
+# Which provider does which operation (used only to suggest another --provider).
+_PROVIDER_OPS = {
+    "xiangji": {"text", "image", "cutout"},
+    "alibaba": {"image", "doc"},
+    "rozetta": {"doc"},
+}
+_HOW = "Write codes like zh, en, ja, ko or names like Korean."
+_HOW_PAIR = "Write SRC>TGT like zh>en, or just the target like en."
+
+# code, English name, Xiangji, Alibaba alimt, Rozetta, other words people write (lower case).
+_TABLE: tuple[tuple[str, str, str | None, str | None, str | None, tuple[str, ...]], ...] = (
+    ("zh", "Chinese (Simplified)", "CHS", "zh", "zh-CN",
+     ("zh-cn", "zh-hans", "zh-sg", "chinese", "simplified chinese", "mandarin", "中文",
+      "简体中文")),
+    ("zh-TW", "Chinese (Traditional)", "CHT", "zh-tw", "zh-TW",
+     ("zh-hant", "traditional chinese", "繁體中文", "繁体中文")),
+    ("zh-HK", "Chinese (Hong Kong)", "CHT", "zh-tw", "zh-TW", ("zh-mo", "hong kong chinese")),
+    ("yue", "Cantonese", None, "yue", None, ("粤语", "廣東話")),
+    ("en", "English", "ENG", "en", "en", ("英语", "英文")),
+    ("ja", "Japanese", "JPN", "ja", "ja", ("日本語", "日语")),
+    ("ko", "Korean", "KOR", "ko", "ko", ("한국어", "韩语")),
+    ("fr", "French", "FRA", "fr", "fr", ("français", "francais")),
+    ("de", "German", "DEU", "de", "de", ("deutsch",)),
+    ("es", "Spanish", "ESP", "es", "es", ("español", "espanol")),
+    ("pt", "Portuguese", "PT", "pt", "pt", ("pt-pt", "european portuguese")),
+    ("pt-BR", "Portuguese (Brazil)", "PTB", None, None, ("brazilian portuguese", "brazilian")),
+    ("it", "Italian", "ITA", "it", "it", ()),
+    ("ru", "Russian", "RUS", "ru", "ru", ()),
+    ("ar", "Arabic", "AR", "ar", "ar", ()),
+    ("th", "Thai", "TH", "th", "th", ()),
+    ("vi", "Vietnamese", "VIN", "vi", "vi", ()),
+    ("id", "Indonesian", "ID", "id", "id", ("bahasa indonesia",)),
+    ("ms", "Malay", "MS", "ms", "ms", ("bahasa melayu",)),
+    ("tr", "Turkish", "TRK", "tr", "tr", ()),
+    ("pl", "Polish", "PLK", "pl", "pl", ()),
+    ("nl", "Dutch", "NLD", "nl", "nl", ()),
+    ("cs", "Czech", "CSY", "cs", "cs", ()),
+    ("hu", "Hungarian", "HUN", "hu", "hu", ()),
+    ("ro", "Romanian", "ROM", "ro", "ro", ()),
+    ("bg", "Bulgarian", "BG", "bg", "bg", ()),
+    ("uk", "Ukrainian", "UK", "uk", "uk", ()),
+    ("el", "Greek", "EL", "el", "el", ()),
+    ("he", "Hebrew", "HE", "he", "he", ("iw",)),
+    ("fa", "Persian", "FA", "fa", "fa", ("farsi",)),
+    ("hi", "Hindi", "HI", "hi", "hi", ()),
+    ("bn", "Bengali", "BN", "bn", "bn", ("bangla",)),
+    ("ta", "Tamil", "TA", "ta", "ta", ()),
+    ("te", "Telugu", "TE", "te", "te", ()),
+    ("ur", "Urdu", "UR", "ur", "ur", ()),
+    ("gu", "Gujarati", "GU", "gu", "gu", ()),
+    ("mr", "Marathi", "MR", "mr", "mr", ()),
+    ("sv", "Swedish", "SV", "sv", "sv", ()),
+    ("da", "Danish", "DA", "da", "da", ()),
+    ("fi", "Finnish", "FI", "fi", "fi", ()),
+    ("no", "Norwegian", "NO", None, "no", ("nb", "norwegian bokmal", "bokmål")),
+    ("sk", "Slovak", "SK", "sk", "sk", ()),
+    ("sl", "Slovenian", "SL", "sl", "sl", ("slovene",)),
+    ("lt", "Lithuanian", "LT", "lt", "lt", ()),
+    ("lv", "Latvian", "LV", "lv", "lv", ()),
+    ("et", "Estonian", "ET", "et", "et", ()),
+    ("fil", "Filipino", "TL", "fil", None, ("tl", "tagalog")),
+    ("my", "Burmese", "MY", "my", None, ("myanmar",)),
+    ("jv", "Javanese", "JW", None, None, ("jw",)),
+    ("sw", "Swahili", "SW", None, None, ("kiswahili",)),
+)  # fmt: skip
+
+_LANGUAGES = tuple(Language(c, n, x, a, r) for c, n, x, a, r, _ in _TABLE)
+_BY_CODE = {lang.code: lang for lang in _LANGUAGES}
+# Named in an error when a provider lacks the exact language.
+_NEAREST = {"pt-BR": "pt", "zh-HK": "zh-TW", "yue": "zh-HK"}
+# Suggestions for common mistakes that neither flags nor spelling would find.
+_MISTAKES = {
+    "ch": "zh", "sc": "zh", "tc": "zh-TW", "sp": "es", "ge": "de", "po": "pt",
+    "china": "zh", "taiwan": "zh-TW", "taiwanese": "zh-TW", "hong kong": "zh-HK",
+    "hongkong": "zh-HK", "brazil": "pt-BR",
+}  # fmt: skip
+
+
+def _norm(word: str) -> str:
+    word = word.strip().lower().replace("_", "-")
+    word = re.sub(r"[(),]", " ", word)
+    return " ".join(word.split())
+
+
+def _build_index() -> dict[str, Language]:
+    index: dict[str, Language] = {}
+    for (code, name, *_, words), lang in zip(_TABLE, _LANGUAGES, strict=True):
+        for word in (code, name, *words):
+            key = _norm(word)
+            if index.setdefault(key, lang) is not lang:
+                raise RuntimeError(f"language word {key!r} is ambiguous")
+    return index
+
+
+_INDEX = _build_index()
+
+
+def _label(lang: Language) -> str:
+    return f"'{lang.code}' ({lang.name})"
+
+
+def all_languages() -> list[Language]:
+    return list(_LANGUAGES)
+
+
+def _find(key: str) -> Language | None:
+    if key in _INDEX:
+        return _INDEX[key]
+    if "-" not in key:
+        return None
+    if lang := _INDEX.get(key.replace("-", " ")):  # "traditional-chinese"
+        return lang
+    parts = key.split("-")
+    for end in range(len(parts) - 1, 0, -1):  # zh-hant-tw -> zh-hant; en-us -> en
+        if lang := _INDEX.get("-".join(parts[:end])):
+            return lang
+    return None
+
+
+def _suggest(key: str) -> Language | None:
+    code = _MISTAKES.get(key) or FLAGS.get(key) or FLAGS.get(f"flag-{key}")
+    if code:
+        return _BY_CODE[code]
+    for lang in _LANGUAGES:  # a provider's own code: CHS, ENG, KOR, VIN ...
+        if key in (c.lower() for c in (lang.xiangji, lang.alibaba, lang.rozetta) if c):
+            return lang
+    close = difflib.get_close_matches(key, list(_INDEX), n=1, cutoff=0.75)
+    return _INDEX[close[0]] if close else None
+
+
+def lookup(word: str) -> Language:
+    """A bot code, alias or English name (case-insensitive) -> Language, else LanguageError."""
+    key = _norm(word)
+    if not key:
+        raise LanguageError(f"No language given. {_HOW}")
+    if key == "auto":
+        raise LanguageError(
+            f"'auto' is not a target language. {_HOW_PAIR} Leave out the source to detect it."
+        )
+    if lang := _find(key):
+        return lang
+    suggestion = _suggest(key)
+    hint = f" Did you mean {_label(suggestion)}?" if suggestion else ""
+    raise LanguageError(f"Unknown language '{word.strip()}'.{hint} {_HOW}", suggestion)
+
+
+_SEPARATORS = ("->", "→", "⇒", "&gt;", "＞")
+
+
+def parse_pair(text: str) -> tuple[Language | None, Language]:
+    """ "zh>en", "zh->en", "zh→en", "chinese>korean" or just "en" -> (source or None, target).
+
+    Also takes "&gt;" (Slack's escaping) and the full-width "＞" of Chinese keyboards;
+    "auto>en" is the same as "en".
+    """
+    raw = text.strip()
+    if not raw:
+        raise LanguageError(f"No language given. {_HOW_PAIR}")
+    norm = raw
+    for sep in _SEPARATORS:
+        norm = norm.replace(sep, ">")
+    parts = [p.strip() for p in norm.split(">")]
+    if len(parts) == 1:
+        return None, lookup(parts[0])
+    if len(parts) > 2:
+        raise LanguageError(f"Too many '>' in '{raw}'. {_HOW_PAIR}")
+    src_word, tgt_word = parts
+    if not src_word:
+        raise LanguageError(f"Missing the source language before '>' in '{raw}'. {_HOW_PAIR}")
+    if not tgt_word:
+        raise LanguageError(f"Missing the target language after '>' in '{raw}'. {_HOW_PAIR}")
+    source = None if _norm(src_word) == "auto" else lookup(src_word)
+    target = lookup(tgt_word)
+    if source == target:
+        raise LanguageError(
+            f"'{raw}' translates {_label(target)} into itself. "
+            "Write two different languages, like zh>en."
+        )
+    return source, target
+
+
+def _check_names(provider: str, operation: str | None = None) -> None:
+    if provider not in _PROVIDER_NAMES:
+        raise ValueError(f"unknown provider {provider!r}; expected one of {PROVIDERS}")
+    if operation is not None and operation not in OPERATIONS:
+        raise ValueError(f"unknown operation {operation!r}; expected one of {OPERATIONS}")
+
+
+def _code_problem(lang: Language, provider: str) -> str | None:
+    if getattr(lang, provider) is not None:
+        return None
+    msg = f"{_PROVIDER_NAMES[provider]} cannot translate {lang.name} ({lang.code})"
+    nearest = _BY_CODE.get(_NEAREST.get(lang.code, ""))
+    if nearest and getattr(nearest, provider):
+        msg += f"; write {nearest.code} ({nearest.name}) instead"
+    return msg + "."
+
+
+def provider_code(lang: Language, provider: str) -> str:
+    """The provider's own code for `lang`; LanguageError when the provider lacks it."""
+    _check_names(provider)
+    code = getattr(lang, provider)
+    if code is None:
+        others = [_PROVIDER_NAMES[p] for p in PROVIDERS if p != provider and getattr(lang, p)]
+        extra = f" ({' and '.join(others)} can.)" if others else ""
+        raise LanguageError(f"{_code_problem(lang, provider)}{extra}")
+    return code
+
+
+# Image sources per provider, in provider codes.
+_IMAGE_SOURCES = {"xiangji": ("CHS", "CHT", "ENG", "JPN"), "alibaba": ("zh", "en")}
+
+
+def _source_problem(lang: Language, provider: str, operation: str) -> str | None:
+    if problem := _code_problem(lang, provider):
+        return problem
+    name, code = _PROVIDER_NAMES[provider], getattr(lang, provider)
+    allowed = _IMAGE_SOURCES.get(provider)
+    if operation == "image" and allowed and code not in allowed:
+        codes = [x.code for x in _LANGUAGES if getattr(x, provider) in allowed]
+        return (
+            f"{name} image translation can only read {', '.join(codes[:-1])} or {codes[-1]} "
+            f"images, not {lang.name} ({lang.code})."
+        )
+    if provider == "xiangji" and operation == "text" and code == "BG":
+        return "Xiangji translates Bulgarian (bg) only as the target of image translation."
+    if provider == "alibaba" and code == "yue":
+        return "Alibaba translates into Cantonese (yue) only from Chinese: write zh>yue."
+    return None
+
+
+def _pair_problem(
+    source: Language | None, target: Language, provider: str, operation: str
+) -> str | None:
+    name = _PROVIDER_NAMES[provider]
+    if source is None:
+        if provider == "xiangji" or (provider == "alibaba" and operation in ("image", "doc")):
+            return f"{name} needs the source language: write SRC>TGT, like zh>{target.code}."
+    elif problem := _source_problem(source, provider, operation):
+        return problem
+    if problem := _code_problem(target, provider):
+        return problem
+    tgt = getattr(target, provider)
+    src = getattr(source, provider) if source else None
+    if provider == "xiangji" and operation == "text" and tgt == "BG":
+        return "Xiangji translates into Bulgarian (bg) only for images, not text."
+    if source is not None and src == tgt:
+        return f"For {name}, {source.code} and {target.code} are the same language ({tgt})."
+    if provider == "alibaba" and source is not None:
+        if "zh-tw" in (src, tgt) and {src, tgt} != {"zh", "zh-tw"}:
+            return (
+                "Alibaba translates Traditional Chinese only to or from Simplified Chinese: "
+                "write zh>zh-TW or zh-TW>zh."
+            )
+        if tgt == "yue" and src != "zh":
+            return "Alibaba translates into Cantonese (yue) only from Chinese: write zh>yue."
+    return None
+
+
+def _alternative(provider: str, operation: str, problem: Callable[[str], str | None]) -> str:
+    """Name another provider that does `operation` and has no `problem` with the languages."""
+    for other in PROVIDERS:
+        if other != provider and operation in _PROVIDER_OPS[other] and not problem(other):
+            return f" Try --provider {other}."
+    return ""
+
+
+def check_source(lang: Language, provider: str, operation: str) -> None:
+    """Can `provider` read `lang` for `operation` ("text", "image", "doc", "cutout")?"""
+    _check_names(provider, operation)
+    if operation == "cutout":  # matting has no language
+        return
+    if problem := _source_problem(lang, provider, operation):
+        alt = _alternative(provider, operation, lambda p: _source_problem(lang, p, operation))
+        raise LanguageError(problem + alt)
+
+
+def check_pair(source: Language | None, target: Language, provider: str, operation: str) -> None:
+    """Source and target restrictions and pair rules; source None = provider auto-detection."""
+    _check_names(provider, operation)
+    if operation == "cutout":
+        return
+    if problem := _pair_problem(source, target, provider, operation):
+        alt = _alternative(
+            provider, operation, lambda p: _pair_problem(source, target, p, operation)
+        )
+        raise LanguageError(problem + alt)
+
+
+def from_provider_code(provider: str, code: str) -> Language | None:
+    """A provider's code back to the first (canonical) language using it: CHT -> zh-TW."""
+    _check_names(provider)
+    key = code.strip().lower()
+    for lang in _LANGUAGES:
+        own = getattr(lang, provider)
+        if own is not None and own.lower() == key:
+            return lang
+    return None
+
+
+# Country (ISO 3166 alpha-2, or Slack's subdivision flags) -> main language, when in the table.
+_COUNTRIES: dict[str, tuple[str, ...]] = {
+    "zh": ("cn",),
+    "zh-TW": ("tw",),
+    "zh-HK": ("hk", "mo"),
+    "en": ("us", "gb", "au", "nz", "ie", "ca", "sg", "jm", "bs", "bb", "tt", "bz", "gy", "ag",
+           "dm", "gd", "kn", "lc", "vc", "za", "ng", "gh", "gu", "vi", "vg", "ky", "bm", "gi",
+           "im", "je", "gg", "um", "england", "scotland", "wales"),
+    "ja": ("jp",),
+    "ko": ("kr", "kp"),
+    "de": ("de", "at", "ch", "li"),
+    "fr": ("fr", "mc", "re", "gp", "mq", "gf", "pf", "nc", "pm", "yt", "bl", "mf", "wf"),
+    "es": ("es", "mx", "ar", "co", "cl", "pe", "ve", "ec", "gt", "cu", "bo", "do", "hn", "py",
+           "sv", "ni", "cr", "pa", "uy", "pr", "gq", "ea", "ic"),
+    "pt": ("pt", "ao", "mz", "cv", "gw", "st"),
+    "pt-BR": ("br",),
+    "it": ("it", "sm", "va"),
+    "ru": ("ru", "by"),
+    "ar": ("sa", "ae", "eg", "iq", "jo", "kw", "lb", "ly", "ma", "om", "qa", "sy", "tn", "ye",
+           "bh", "dz", "sd", "ps", "mr"),
+    "th": ("th",), "vi": ("vn",), "id": ("id",), "ms": ("my", "bn"), "tr": ("tr",),
+    "pl": ("pl",), "nl": ("nl", "sr"), "cs": ("cz",), "hu": ("hu",), "ro": ("ro", "md"),
+    "bg": ("bg",), "uk": ("ua",), "el": ("gr", "cy"), "he": ("il",), "fa": ("ir", "af"),
+    "hi": ("in",), "bn": ("bd",), "ur": ("pk",), "sv": ("se", "ax"), "da": ("dk",),
+    "fi": ("fi",), "no": ("no", "sj", "bv"), "sk": ("sk",), "sl": ("si",), "lt": ("lt",),
+    "lv": ("lv",), "et": ("ee",), "fil": ("ph",), "my": ("mm",), "sw": ("tz", "ke"),
+}  # fmt: skip
+
+# Slack reaction name -> bot language code. Slack calls flags `flag-xx`, except the ten old
+# short names below (and :uk:, an alias of :gb:).
+FLAGS: dict[str, str] = {
+    f"flag-{country}": code for code, countries in _COUNTRIES.items() for country in countries
+} | {
+    "jp": "ja", "kr": "ko", "de": "de", "cn": "zh", "us": "en", "fr": "fr", "es": "es",
+    "it": "it", "ru": "ru", "gb": "en", "uk": "en",
+}  # fmt: skip
+
+
+def language_for_flag(reaction: str) -> Language | None:
+    """Slack reaction name (":flag-kr:", "jp", "flag-br::skin-tone-2") -> Language, else None."""
+    name = reaction.strip().strip(":").split("::")[0].lower()
+    code = FLAGS.get(name)
+    return _BY_CODE[code] if code else None
+
+
+# Script ranges for detect_source.
+_SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
+    "han": ((0x3400, 0x4DBF), (0x4E00, 0x9FFF), (0xF900, 0xFAFF), (0x20000, 0x2FFFF)),
+    "kana": ((0x3040, 0x30FF), (0x31F0, 0x31FF), (0xFF66, 0xFF9D)),
+    "ko": ((0x1100, 0x11FF), (0x3130, 0x318F), (0xAC00, 0xD7AF)),
+    "th": ((0x0E00, 0x0E7F),),
+    "ru": ((0x0400, 0x052F),),
+    "ar": ((0x0600, 0x06FF), (0x0750, 0x077F), (0xFB50, 0xFDFF), (0xFE70, 0xFEFF)),
+    "en": ((0x41, 0x5A), (0x61, 0x7A), (0xC0, 0xD6), (0xD8, 0xF6), (0xF8, 0x24F)),
+}
+# Slack markup, URLs and :emoji: names are Latin letters that say nothing about the text.
+_NOISE = re.compile(r"<[^>]*>|https?://\S+|:[a-z0-9_+'-]+:")
+
+
+def detect_source(text: str) -> Language | None:
+    """Tiny script-based guess of the language of `text`; None when no letters are recognised.
+
+    Han -> zh (ja when kana make up at least a tenth of the CJK letters), Hangul -> ko,
+    Thai -> th, Cyrillic -> ru, Arabic script -> ar, Latin -> en. CJK letters weigh 3 (one
+    carries about a word), so a Chinese title with an English brand name stays zh.
+    """
+    counts = dict.fromkeys(_SCRIPTS, 0)
+    for ch in _NOISE.sub(" ", text):
+        cp = ord(ch)
+        if cp < 0x41:
+            continue
+        for script, ranges in _SCRIPTS.items():
+            if any(lo <= cp <= hi for lo, hi in ranges):
+                counts[script] += 1
+                break
+    han, kana = counts.pop("han"), counts.pop("kana")
+    cjk = "ja" if kana and kana * 10 >= han + kana else "zh"
+    scores = {cjk: 3 * (han + kana), "ko": 3 * counts.pop("ko"), **counts}
+    best = max(scores, key=lambda k: scores[k])
+    return _BY_CODE[best] if scores[best] else None

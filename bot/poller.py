@@ -1,0 +1,93 @@
+"""The poller: claim due tasks from the store and move each one step.
+
+One ``tick`` claims every due task, groups the ones waiting on a provider by operation
+so each group costs one batched status round, and runs the rest one step each. Steps
+run concurrently under a bound and outlive the tick (a synchronous provider call may
+take a minute); the store's lease keeps a task from being claimed twice meanwhile.
+The APScheduler job in ``bot/scheduler.py`` only fires ``tick``; handlers ``nudge`` so
+new work starts at once.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections import defaultdict
+from collections.abc import Awaitable, Callable
+
+from bot.storage import TaskStore
+from bot.work import Work
+
+log = logging.getLogger(__name__)
+
+
+class Poller:
+    def __init__(
+        self,
+        store: TaskStore,
+        work: Work,
+        *,
+        clock: Callable[[], float],
+        concurrency: int = 32,
+        claim_limit: int = 2000,
+        lease_seconds: float = 300.0,
+    ) -> None:
+        self.store = store
+        self.work = work
+        self.clock = clock
+        self.claim_limit = claim_limit
+        self.lease_seconds = lease_seconds
+        self._slots = asyncio.Semaphore(concurrency)
+        self._running: set[asyncio.Task[None]] = set()
+        self._tick_lock = asyncio.Lock()
+        self._nudged = False
+        self.ticks = 0
+
+    async def tick(self) -> int:
+        """Claim what is due now and start moving it; return how many were claimed."""
+        async with self._tick_lock:
+            self._nudged = False
+            self.ticks += 1
+            claimed = await self.store.claim_due(
+                self.clock(), limit=self.claim_limit, lease_seconds=self.lease_seconds
+            )
+            groups = defaultdict(list)
+            for task in claimed:
+                if self.work.needs_poll(task) and task.next_poll_at <= self.clock():
+                    groups[task.operation].append(task)
+                else:
+                    self._start(self.work.step(task))
+            for operation, tasks in groups.items():
+                self._start(self.work.poll_group(operation, tasks))
+            return len(claimed)
+
+    def nudge(self) -> None:
+        """Run a tick soon (new work arrived); many nudges before it runs make one tick."""
+        if not self._nudged:
+            self._nudged = True
+            self._start(self.tick(), bounded=False)
+
+    def _start(self, job: Awaitable[object], *, bounded: bool = True) -> None:
+        async def run() -> None:
+            try:
+                if bounded:
+                    async with self._slots:
+                        await job
+                else:
+                    await job
+            except Exception:
+                log.exception("poller job failed")
+
+        task = asyncio.get_running_loop().create_task(run())
+        self._running.add(task)
+        task.add_done_callback(self._running.discard)
+
+    async def drain(self) -> None:
+        """Wait until every started step has finished (tests, shutdown)."""
+        while self._running:
+            await asyncio.gather(*list(self._running), return_exceptions=True)
+
+    async def close(self) -> None:
+        for task in list(self._running):
+            task.cancel()
+        await asyncio.gather(*list(self._running), return_exceptions=True)

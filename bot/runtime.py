@@ -1,0 +1,82 @@
+"""Running Tolk: the aiohttp server (``/slack/events`` in HTTP mode, ``/healthz``) and,
+in Socket Mode, the websocket connection to Slack."""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+import signal
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+
+from aiohttp import web
+from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.async_app import AsyncApp
+
+from bot.app import build_app
+from bot.config import Mode, Settings
+from bot.services import Services, open_services
+
+log = logging.getLogger(__name__)
+
+MAX_BODY_BYTES = 1024 * 1024  # Slack payloads are far smaller
+
+
+def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+
+    async def healthz(_: web.Request) -> web.Response:
+        return web.json_response({"ok": True, "mode": str(services.settings.mode)})
+
+    web_app.router.add_get("/healthz", healthz)
+    if bolt is not None:
+
+        async def slack_events(request: web.Request) -> web.Response:
+            return await to_aiohttp_response(
+                await bolt.async_dispatch(await to_bolt_request(request))
+            )
+
+        web_app.router.add_post("/slack/events", slack_events)
+    return web_app
+
+
+@asynccontextmanager
+async def serving(
+    settings: Settings, *, host: str = "0.0.0.0", signing_secret: str | None = None
+) -> AsyncIterator[tuple[Services, int]]:
+    """Everything running: services, the Bolt app, the web server (and Socket Mode).
+    Yields the services and the bound port (``PORT=0`` picks a free one)."""
+    async with open_services(settings) as services:
+        bolt = build_app(services, signing_secret=signing_secret)
+        socket = settings.mode is Mode.SOCKET
+        runner = web.AppRunner(build_web_app(services, None if socket else bolt), access_log=None)
+        await runner.setup()
+        try:
+            site = web.TCPSite(runner, host, settings.port)
+            await site.start()
+            port = runner.addresses[0][1]
+            handler = None
+            if socket:
+                from slack_bolt.adapter.socket_mode.aiohttp import AsyncSocketModeHandler
+
+                handler = AsyncSocketModeHandler(bolt, settings.slack_app_token)
+                await handler.connect_async()
+            log.info("Tolk is running in %s mode on port %d", settings.mode, port)
+            services.poller.nudge()  # pick up what a previous run left pending
+            try:
+                yield services, port
+            finally:
+                if handler is not None:
+                    await handler.close_async()
+        finally:
+            await runner.cleanup()
+
+
+async def run_until_stopped(settings: Settings) -> None:
+    stop = asyncio.Event()
+    loop = asyncio.get_running_loop()
+    for sig in (signal.SIGINT, signal.SIGTERM):
+        loop.add_signal_handler(sig, stop.set)
+    async with serving(settings):
+        await stop.wait()
+    log.info("Tolk stopped")

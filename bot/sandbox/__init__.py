@@ -1,0 +1,1 @@
+"""Local stand-ins for Slack used by tests, the terminal sandbox and benchmarks."""

@@ -1,0 +1,108 @@
+"""Start-up and shut-down as one async context manager.
+
+Opened in order — HTTP session, store, Slack client, provider clients, work, poller,
+scheduler — and closed in reverse, also when start-up fails half-way.
+"""
+
+from __future__ import annotations
+
+import time
+from collections.abc import AsyncIterator, Callable
+from contextlib import AsyncExitStack, asynccontextmanager
+from dataclasses import dataclass
+
+import aiohttp
+from apscheduler.schedulers.asyncio import AsyncIOScheduler
+from slack_sdk.http_retry.builtin_async_handlers import (
+    AsyncConnectionErrorRetryHandler,
+    AsyncRateLimitErrorRetryHandler,
+    AsyncServerErrorRetryHandler,
+)
+from slack_sdk.web.async_client import AsyncWebClient
+
+from bot.backoff import Backoff
+from bot.config import Settings
+from bot.delivery import Delivery
+from bot.poller import Poller
+from bot.scheduler import build_scheduler
+from bot.storage import TaskStore, open_store
+from bot.work import Work
+from bot.work.xiangji import xiangji_operations
+from providers.xiangji import XiangjiClient, XiangjiKeys
+
+
+@dataclass
+class Services:
+    settings: Settings
+    session: aiohttp.ClientSession
+    store: TaskStore
+    slack: AsyncWebClient
+    xiangji: XiangjiClient | None
+    work: Work
+    poller: Poller
+    scheduler: AsyncIOScheduler | None
+    clock: Callable[[], float]
+
+    def provider_ready(self, provider: str) -> bool:
+        return getattr(self, provider, None) is not None
+
+
+def slack_client(
+    settings: Settings, session: aiohttp.ClientSession | None = None
+) -> AsyncWebClient:
+    return AsyncWebClient(
+        token=settings.slack_bot_token,
+        base_url=settings.slack_api_url,
+        session=session,
+        retry_handlers=[
+            AsyncConnectionErrorRetryHandler(max_retry_count=2),
+            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            AsyncServerErrorRetryHandler(max_retry_count=2),
+        ],
+    )
+
+
+@asynccontextmanager
+async def open_services(
+    settings: Settings,
+    *,
+    clock: Callable[[], float] = time.time,
+    start_scheduler: bool = True,
+) -> AsyncIterator[Services]:
+    async with AsyncExitStack() as stack:
+        session = await stack.enter_async_context(
+            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+        )
+        store = await open_store(settings.database_url)
+        stack.push_async_callback(store.close)
+        slack = slack_client(settings, session)
+        xiangji = None
+        if settings.xiangji:
+            x = settings.xiangji
+            xiangji = XiangjiClient(
+                session,
+                XiangjiKeys(x.user_key, x.img_trans_key, x.text_trans_key, x.matting_key),
+                api_url=x.api_url,
+                upload_url=x.upload_url,
+                account_url=x.account_url,
+            )
+        operations = {}
+        if xiangji:
+            operations.update(xiangji_operations(xiangji))
+        work = Work(
+            store,
+            Delivery(slack, session, settings.allowed_file_hosts),
+            operations,
+            retry=Backoff(settings.poll_min_seconds, settings.poll_max_seconds),
+            poll=Backoff(settings.poll_min_seconds, settings.poll_max_seconds, factor=1.5),
+            clock=clock,
+        )
+        poller = Poller(store, work, clock=clock)
+        stack.push_async_callback(poller.close)
+        scheduler = None
+        if start_scheduler:
+            interval = min(1.0, settings.poll_min_seconds)
+            scheduler = build_scheduler(poller, interval=interval)
+            scheduler.start()
+            stack.callback(scheduler.shutdown, wait=False)
+        yield Services(settings, session, store, slack, xiangji, work, poller, scheduler, clock)

@@ -1,0 +1,49 @@
+"""Task storage: a protocol of domain verbs, implemented on SQLite (one process) and
+PostgreSQL (several replicas). One contract suite in tests runs on every implementation."""
+
+from __future__ import annotations
+
+from typing import Any, Protocol
+
+from bot.tasks import Task
+
+
+class TaskStore(Protocol):
+    async def create_if_absent(self, task: Task) -> tuple[Task, bool]:
+        """Store ``task`` unless one with its dedupe key exists; return (task, created)."""
+        ...
+
+    async def get(self, task_id: str) -> Task | None: ...
+
+    async def save(self, *tasks: Task) -> None:
+        """Persist tasks in one commit, leases as given (the poller releases its own)."""
+        ...
+
+    async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[Task]:
+        """Unsettled tasks due by ``now`` and not leased, leased to the caller, oldest first."""
+        ...
+
+    async def next_due_at(self) -> float | None:
+        """When the earliest unsettled task falls due (``None`` when there is none)."""
+        ...
+
+    async def list_for_channel(self, channel: str, *, active_only: bool = True) -> list[Task]: ...
+
+    async def list_for_user(self, user: str, *, limit: int = 20) -> list[Task]: ...
+
+    async def get_setting(self, namespace: str, key: str) -> Any | None: ...
+
+    async def put_setting(self, namespace: str, key: str, value: Any) -> None: ...
+
+    async def close(self) -> None: ...
+
+
+async def open_store(database_url: str) -> TaskStore:
+    if database_url.startswith("sqlite:///"):
+        from bot.storage.sqlite import SqliteTaskStore
+
+        return await SqliteTaskStore.open(database_url.removeprefix("sqlite:///"))
+    raise ValueError(
+        f"DATABASE_URL {database_url.split(':', 1)[0]}:… is not supported; "
+        "use sqlite:///path/to/tolk.sqlite"
+    )

@@ -1,0 +1,150 @@
+"""The SQLite task store, on sqlitedict with JSON encoding (never pickle).
+
+Layout: tasks and their dedupe keys share one table (``task:<id>`` and ``key:<dedupe>``),
+so creating a task is one commit; settings live in a second file, because sqlitedict
+serialises all tables of one file through one connection and a commit on one table would
+wait on (and then lose) another table's open write.
+
+The process keeps every unsettled task in memory: SQLite serves one process, so the
+memory copy is the working set and the file is the truth after a restart. Leases are
+memory-only for the same reason: a lease dies with the process that held it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from pathlib import Path
+from typing import Any
+
+from sqlitedict import SqliteDict
+
+from bot.tasks import Task, new_task_id
+
+
+def _open(path: Path, table: str) -> SqliteDict:
+    return SqliteDict(
+        str(path),
+        tablename=table,
+        autocommit=False,
+        encode=json.dumps,
+        decode=json.loads,
+        outer_stack=False,
+    )
+
+
+class SqliteTaskStore:
+    def __init__(self, tasks: SqliteDict, settings: SqliteDict) -> None:
+        self._db = tasks
+        self._settings_db = settings
+        self._lock = asyncio.Lock()
+        self._active: dict[str, Task] = {}
+        self._keys: dict[str, str] = {}
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SqliteTaskStore:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        settings_path = path.with_name(path.stem + ".settings" + (path.suffix or ".sqlite"))
+        store = cls(
+            await asyncio.to_thread(_open, path, "tasks"),
+            await asyncio.to_thread(_open, settings_path, "settings"),
+        )
+        await asyncio.to_thread(store._load)
+        return store
+
+    def _load(self) -> None:
+        for key, value in self._db.items():
+            if key.startswith("key:"):
+                self._keys[key[4:]] = value
+            elif not value.get("settled"):
+                task = Task.from_json(value).but(lease_until=0.0)
+                self._active[task.id] = task
+
+    async def create_if_absent(self, task: Task) -> tuple[Task, bool]:
+        async with self._lock:
+            existing_id = self._keys.get(task.dedupe_key)
+            if existing_id is not None:
+                existing = self._active.get(existing_id) or await self._read(existing_id)
+                if existing is not None:
+                    return existing, False
+            while task.id in self._active or await self._read(task.id) is not None:
+                task = task.but(id=new_task_id())
+            self._db["task:" + task.id] = task.to_json()
+            self._db["key:" + task.dedupe_key] = task.id
+            await asyncio.to_thread(self._db.commit)
+            self._keys[task.dedupe_key] = task.id
+            self._active[task.id] = task
+            return task, True
+
+    async def get(self, task_id: str) -> Task | None:
+        return self._active.get(task_id) or await self._read(task_id)
+
+    async def _read(self, task_id: str) -> Task | None:
+        data = await asyncio.to_thread(self._db.get, "task:" + task_id)
+        return Task.from_json(data) if data else None
+
+    async def save(self, *tasks: Task) -> None:
+        if not tasks:
+            return
+        async with self._lock:
+            for task in tasks:
+                self._db["task:" + task.id] = task.to_json()
+                if task.settled:
+                    self._active.pop(task.id, None)
+                else:
+                    self._active[task.id] = task
+            await asyncio.to_thread(self._db.commit)
+
+    async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[Task]:
+        async with self._lock:
+            due = [
+                t for t in self._active.values() if t.next_poll_at <= now and t.lease_until <= now
+            ]
+            due.sort(key=lambda t: t.next_poll_at)
+            claimed = [t.but(lease_until=now + lease_seconds) for t in due[:limit]]
+            for task in claimed:
+                self._active[task.id] = task
+            return claimed
+
+    async def next_due_at(self) -> float | None:
+        times = [max(t.next_poll_at, t.lease_until) for t in self._active.values()]
+        return min(times, default=None)
+
+    async def list_for_channel(self, channel: str, *, active_only: bool = True) -> list[Task]:
+        tasks = [t for t in self._active.values() if t.place.channel == channel]
+        if not active_only:
+            tasks += [t for t in await self._history() if t.place.channel == channel]
+        return sorted(tasks, key=lambda t: t.created_at)
+
+    async def list_for_user(self, user: str, *, limit: int = 20) -> list[Task]:
+        tasks = [t for t in self._active.values() if t.place.user == user]
+        tasks += [t for t in await self._history() if t.place.user == user]
+        return sorted(tasks, key=lambda t: t.created_at, reverse=True)[:limit]
+
+    async def _history(self) -> list[Task]:
+        """Settled tasks, read from the file (rare: App Home, retries)."""
+
+        def read() -> list[Task]:
+            return [
+                Task.from_json(v)
+                for k, v in self._db.items()
+                if k.startswith("task:") and v.get("settled")
+            ]
+
+        return await asyncio.to_thread(read)
+
+    async def get_setting(self, namespace: str, key: str) -> Any | None:
+        return await asyncio.to_thread(self._settings_db.get, f"{namespace}:{key}")
+
+    async def put_setting(self, namespace: str, key: str, value: Any) -> None:
+        def write() -> None:
+            self._settings_db[f"{namespace}:{key}"] = value
+            self._settings_db.commit()
+
+        async with self._lock:
+            await asyncio.to_thread(write)
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._db.close)
+        await asyncio.to_thread(self._settings_db.close)

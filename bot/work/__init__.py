@@ -1,0 +1,385 @@
+"""Moving a task one step: the only place that knows both a task and a provider.
+
+A step reads the task's state and does the next thing: post the parent message,
+submit to the provider, take in a poll result, upload what is ready, post the one
+final message. Every outcome is written onto the task (state, attempts, next poll
+time, delivery markers) so a restart carries on from the store alone.
+
+Operations (``bot/work/xiangji.py`` …) know how to submit and poll one kind of
+provider work; this module knows everything else.
+"""
+
+from __future__ import annotations
+
+import logging
+import random
+from collections.abc import Callable, Sequence
+from dataclasses import dataclass, replace
+from pathlib import PurePosixPath
+from typing import Any, Protocol
+from urllib.parse import urlsplit
+
+import aiohttp
+from slack_sdk.errors import SlackApiError
+
+from bot import messages
+from bot.backoff import Backoff
+from bot.delivery import Delivery, DownloadFailed, DownloadRefused, once, undeliverable
+from bot.storage import TaskStore
+from bot.tasks import Item, State, Task
+from providers.errors import ErrorKind, ProviderError
+
+log = logging.getLogger(__name__)
+
+MAX_ATTEMPTS = 8  # retryable failures before a task gives up (the deadline may come first)
+POLL_BATCH = 50  # ids per batched status call
+
+
+class Operation(Protocol):
+    provider: str
+    needs_thread: bool  # results go in the thread of a parent message
+
+    def parent_text(self, task: Task) -> str: ...
+
+    async def submit(self, task: Task, now: float) -> Task:
+        """Send the work; return the task SUBMITTED (async) or SUCCEEDED (sync)."""
+        ...
+
+    async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        """One status round for ``tasks`` (batched where the provider allows); items
+        that finished carry their outputs, the rest stay pending."""
+        ...
+
+
+@dataclass
+class Run:
+    """The task as it changes during one step, persisted at each post intent."""
+
+    task: Task
+    store: TaskStore
+
+    def note(self, **changes: Any) -> None:
+        self.task = self.task.but(notes={**self.task.notes, **changes})
+
+    @property
+    def sent(self) -> dict[str, str]:
+        return self.task.notes.get("sent", {})
+
+    async def intend(self, marker: str) -> None:
+        self.note(intents=sorted({*self.task.notes.get("intents", ()), marker}))
+        await self.store.save(self.task)
+
+    def mark_sent(self, marker: str, ts: str) -> None:
+        self.note(sent={**self.sent, marker: ts})
+
+
+class Work:
+    def __init__(
+        self,
+        store: TaskStore,
+        delivery: Delivery,
+        operations: dict[str, Operation],
+        *,
+        retry: Backoff,
+        poll: Backoff,
+        clock: Callable[[], float],
+        rand: Callable[[], float] = random.random,
+    ) -> None:
+        self.store = store
+        self.delivery = delivery
+        self.operations = operations
+        self.retry = retry
+        self.poll = poll
+        self.clock = clock
+        self.rand = rand
+
+    # --- entry points used by the poller ------------------------------------------------
+
+    def needs_poll(self, task: Task) -> bool:
+        return task.state in (State.SUBMITTED, State.RUNNING) and any(
+            i.status == "pending" for i in task.items
+        )
+
+    async def step(self, task: Task) -> None:
+        """Move one claimed task forward and save it with its lease released."""
+        run = Run(task, self.store)
+        try:
+            await self._advance(run)
+        except Exception as exc:
+            self._on_error(run, exc)
+            await self._finish_safely(run)
+        await self.store.save(run.task.but(lease_until=0.0))
+
+    async def poll_group(self, operation: str, tasks: Sequence[Task]) -> None:
+        """One batched status round for claimed tasks of one operation, then delivery."""
+        op = self.operations[operation]
+        now = self.clock()
+        try:
+            polled = await op.poll(tasks, now)
+        except ProviderError as exc:
+            runs = [Run(t, self.store) for t in tasks]
+            for run in runs:
+                self._on_error(run, exc)
+            await self.store.save(*(r.task.but(lease_until=0.0) for r in runs))
+            return
+        for task in polled:
+            await self.step(self._after_poll(task, now))
+
+    def _after_poll(self, task: Task, now: float) -> Task:
+        pending = any(i.status == "pending" for i in task.items)
+        if not pending:
+            return task.to(State.SUCCEEDED, now, attempts=0)
+        polls = task.polls + 1
+        return task.to(
+            State.RUNNING,
+            now,
+            polls=polls,
+            next_poll_at=now + self.poll.delay(polls, self.rand()),
+        )
+
+    # --- the step -----------------------------------------------------------------------
+
+    async def _advance(self, run: Run) -> None:
+        now = self.clock()
+        op = self.operations[run.task.operation]
+        if (
+            not run.task.final
+            and run.task.state is not State.SUCCEEDED
+            and now >= run.task.deadline
+        ):
+            run.task = run.task.to(State.EXPIRED, now, error={"code": "expired", "kind": "expired"})
+        if run.task.state is State.QUEUED:
+            if op.needs_thread and not run.task.place.thread_ts:
+                await self._post_parent(run, op)
+            run.task = await op.submit(run.task, now)
+            if run.task.state is State.SUBMITTED:
+                run.task = run.task.but(next_poll_at=now + self.poll.delay(0, self.rand()))
+                return
+        if self.needs_poll(run.task) and run.task.next_poll_at > now:
+            await self._deliver_ready(run, op)  # images finished so far go out now
+            return
+        if self.needs_poll(run.task):
+            polled = await op.poll([run.task], now)
+            run.task = self._after_poll(polled[0], now)
+        await self._deliver_ready(run, op)
+        if run.task.final or run.task.state is State.SUCCEEDED:
+            await self._finish(run, op)
+
+    async def _post_parent(self, run: Run, op: Operation) -> None:
+        task = run.task
+        marker = f"{task.id}:parent"
+        ts = await once(
+            run.sent,
+            set(task.notes.get("intents", ())),
+            marker,
+            record_intent=lambda: run.intend(marker),
+            find=lambda: self.delivery.find_marker(
+                task.place.channel, marker, thread_ts=None, oldest=task.created_at - 1
+            ),
+            post=lambda: self.delivery.post(
+                task.place.channel, op.parent_text(task), marker=marker
+            ),
+        )
+        run.mark_sent(marker, ts)
+        run.task = run.task.but(place=replace(run.task.place, thread_ts=ts))
+        await self.store.save(run.task)
+
+    async def _deliver_ready(self, run: Run, op: Operation) -> None:
+        """Upload every finished output not yet in Slack, in item order."""
+        delivered_any = False
+        for index, item in enumerate(run.task.items):
+            while item.status == "done" and item.delivered < len(item.outputs):
+                try:
+                    await self._deliver_output(run, index, item, item.outputs[item.delivered])
+                except DownloadRefused as exc:
+                    log.warning(
+                        "task %s: refusing to download from %s", run.task.id, _host(str(exc))
+                    )
+                    item = fail_item(item, "download-refused", messages.download_refused(str(exc)))
+                    run.task = _with_item(run.task, index, item)
+                    break
+                item = replace(item, delivered=item.delivered + 1)
+                run.task = _with_item(run.task, index, item)
+                await self.store.save(run.task)
+                delivered_any = True
+        if delivered_any and len(run.task.items) > 1 and run.task.place.thread_ts:
+            done = sum(1 for i in run.task.items if i.status != "pending")
+            parent = op.parent_text(run.task) + " · " + messages.progress(done, len(run.task.items))
+            await self.delivery.update(run.task.place.channel, run.task.place.thread_ts, parent)
+
+    async def _deliver_output(self, run: Run, index: int, item: Item, output: dict) -> None:
+        task = run.task
+        place = task.place
+        kind = output["kind"]
+        if kind == "message":  # a channel message (e.g. /translate's answer)
+            marker = f"{task.id}:message"
+            ts = await once(
+                run.sent,
+                set(task.notes.get("intents", ())),
+                marker,
+                record_intent=lambda: run.intend(marker),
+                find=lambda: self.delivery.find_marker(
+                    place.channel, marker, thread_ts=None, oldest=task.created_at - 1
+                ),
+                post=lambda: self.delivery.post(
+                    place.channel, output["text"], marker=marker, blocks=output.get("blocks")
+                ),
+            )
+            run.mark_sent(marker, ts)
+            return
+        if kind == "ephemeral":
+            await self.delivery.ephemeral(
+                place.channel, place.user, output["text"], blocks=output.get("blocks")
+            )
+            return
+        if kind == "text":  # e.g. OCR lines, in the thread
+            marker = f"{task.id}:text:{index}:{item.delivered}"
+            ts = await once(
+                run.sent,
+                set(task.notes.get("intents", ())),
+                marker,
+                record_intent=lambda: run.intend(marker),
+                find=lambda: self.delivery.find_marker(
+                    place.channel, marker, thread_ts=place.thread_ts, oldest=task.created_at - 1
+                ),
+                post=lambda: self.delivery.post(
+                    place.channel, output["text"], marker=marker, thread_ts=place.thread_ts
+                ),
+            )
+            run.mark_sent(marker, ts)
+            return
+        # A file: the file name is its marker in the thread.
+        filename = result_filename(task, index, output)
+        marker = f"{task.id}:file:{filename}"
+        intents = set(task.notes.get("intents", ()))
+        if (
+            marker in intents
+            and place.thread_ts
+            and await self.delivery.has_file(place.channel, place.thread_ts, filename)
+        ):
+            log.info("task %s: %s already in the thread; not uploading again", task.id, filename)
+            return
+        data = await self.delivery.download(output["url"])
+        await run.intend(marker)
+        comment = messages.result_comment(
+            index + 1, len(task.items), item.source, output.get("variant")
+        )
+        await self.delivery.upload(place.channel, place.thread_ts, filename, data, comment)
+
+    async def _finish(self, run: Run, op: Operation) -> None:
+        """Post the one final message and settle the task."""
+        task = run.task
+        now = self.clock()
+        if task.state is State.SUCCEEDED:
+            ok = [i for i in task.items if i.status == "done"]
+            if not ok and task.items:
+                err = task.items[0].error or {}
+                run.task = task = task.to(State.FAILED, now, error=err)
+            else:
+                run.task = task = task.to(State.DELIVERED, now)
+        text = self._final_text(task, op)
+        if text and task.place.thread_ts:
+            marker = f"{task.id}:final"
+            ts = await once(
+                run.sent,
+                set(task.notes.get("intents", ())),
+                marker,
+                record_intent=lambda: run.intend(marker),
+                find=lambda: self.delivery.find_marker(
+                    task.place.channel, marker, thread_ts=task.place.thread_ts, oldest=0
+                ),
+                post=lambda: self.delivery.post(
+                    task.place.channel, text, marker=marker, thread_ts=task.place.thread_ts
+                ),
+            )
+            run.mark_sent(marker, ts)
+        elif text:
+            await self.delivery.ephemeral(task.place.channel, task.place.user, text)
+        run.task = run.task.but(settled=True, updated_at=now)
+
+    def _final_text(self, task: Task, op: Operation) -> str | None:
+        if task.state is State.DELIVERED:
+            if not op.needs_thread:
+                return None  # the answer itself was the final message
+            failures = [
+                messages.item_failure(
+                    i.source, i.error.get("code", "?"), i.error.get("message", "")
+                )
+                for i in task.items
+                if i.status == "failed" and i.error
+            ]
+            delivered = sum(1 for i in task.items if i.status == "done")
+            return messages.done(task.id, delivered, len(task.items), failures)
+        if task.state is State.EXPIRED:
+            return messages.expired(task.id, (task.deadline - task.created_at) / 60)
+        if task.state is State.CANCELLED:
+            return None
+        err = task.error or {}
+        return messages.failure(
+            task.id, op.provider.capitalize(), str(err.get("code", "?")), err.get("message", "")
+        )
+
+    async def _finish_safely(self, run: Run) -> None:
+        if not run.task.final:
+            return
+        try:
+            await self._finish(run, self.operations[run.task.operation])
+        except Exception as exc:
+            self._on_error(run, exc)
+
+    # --- failures -----------------------------------------------------------------------
+
+    def _on_error(self, run: Run, exc: BaseException) -> None:
+        task, now = run.task, self.clock()
+        if isinstance(exc, ProviderError):
+            log.warning("task %s: %s", task.id, exc)
+            if exc.kind is ErrorKind.PENDING:
+                run.task = task.but(next_poll_at=now + self.poll.delay(task.polls, self.rand()))
+                return
+            if exc.kind is ErrorKind.RETRYABLE and task.attempts + 1 < MAX_ATTEMPTS:
+                delay = self.retry.delay(task.attempts, self.rand(), retry_after=exc.retry_after)
+                if now + delay < task.deadline:
+                    run.task = task.but(attempts=task.attempts + 1, next_poll_at=now + delay)
+                    return
+            error = {"code": exc.code, "message": exc.message, "kind": str(exc.kind)}
+            if not task.final:
+                run.task = task.to(State.FAILED, now, error=error, attempts=task.attempts + 1)
+            if exc.kind is ErrorKind.QUOTA:
+                run.note(quota_error=error)
+            return
+        if undeliverable(exc):
+            log.error("task %s: Slack refused delivery (%s); giving up", task.id, exc)
+            state = task.state if task.final else State.FAILED
+            run.task = task.but(state=state, settled=True, updated_at=now)
+            return
+        expected = (SlackApiError, DownloadFailed, aiohttp.ClientError, TimeoutError)
+        if isinstance(exc, expected):
+            log.warning("task %s: delivery failed, will retry: %s", task.id, exc)
+        else:
+            log.exception("task %s: unexpected error in step", task.id, exc_info=exc)
+        delay = self.retry.delay(task.attempts, self.rand())
+        run.task = task.but(attempts=task.attempts + 1, next_poll_at=now + delay)
+
+
+def _with_item(task: Task, index: int, item: Item) -> Task:
+    items = list(task.items)
+    items[index] = item
+    return task.but(items=tuple(items))
+
+
+def _host(url: str) -> str:
+    return urlsplit(url).netloc
+
+
+def result_filename(task: Task, index: int, output: dict) -> str:
+    """``a-ko-T7Q2K-1.jpg``: readable, and unique per task so it marks the upload."""
+    source_name = PurePosixPath(urlsplit(task.items[index].source).path).name or "image"
+    stem = PurePosixPath(source_name).stem or "image"
+    ext = PurePosixPath(urlsplit(output["url"]).path).suffix or ".png"
+    variant = f"-{output['variant']}" if output.get("variant") else ""
+    target = task.request.get("target", "")
+    return f"{stem}-{target}{variant}-{task.id}-{index + 1}{ext}"
+
+
+def fail_item(item: Item, code: str, message: str) -> Item:
+    return replace(item, status="failed", error={"code": code, "message": message})

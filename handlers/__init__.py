@@ -1,0 +1,12 @@
+"""Slack listeners, one module per surface; ``register_all`` wires them in one place."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+
+def register_all(app: AsyncApp) -> None:
+    from handlers import translate, translate_image
+
+    for surface in (translate, translate_image):
+        surface.register(app)

@@ -1,0 +1,184 @@
+"""Pure parsing of slash-command text into typed commands.
+
+Every bad input raises ``UsageError`` whose message says what was wrong and how to
+write it; nothing here performs I/O, so a bad command never reaches a provider.
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass
+from urllib.parse import urlsplit
+
+from bot import messages
+from bot.languages import Language, LanguageError, parse_pair
+
+MAX_TEXT_CHARS = 5000  # Xiangji's Aliyun engine limit (UTF-16 units)
+MAX_IMAGES = 20
+TEXT_ENGINES = ("aliyun", "google", "papago", "baidu", "deepl", "chatgpt")
+IMAGE_PROVIDERS = ("xiangji", "alibaba")
+
+
+class UsageError(ValueError):
+    """What the person typed cannot be run; ``str()`` is the message to show them."""
+
+
+@dataclass(frozen=True)
+class TextCommand:
+    source: Language | None
+    target: Language
+    text: str
+    engine: str | None = None
+    private: bool = False
+
+
+@dataclass(frozen=True)
+class ImageCommand:
+    source: Language | None
+    target: Language
+    urls: tuple[str, ...]
+    removed: bool = False
+    ocr: bool = False
+    qos: str | None = None
+    provider: str = "xiangji"
+
+
+@dataclass(frozen=True)
+class _Options:
+    flags: frozenset[str]
+    values: dict[str, str]
+    rest: list[str]
+
+
+def _options(tokens: list[str], *, flags: set[str], valued: set[str], usage: str) -> _Options:
+    """Pull ``--flag`` and ``--name value`` (or ``--name=value``) options out of ``tokens``."""
+    seen: set[str] = set()
+    values: dict[str, str] = {}
+    rest: list[str] = []
+    i = 0
+    while i < len(tokens):
+        token = tokens[i]
+        if not token.startswith("--"):
+            rest.append(token)
+            i += 1
+            continue
+        name, eq, inline = token[2:].partition("=")
+        if name in flags and not eq:
+            seen.add(name)
+        elif name in valued and eq:
+            values[name] = inline
+        elif name in valued:
+            if i + 1 >= len(tokens) or tokens[i + 1].startswith("--"):
+                raise UsageError(messages.option_needs_value(name, usage))
+            values[name] = tokens[i + 1]
+            i += 1
+        else:
+            raise UsageError(messages.unknown_option(token, usage))
+        i += 1
+    return _Options(frozenset(seen), values, rest)
+
+
+def _pair(token: str | None, usage: str) -> tuple[Language | None, Language]:
+    if not token:
+        raise UsageError(messages.missing_language(usage))
+    try:
+        return parse_pair(token)
+    except LanguageError as exc:
+        raise UsageError(f"{exc}\n{usage}") from None
+
+
+def parse_translate(text: str) -> TextCommand:
+    """``[--engine E] [--private] [SRC>]TGT TEXT [--engine E] [--private]``.
+
+    Options are read before the language and at the very end, so the text itself may
+    contain ``--``; the text keeps the person's own spacing and line breaks."""
+    usage = messages.USAGE["translate"]
+    body = text.strip()
+    lead: list[str] = []
+    while body.startswith("--"):
+        token, _, body = body.partition(" ")
+        lead.append(token)
+        if token == "--engine":
+            value, _, body = body.lstrip().partition(" ")
+            lead.append(value)
+        body = body.lstrip()
+    pair_token, _, body = body.partition(" ")
+    trail: list[str] = []
+    while True:
+        words = body.rsplit(None, 2)
+        if len(words) >= 2 and words[-2] == "--engine":
+            trail[:0] = words[-2:]
+            body = body[: body.rstrip().rfind("--engine")]
+        elif words and words[-1].startswith("--") and words[-1] != "--":
+            trail.insert(0, words[-1])
+            body = body.rstrip()[: -len(words[-1])]
+        else:
+            break
+    opts = _options(lead + trail, flags={"private"}, valued={"engine"}, usage=usage)
+    source, target = _pair(pair_token or None, usage)
+    body = body.strip()
+    if not body:
+        raise UsageError(messages.missing_text(usage))
+    if _utf16_len(body) > MAX_TEXT_CHARS:
+        raise UsageError(messages.text_too_long(_utf16_len(body), MAX_TEXT_CHARS))
+    engine = opts.values.get("engine")
+    if engine is not None and engine.lower() not in TEXT_ENGINES:
+        raise UsageError(messages.unknown_choice("--engine", engine, TEXT_ENGINES, usage))
+    return TextCommand(
+        source=source,
+        target=target,
+        text=body,
+        engine=engine.lower() if engine else None,
+        private="private" in opts.flags,
+    )
+
+
+def parse_translate_image(text: str) -> ImageCommand:
+    usage = messages.USAGE["translate-image"]
+    opts = _options(
+        text.split(),
+        flags={"removed", "ocr", "fast", "best"},
+        valued={"provider"},
+        usage=usage,
+    )
+    if not opts.rest:
+        raise UsageError(usage)
+    source, target = _pair(opts.rest[0], usage)
+    urls = tuple(_strip_slack_link(u) for u in opts.rest[1:])
+    if not urls:
+        raise UsageError(messages.missing_urls(usage))
+    for url in urls:
+        check_url(url, usage)
+    if len(urls) > MAX_IMAGES:
+        raise UsageError(messages.too_many_images(len(urls), MAX_IMAGES))
+    if {"fast", "best"} <= opts.flags:
+        raise UsageError(messages.conflicting_options("--fast", "--best", usage))
+    provider = opts.values.get("provider", "xiangji").lower()
+    if provider not in IMAGE_PROVIDERS:
+        raise UsageError(messages.unknown_choice("--provider", provider, IMAGE_PROVIDERS, usage))
+    qos = "LowLatency" if "fast" in opts.flags else "BestQuality" if "best" in opts.flags else None
+    return ImageCommand(
+        source=source,
+        target=target,
+        urls=urls,
+        removed="removed" in opts.flags,
+        ocr="ocr" in opts.flags,
+        qos=qos,
+        provider=provider,
+    )
+
+
+def _strip_slack_link(token: str) -> str:
+    """Slack sends links typed in a command as ``<https://…>`` or ``<https://…|label>``."""
+    if token.startswith("<") and token.endswith(">"):
+        return token[1:-1].split("|", 1)[0]
+    return token
+
+
+def check_url(url: str, usage: str) -> None:
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.hostname:
+        raise UsageError(messages.not_a_url(url, usage))
+
+
+def _utf16_len(text: str) -> int:
+    return len(text.encode("utf-16-le")) // 2

@@ -1,0 +1,62 @@
+"""``/translate [SRC>]TGT TEXT``: text translation through Xiangji's text API."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import messages
+from bot.languages import LanguageError, check_pair, detect_source, provider_code
+from bot.services import Services
+from bot.tasks import Item
+from handlers.common import command_key, command_place, record_task
+from handlers.parsing import UsageError, parse_translate
+
+ENGINES = {"aliyun": 0, "google": 1, "papago": 2, "baidu": 3, "deepl": 4, "chatgpt": 5}
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/translate")(on_translate)
+
+
+async def on_translate(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
+    services: Services = context["services"]
+    try:
+        cmd = parse_translate(command.get("text", ""))
+        if services.xiangji is None or not services.settings.xiangji.text_trans_key:
+            raise UsageError(
+                messages.provider_off(
+                    "Xiangji", "text translation", ("XIANGJI_USER_KEY", "XIANGJI_TEXT_TRANS_KEY")
+                )
+            )
+        source = cmd.source or detect_source(cmd.text)
+        if source is None:
+            raise UsageError(messages.cannot_detect(messages.USAGE["translate"]))
+        if source == cmd.target:
+            raise UsageError(messages.same_language(source.code))
+        check_pair(source, cmd.target, "xiangji", "text")
+        request = {
+            "source": source.code,
+            "target": cmd.target.code,
+            "source_code": provider_code(source, "xiangji"),
+            "target_code": provider_code(cmd.target, "xiangji"),
+            "engine": ENGINES.get(cmd.engine) if cmd.engine else None,
+            "private": cmd.private,
+        }
+    except (UsageError, LanguageError) as exc:
+        await ack(text=str(exc))
+        return
+    task, created = await record_task(
+        services,
+        dedupe_key=command_key(command),
+        place=command_place(command),
+        provider="xiangji",
+        operation="xiangji.translate_text",
+        request=request,
+        items=(Item(source=cmd.text),),
+    )
+    if created:
+        await ack(text=messages.ack_text(task.id, source.code, cmd.target.code))
+    else:
+        await ack(text=messages.ack_duplicate(task.id, task.state))

@@ -1,0 +1,64 @@
+"""``/translate-image [SRC>]TGT URL…``: one URL is a synchronous Xiangji call, several
+(or ``--ocr``) one asynchronous batch polled by the poller."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import messages
+from bot.languages import LanguageError, check_pair, lookup, provider_code
+from bot.services import Services
+from bot.tasks import Item
+from handlers.common import command_key, command_place, record_task
+from handlers.parsing import UsageError, parse_translate_image
+
+DEFAULT_IMAGE_SOURCE = "zh"  # the common case for product images (PRODUCT.md)
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/translate-image")(on_translate_image)
+
+
+async def on_translate_image(
+    ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]
+) -> None:
+    services: Services = context["services"]
+    try:
+        cmd = parse_translate_image(command.get("text", ""))
+        if cmd.provider != "xiangji":
+            raise UsageError(messages.provider_not_ready(cmd.provider, "image translation"))
+        if services.xiangji is None or not services.settings.xiangji.img_trans_key:
+            raise UsageError(
+                messages.provider_off(
+                    "Xiangji", "image translation", ("XIANGJI_USER_KEY", "XIANGJI_IMG_TRANS_KEY")
+                )
+            )
+        source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
+        check_pair(source, cmd.target, "xiangji", "image")
+        request = {
+            "source": source.code,
+            "target": cmd.target.code,
+            "source_code": provider_code(source, "xiangji"),
+            "target_code": provider_code(cmd.target, "xiangji"),
+            "removed": cmd.removed,
+            "ocr": cmd.ocr,
+            "qos": cmd.qos,
+        }
+    except (UsageError, LanguageError) as exc:
+        await ack(text=str(exc))
+        return
+    task, created = await record_task(
+        services,
+        dedupe_key=command_key(command),
+        place=command_place(command),
+        provider="xiangji",
+        operation="xiangji.translate_image",
+        request=request,
+        items=tuple(Item(source=url) for url in cmd.urls),
+    )
+    if created:
+        await ack(text=messages.ack_images(task.id, len(cmd.urls), source.code, cmd.target.code))
+    else:
+        await ack(text=messages.ack_duplicate(task.id, task.state))

@@ -1,0 +1,101 @@
+"""Shared fixtures: the emulators on free ports, and Tolk itself running against them
+over loopback, configured from a plain dict (never the real environment)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import AsyncIterator
+from dataclasses import dataclass
+from typing import Any
+from urllib.parse import urlsplit
+
+import aiohttp
+import pytest
+
+from bot.config import load_settings
+from bot.runtime import serving
+from bot.sandbox.signed import command_body, post_signed
+from bot.sandbox.slack_emulator import SlackEmulator
+from bot.services import Services
+from providers.xiangji.emulator import XiangjiEmulator
+
+SIGNING_SECRET = "test-signing-secret-0123456789"
+BOT_TOKEN = "xoxb-test-token"
+
+
+@pytest.fixture
+async def slack() -> AsyncIterator[SlackEmulator]:
+    async with SlackEmulator(bot_token=BOT_TOKEN) as emulator:
+        yield emulator
+
+
+@pytest.fixture
+async def xiangji() -> AsyncIterator[XiangjiEmulator]:
+    async with XiangjiEmulator() as emulator:
+        yield emulator
+
+
+def tolk_env(slack: SlackEmulator, xiangji: XiangjiEmulator, tmp_path: Any) -> dict[str, str]:
+    return {
+        "SLACK_BOT_TOKEN": BOT_TOKEN,
+        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
+        "SLACK_API_URL": slack.api_url,
+        "PORT": "0",
+        "DATABASE_URL": f"sqlite:///{tmp_path}/tolk.sqlite",
+        "XIANGJI_USER_KEY": "xj-user",
+        "XIANGJI_IMG_TRANS_KEY": "xj-img",
+        "XIANGJI_TEXT_TRANS_KEY": "xj-text",
+        "XIANGJI_MATTING_KEY": "xj-matting",
+        "XIANGJI_API_URL": xiangji.api_url,
+        "XIANGJI_UPLOAD_URL": xiangji.upload_url,
+        "XIANGJI_ACCOUNT_URL": xiangji.account_url,
+        "TOLK_ALLOWED_FILE_HOSTS": urlsplit(xiangji.base_url).netloc,
+        "TOLK_POLL_MIN_SECONDS": "0.05",
+        "TOLK_POLL_MAX_SECONDS": "0.2",
+    }
+
+
+@dataclass
+class Tolk:
+    services: Services
+    port: int
+    session: aiohttp.ClientSession
+
+    @property
+    def events_url(self) -> str:
+        return f"http://127.0.0.1:{self.port}/slack/events"
+
+    async def command(self, command: str, text: str, **kwargs: Any) -> tuple[int, str]:
+        """Send a signed slash command exactly as Slack would; return (status, body)."""
+        body = command_body(command, text, **kwargs)
+        return await post_signed(self.session, self.events_url, SIGNING_SECRET, body)
+
+    async def settle(self, within: float = 10.0) -> None:
+        """Wait until no task is left unsettled."""
+        deadline = time.monotonic() + within
+        while time.monotonic() < deadline:
+            await self.services.poller.drain()
+            if await self.services.store.next_due_at() is None:
+                return
+            await self.services.poller.tick()
+            await _sleep(0.02)
+        raise AssertionError(f"tasks still pending after {within:.1f} s")
+
+
+async def _sleep(seconds: float) -> None:
+    await asyncio.sleep(seconds)
+
+
+@pytest.fixture
+def env(slack: SlackEmulator, xiangji: XiangjiEmulator, tmp_path: Any) -> dict[str, str]:
+    return tolk_env(slack, xiangji, tmp_path)
+
+
+@pytest.fixture
+async def tolk(env: dict[str, str]) -> AsyncIterator[Tolk]:
+    async with (
+        serving(load_settings(env), host="127.0.0.1") as (services, port),
+        aiohttp.ClientSession() as session,
+    ):
+        yield Tolk(services, port, session)
