@@ -44,8 +44,11 @@ async def on_translate(ack: AsyncAck, command: dict[str, Any], context: dict[str
             "engine": ENGINES.get(cmd.engine) if cmd.engine else None,
             "private": cmd.private,
         }
-    except (UsageError, LanguageError) as exc:
+    except UsageError as exc:
         await ack(text=str(exc))
+        return
+    except LanguageError as exc:
+        await ack(text=f"{exc}\n{messages.USAGE['translate']}")
         return
     task, created = await record_task(
         services,

@@ -46,8 +46,11 @@ async def on_translate_image(
             "ocr": cmd.ocr,
             "qos": cmd.qos,
         }
-    except (UsageError, LanguageError) as exc:
+    except UsageError as exc:
         await ack(text=str(exc))
+        return
+    except LanguageError as exc:
+        await ack(text=f"{exc}\n{messages.USAGE['translate-image']}")
         return
     task, created = await record_task(
         services,
