@@ -37,7 +37,9 @@ class SqliteTaskStore:
     def __init__(self, tasks: SqliteDict, settings: SqliteDict) -> None:
         self._db = tasks
         self._settings_db = settings
-        self._lock = asyncio.Lock()
+        self._commit_lock = asyncio.Lock()
+        self._written = 0  # generation of the last write queued to sqlitedict
+        self._committed = 0  # generation the last finished commit covered
         self._active: dict[str, Task] = {}
         self._keys: dict[str, str] = {}
 
@@ -61,21 +63,37 @@ class SqliteTaskStore:
                 task = Task.from_json(value).but(lease_until=0.0)
                 self._active[task.id] = task
 
-    async def create_if_absent(self, task: Task) -> tuple[Task, bool]:
-        async with self._lock:
-            existing_id = self._keys.get(task.dedupe_key)
-            if existing_id is not None:
-                existing = self._active.get(existing_id) or await self._read(existing_id)
-                if existing is not None:
-                    return existing, False
-            while task.id in self._active or await self._read(task.id) is not None:
-                task = task.but(id=new_task_id())
-            self._db["task:" + task.id] = task.to_json()
-            self._db["key:" + task.dedupe_key] = task.id
+    async def _commit(self) -> None:
+        """Group commit: wait until a commit covers every write queued so far.
+
+        Writes go into sqlitedict's queue synchronously (no await between a check and
+        its write, so they are atomic on the event loop); whoever takes the lock first
+        commits for everyone queued behind it, so N concurrent writers pay ~1 fsync."""
+        self._written += 1
+        mine = self._written
+        async with self._commit_lock:
+            if self._committed >= mine:
+                return
+            covered = self._written
             await asyncio.to_thread(self._db.commit)
-            self._keys[task.dedupe_key] = task.id
-            self._active[task.id] = task
-            return task, True
+            self._committed = covered
+
+    async def create_if_absent(self, task: Task) -> tuple[Task, bool]:
+        existing_id = self._keys.get(task.dedupe_key)
+        if existing_id is not None:
+            existing = self._active.get(existing_id) or await self._read(existing_id)
+            if existing is not None:
+                return existing, False
+        while task.id in self._active or "task:" + task.id in self._db:
+            task = task.but(id=new_task_id())
+        if task.dedupe_key in self._keys:  # a concurrent create won while we awaited
+            return await self.create_if_absent(task)
+        self._db["task:" + task.id] = task.to_json()
+        self._db["key:" + task.dedupe_key] = task.id
+        self._keys[task.dedupe_key] = task.id
+        self._active[task.id] = task
+        await self._commit()
+        return task, True
 
     async def get(self, task_id: str) -> Task | None:
         return self._active.get(task_id) or await self._read(task_id)
@@ -87,25 +105,21 @@ class SqliteTaskStore:
     async def save(self, *tasks: Task) -> None:
         if not tasks:
             return
-        async with self._lock:
-            for task in tasks:
-                self._db["task:" + task.id] = task.to_json()
-                if task.settled:
-                    self._active.pop(task.id, None)
-                else:
-                    self._active[task.id] = task
-            await asyncio.to_thread(self._db.commit)
+        for task in tasks:
+            self._db["task:" + task.id] = task.to_json()
+            if task.settled:
+                self._active.pop(task.id, None)
+            else:
+                self._active[task.id] = task
+        await self._commit()
 
     async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[Task]:
-        async with self._lock:
-            due = [
-                t for t in self._active.values() if t.next_poll_at <= now and t.lease_until <= now
-            ]
-            due.sort(key=lambda t: t.next_poll_at)
-            claimed = [t.but(lease_until=now + lease_seconds) for t in due[:limit]]
-            for task in claimed:
-                self._active[task.id] = task
-            return claimed
+        due = [t for t in self._active.values() if t.next_poll_at <= now and t.lease_until <= now]
+        due.sort(key=lambda t: t.next_poll_at)
+        claimed = [t.but(lease_until=now + lease_seconds) for t in due[:limit]]
+        for task in claimed:
+            self._active[task.id] = task
+        return claimed
 
     async def next_due_at(self) -> float | None:
         times = [max(t.next_poll_at, t.lease_until) for t in self._active.values()]
@@ -142,7 +156,7 @@ class SqliteTaskStore:
             self._settings_db[f"{namespace}:{key}"] = value
             self._settings_db.commit()
 
-        async with self._lock:
+        async with self._commit_lock:
             await asyncio.to_thread(write)
 
     async def close(self) -> None:
