@@ -17,8 +17,11 @@ SIGNING_SECRET = "bench-signing-secret"
 BOT_TOKEN = "xoxb-bench"
 
 
+Running = tuple[Services, int, SlackEmulator, XiangjiEmulator]
+
+
 @asynccontextmanager
-async def running_tolk(**overrides: str) -> AsyncIterator[tuple[Services, int, SlackEmulator, XiangjiEmulator]]:
+async def running_tolk(**overrides: str) -> AsyncIterator[Running]:
     with tempfile.TemporaryDirectory() as tmp:
         async with SlackEmulator(bot_token=BOT_TOKEN) as slack, XiangjiEmulator() as xiangji:
             env = {

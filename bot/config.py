@@ -7,6 +7,7 @@ left out of ``repr`` so a settings object can be logged safely.
 
 from __future__ import annotations
 
+import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
@@ -64,7 +65,7 @@ class Settings:
     slack_api_url: str = DEFAULT_SLACK_API_URL
     port: int = 3000
     public_url: str | None = None
-    database_url: str = "sqlite:///data/tolk.sqlite"
+    database_url: str = field(default="sqlite:///data/tolk.sqlite", repr=False)
     xiangji: XiangjiSettings | None = None
     alibaba: AlibabaSettings | None = None
     rozetta: RozettaSettings | None = None
@@ -97,6 +98,7 @@ class Settings:
             values += [self.alibaba.access_key_id, self.alibaba.access_key_secret]
         if self.rozetta:
             values += [self.rozetta.access_key, self.rozetta.secret_key]
+        values.append(urlsplit(self.database_url).password)
         return tuple(v for v in values if v)
 
     @property
@@ -132,6 +134,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             value = float(raw)
         except ValueError:
             raise ConfigError(f"{name} must be a number, got {raw!r}") from None
+        if not math.isfinite(value):
+            raise ConfigError(f"{name} must be a finite number, got {raw!r}")
         if value < minimum:
             raise ConfigError(f"{name} must be at least {minimum:g}, got {raw!r}")
         return value

@@ -55,11 +55,14 @@ def host_allowed(url: str, allowed: Sequence[str]) -> bool:
 
     A wildcard never admits an IP literal on a private, loopback or link-local
     address: only an entry naming that exact host does."""
-    parts = urlsplit(url)
+    try:
+        parts = urlsplit(url)
+        port = parts.port or (443 if parts.scheme == "https" else 80)
+    except ValueError:  # a bad port or bracket: not a URL we fetch
+        return False
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
     host = parts.hostname.lower()
-    port = parts.port or (443 if parts.scheme == "https" else 80)
     for entry in allowed:
         if entry in (host, f"{host}:{port}"):
             return True

@@ -21,6 +21,11 @@ USAGE = {
         "`--removed` (also the text-removed image), `--ocr` (also the recognised text), "
         "`--fast` / `--best`, `--provider xiangji|alibaba`."
     ),
+    "cutout": (
+        "Usage: `/cutout URL… [--bg R,G,B]` — e.g. `/cutout https://example.com/a.png` or "
+        "`/cutout https://example.com/a.png --bg 255,255,255` for a white background. Up to 20 URLs."
+    ),
+    "tolk": ("Usage: `/tolk help`, `/tolk tasks`, `/tolk cancel T7Q2K`, `/tolk retry T7Q2K`."),
 }
 
 
@@ -205,3 +210,81 @@ def ocr_text(source_url: str, lines: Sequence[Any]) -> str:
     name = source_url.rsplit("/", 1)[-1] or source_url
     rows = "\n".join(f"• {line.source} → {line.target}" for line in lines)
     return f"Text in {name}:\n{rows}"
+
+
+def cutout_parent(task_id: str, user: str, count: int) -> str:
+    noun = "1 image" if count == 1 else f"{count} images"
+    return f":scissors: <@{user}> asked to cut out {noun} · task `{task_id}`"
+
+
+def cancelled(task_id: str, user: str | None) -> str:
+    who = f" by <@{user}>" if user else ""
+    return f":no_entry_sign: Task `{task_id}` was cancelled{who}; nothing more will be posted."
+
+
+def bad_color(value: str, usage: str) -> str:
+    return f"`--bg {value}` is not a colour; write three numbers 0–255, e.g. `--bg 255,255,255`.\n{usage}"
+
+
+def needs_task_id(action: str) -> str:
+    return f"Say which task, e.g. `/tolk {action} T7Q2K` (the id is in the task's first message)."
+
+
+def ack_cutout(task_id: str, count: int) -> str:
+    noun = "the background" if count == 1 else f"the backgrounds of {count} images"
+    return f"On it: removing {noun}. Results go in the thread (task `{task_id}`)."
+
+
+HELP = """*Tolk* translates text, images and files where you work. Every command answers at once with a task id; results land in a thread.
+
+• `/translate zh>en 我是中国人` — translate text (`--engine deepl`, `--private`)
+• `/translate-image zh>ko https://example.com/a.jpg` — translate the text in images, up to 20 URLs (`--removed`, `--ocr`, `--fast`/`--best`)
+• `/cutout https://example.com/a.png --bg 255,255,255` — remove the background
+• `/tolk tasks` — pending tasks in this channel
+• `/tolk cancel T7Q2K` — stop a task
+• `/tolk retry T7Q2K` — run a failed or expired task again
+
+Languages: ISO codes (`zh`, `zh-TW`, `en`, `ja`, `ko`, `de` …) or names (`korean`)."""
+
+
+def task_list(rows: Sequence[tuple[str, str, str, str, float]]) -> str:
+    """``rows``: (task id, what, state, user, age in seconds)."""
+    if not rows:
+        return "No pending tasks in this channel."
+    lines = [
+        f"• `{tid}` {what} — {state}, {_age(age)} old, for <@{user}>"
+        for tid, what, state, user, age in rows
+    ]
+    return f"*Pending tasks here ({len(rows)})*\n" + "\n".join(lines)
+
+
+def _age(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def no_such_task(task_id: str) -> str:
+    return f"There is no task `{task_id}` in this channel. `/tolk tasks` lists the pending ones."
+
+
+def cannot_cancel(task_id: str, state: str) -> str:
+    return f"Task `{task_id}` is already {state}; there is nothing to cancel."
+
+
+def cancelling(task_id: str) -> str:
+    return f"Cancelling task `{task_id}`."
+
+
+def not_yours(task_id: str) -> str:
+    return f"Only the person who started task `{task_id}` or an admin can do that."
+
+
+def cannot_retry(task_id: str, state: str) -> str:
+    return f"Task `{task_id}` is {state}; only failed, expired or cancelled tasks can be retried."
+
+
+def retrying(old_id: str, new_id: str) -> str:
+    return f"Retrying task `{old_id}` as task `{new_id}`."

@@ -53,12 +53,12 @@ class Poller:
             )
             groups = defaultdict(list)
             for task in claimed:
-                if self.work.needs_poll(task) and task.next_poll_at <= self.clock():
-                    groups[task.operation].append(task)
+                if key := self.work.poll_key(task):
+                    groups[key].append(task)
                 else:
                     self._start(self.work.step(task))
-            for operation, tasks in groups.items():
-                self._start(self.work.poll_group(operation, tasks))
+            for tasks in groups.values():
+                self._start(self.work.poll_group(tasks))
             return len(claimed)
 
     def nudge(self) -> None:

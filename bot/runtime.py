@@ -6,7 +6,8 @@ from __future__ import annotations
 import asyncio
 import logging
 import signal
-from collections.abc import AsyncIterator
+import time
+from collections.abc import AsyncIterator, Callable
 from contextlib import asynccontextmanager
 
 from aiohttp import web
@@ -42,11 +43,17 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
 
 @asynccontextmanager
 async def serving(
-    settings: Settings, *, host: str = "0.0.0.0", signing_secret: str | None = None
+    settings: Settings,
+    *,
+    host: str = "0.0.0.0",
+    signing_secret: str | None = None,
+    clock: Callable[[], float] = time.time,
+    start_scheduler: bool = True,
 ) -> AsyncIterator[tuple[Services, int]]:
     """Everything running: services, the Bolt app, the web server (and Socket Mode).
-    Yields the services and the bound port (``PORT=0`` picks a free one)."""
-    async with open_services(settings) as services:
+    Yields the services and the bound port (``PORT=0`` picks a free one). Tests pass a
+    clock and drive the poller themselves instead of the scheduler."""
+    async with open_services(settings, clock=clock, start_scheduler=start_scheduler) as services:
         bolt = build_app(services, signing_secret=signing_secret)
         socket = settings.mode is Mode.SOCKET
         runner = web.AppRunner(build_web_app(services, None if socket else bolt), access_log=None)

@@ -15,7 +15,6 @@ import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.http_retry.builtin_async_handlers import (
     AsyncConnectionErrorRetryHandler,
-    AsyncRateLimitErrorRetryHandler,
     AsyncServerErrorRetryHandler,
 )
 from slack_sdk.web.async_client import AsyncWebClient
@@ -24,7 +23,9 @@ from bot.backoff import Backoff
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.poller import Poller
+from bot.ratelimit import PROVIDER_LIMITS, RateLimits
 from bot.scheduler import build_scheduler
+from bot.slack_retry import RateLimitRetry
 from bot.storage import TaskStore, open_store
 from bot.work import Work
 from bot.work.xiangji import xiangji_operations
@@ -56,7 +57,7 @@ def slack_client(
         session=session,
         retry_handlers=[
             AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            AsyncRateLimitErrorRetryHandler(max_retry_count=5),
+            RateLimitRetry(max_retry_count=5),
             AsyncServerErrorRetryHandler(max_retry_count=2),
         ],
     )
@@ -86,9 +87,10 @@ async def open_services(
                 upload_url=x.upload_url,
                 account_url=x.account_url,
             )
+        limits = RateLimits(PROVIDER_LIMITS)
         operations = {}
         if xiangji:
-            operations.update(xiangji_operations(xiangji))
+            operations.update(xiangji_operations(xiangji, limits))
         work = Work(
             store,
             Delivery(slack, session, settings.allowed_file_hosts),

@@ -6,7 +6,7 @@ from slack_bolt.async_app import AsyncApp
 
 
 def register_all(app: AsyncApp) -> None:
-    from handlers import translate, translate_image
+    from handlers import cutout, tolk, translate, translate_image
 
-    for surface in (translate, translate_image):
+    for surface in (translate, translate_image, cutout, tolk):
         surface.register(app)

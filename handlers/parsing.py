@@ -95,13 +95,13 @@ def parse_translate(text: str) -> TextCommand:
     body = text.strip()
     lead: list[str] = []
     while body.startswith("--"):
-        token, _, body = body.partition(" ")
+        token, body = _first_word(body)
         lead.append(token)
         if token == "--engine":
-            value, _, body = body.lstrip().partition(" ")
+            value, body = _first_word(body)
             lead.append(value)
         body = body.lstrip()
-    pair_token, _, body = body.partition(" ")
+    pair_token, body = _first_word(body)
     trail: list[str] = []
     while True:
         words = body.rsplit(None, 2)
@@ -115,11 +115,11 @@ def parse_translate(text: str) -> TextCommand:
             break
     opts = _options(lead + trail, flags={"private"}, valued={"engine"}, usage=usage)
     source, target = _pair(pair_token or None, usage)
-    body = body.strip()
+    body = slack_unescape(body.strip())
     if not body:
         raise UsageError(messages.missing_text(usage))
     if _utf16_len(body) > MAX_TEXT_CHARS:
-        raise UsageError(messages.text_too_long(_utf16_len(body), MAX_TEXT_CHARS))
+        raise UsageError(f"{messages.text_too_long(_utf16_len(body), MAX_TEXT_CHARS)}\n{usage}")
     engine = opts.values.get("engine")
     if engine is not None and engine.lower() not in TEXT_ENGINES:
         raise UsageError(messages.unknown_choice("--engine", engine, TEXT_ENGINES, usage))
@@ -149,7 +149,7 @@ def parse_translate_image(text: str) -> ImageCommand:
     for url in urls:
         check_url(url, usage)
     if len(urls) > MAX_IMAGES:
-        raise UsageError(messages.too_many_images(len(urls), MAX_IMAGES))
+        raise UsageError(f"{messages.too_many_images(len(urls), MAX_IMAGES)}\n{usage}")
     if {"fast", "best"} <= opts.flags:
         raise UsageError(messages.conflicting_options("--fast", "--best", usage))
     provider = opts.values.get("provider", "xiangji").lower()
@@ -168,10 +168,24 @@ def parse_translate_image(text: str) -> ImageCommand:
 
 
 def _strip_slack_link(token: str) -> str:
-    """Slack sends links typed in a command as ``<https://…>`` or ``<https://…|label>``."""
+    """Slack sends links typed in a command as ``<https://…>`` or ``<https://…|label>``,
+    with ``&``, ``<`` and ``>`` inside escaped."""
     if token.startswith("<") and token.endswith(">"):
-        return token[1:-1].split("|", 1)[0]
-    return token
+        token = token[1:-1].split("|", 1)[0]
+    return slack_unescape(token)
+
+
+def slack_unescape(text: str) -> str:
+    """Undo the only three escapes Slack applies to message and command text."""
+    return text.replace("&lt;", "<").replace("&gt;", ">").replace("&amp;", "&")
+
+
+def _first_word(text: str) -> tuple[str, str]:
+    """Split off the first word at any whitespace; the rest keeps its own line breaks."""
+    parts = text.strip().split(None, 1)
+    if not parts:
+        return "", ""
+    return parts[0], (parts[1] if len(parts) > 1 else "")
 
 
 def check_url(url: str, usage: str) -> None:
@@ -182,3 +196,61 @@ def check_url(url: str, usage: str) -> None:
 
 def _utf16_len(text: str) -> int:
     return len(text.encode("utf-16-le")) // 2
+
+
+@dataclass(frozen=True)
+class CutoutCommand:
+    urls: tuple[str, ...]
+    bg: tuple[int, int, int] | None = None
+
+
+def parse_cutout(text: str) -> CutoutCommand:
+    usage = messages.USAGE["cutout"]
+    opts = _options(text.split(), flags=set(), valued={"bg"}, usage=usage)
+    urls = tuple(_strip_slack_link(u) for u in opts.rest)
+    if not urls:
+        raise UsageError(usage)
+    for url in urls:
+        check_url(url, usage)
+    if len(urls) > MAX_IMAGES:
+        raise UsageError(f"{messages.too_many_images(len(urls), MAX_IMAGES)}\n{usage}")
+    bg = None
+    if "bg" in opts.values:
+        parts = opts.values["bg"].split(",")
+        try:
+            rgb = tuple(int(p) for p in parts)
+        except ValueError:
+            rgb = ()
+        if len(rgb) != 3 or not all(0 <= c <= 255 for c in rgb):
+            raise UsageError(messages.bad_color(opts.values["bg"], usage))
+        bg = (rgb[0], rgb[1], rgb[2])
+    return CutoutCommand(urls=urls, bg=bg)
+
+
+@dataclass(frozen=True)
+class TolkCommand:
+    action: str  # help | tasks | cancel | retry
+    task_id: str | None = None
+
+
+TOLK_ACTIONS = ("help", "tasks", "cancel", "retry")
+
+
+def parse_tolk(text: str) -> TolkCommand:
+    usage = messages.USAGE["tolk"]
+    words = text.split()
+    if not words:
+        return TolkCommand("help")
+    action = words[0].lower()
+    if action not in TOLK_ACTIONS:
+        raise UsageError(messages.unknown_choice("/tolk", words[0], TOLK_ACTIONS, usage))
+    if action in ("cancel", "retry"):
+        if len(words) != 2:
+            raise UsageError(messages.needs_task_id(action))
+        task_id = words[1].strip("`").upper()
+        if not (len(task_id) == 5 and task_id.startswith("T") and task_id.isalnum()):
+            raise UsageError(messages.needs_task_id(action))
+        return TolkCommand(action, task_id)
+    if len(words) > 1:
+        raise UsageError(f"`/tolk {action}` takes nothing after it.\n{usage}")
+    return TolkCommand(action)

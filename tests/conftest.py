@@ -99,3 +99,44 @@ async def tolk(env: dict[str, str]) -> AsyncIterator[Tolk]:
         aiohttp.ClientSession() as session,
     ):
         yield Tolk(services, port, session)
+
+
+class FakeClock:
+    """Time for the poller, moved by the test: no sleeps, no real waiting."""
+
+    def __init__(self, start: float = 1_700_000_000.0) -> None:
+        self.now = start
+
+    def __call__(self) -> float:
+        return self.now
+
+    def advance(self, seconds: float) -> None:
+        self.now += seconds
+
+
+@pytest.fixture
+def clock() -> FakeClock:
+    return FakeClock()
+
+
+@pytest.fixture
+async def timed_tolk(env: dict[str, str], clock: FakeClock) -> AsyncIterator[Tolk]:
+    """Tolk on a fake clock with no scheduler: the test calls ``round()`` itself."""
+    env = {**env, "TOLK_POLL_MIN_SECONDS": "2", "TOLK_POLL_MAX_SECONDS": "60"}
+    async with (
+        serving(load_settings(env), host="127.0.0.1", clock=clock, start_scheduler=False) as (
+            services,
+            port,
+        ),
+        aiohttp.ClientSession() as session,
+    ):
+        services.work.rand = lambda: 0.0  # the shortest delay of each back-off step
+        yield Tolk(services, port, session)
+
+
+async def poll_round(tolk: Tolk) -> int:
+    """One scheduler tick at the current fake time, and every step it started."""
+    await tolk.services.poller.drain()
+    claimed = await tolk.services.poller.tick()
+    await tolk.services.poller.drain()
+    return claimed

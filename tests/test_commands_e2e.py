@@ -38,7 +38,7 @@ async def test_translate_posts_the_translation_in_the_channel(tolk, slack, xiang
 
 
 async def test_translate_detects_the_source_and_can_answer_privately(tolk, slack, xiangji):
-    status, body = await tolk.command("/translate", "ko 你好 --private")
+    status, _ = await tolk.command("/translate", "ko 你好 --private")
     assert status == 200
     await tolk.settle()
     (sent,) = xiangji.requests_for("GetTextTranslate")

@@ -245,6 +245,7 @@ class SlackEmulator:
         self.home_views: dict[str, dict[str, Any]] = {}
         self.responses: list[dict[str, Any]] = []
         self.faults = FaultPlan()
+        self.latency: dict[str, float] = {}  # seconds added before a method (or "upload")
         self._ephemerals: list[dict[str, Any]] = []
         self._pending: dict[str, _Pending] = {}
         self._response_urls: dict[str, dict[str, Any]] = {}
@@ -565,6 +566,8 @@ class SlackEmulator:
         method = request.match_info["method"]
         call = Call(method, {}, dict(request.headers), time.time())
         self.calls.append(call)
+        if delay := self.latency.get(method):
+            await asyncio.sleep(delay)
         if fault := self.faults.take(method):
             call.faulted = True
             return self.faults.response(fault)
@@ -597,6 +600,8 @@ class SlackEmulator:
             "upload", {"file_id": file_id, "length": len(data)}, dict(request.headers), time.time()
         )
         self.calls.append(call)
+        if delay := self.latency.get("upload"):
+            await asyncio.sleep(delay)
         if fault := self.faults.take("upload"):
             call.faulted = True
             return self.faults.response(fault)

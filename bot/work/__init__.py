@@ -38,6 +38,7 @@ POLL_BATCH = 50  # ids per batched status call
 class Operation(Protocol):
     provider: str
     needs_thread: bool  # results go in the thread of a parent message
+    poll_key: str | None  # tasks with the same key share one batched status round
 
     def parent_text(self, task: Task) -> str: ...
 
@@ -100,6 +101,12 @@ class Work:
             i.status == "pending" for i in task.items
         )
 
+    def poll_key(self, task: Task) -> str | None:
+        """The batched status round this task can join now, if any."""
+        if not self.needs_poll(task) or task.next_poll_at > self.clock():
+            return None
+        return self.operations[task.operation].poll_key
+
     async def step(self, task: Task) -> None:
         """Move one claimed task forward and save it with its lease released."""
         run = Run(task, self.store)
@@ -110,9 +117,9 @@ class Work:
             await self._finish_safely(run)
         await self.store.save(run.task.but(lease_until=0.0))
 
-    async def poll_group(self, operation: str, tasks: Sequence[Task]) -> None:
-        """One batched status round for claimed tasks of one operation, then delivery."""
-        op = self.operations[operation]
+    async def poll_group(self, tasks: Sequence[Task]) -> None:
+        """One batched status round for claimed tasks sharing a poll key, then delivery."""
+        op = self.operations[tasks[0].operation]
         now = self.clock()
         try:
             polled = await op.poll(tasks, now)
@@ -142,19 +149,23 @@ class Work:
     async def _advance(self, run: Run) -> None:
         now = self.clock()
         op = self.operations[run.task.operation]
+        if not run.task.final and (by := await self.store.get_setting("cancel", run.task.id)):
+            run.task = run.task.to(State.CANCELLED, now)
+            run.note(cancelled_by=by)
         if (
             not run.task.final
             and run.task.state is not State.SUCCEEDED
             and now >= run.task.deadline
         ):
             run.task = run.task.to(State.EXPIRED, now, error={"code": "expired", "kind": "expired"})
-        if run.task.state is State.QUEUED:
-            if op.needs_thread and not run.task.place.thread_ts:
-                await self._post_parent(run, op)
+        if run.task.state is State.QUEUED and op.needs_thread and not run.task.place.thread_ts:
+            await self._post_parent(run, op)
+        while run.task.state is State.QUEUED:  # one provider call at a time, each persisted
             run.task = await op.submit(run.task, now)
-            if run.task.state is State.SUBMITTED:
-                run.task = run.task.but(next_poll_at=now + self.poll.delay(0, self.rand()))
-                return
+            await self.store.save(run.task)
+        if run.task.state is State.SUBMITTED:
+            run.task = run.task.but(next_poll_at=now + self.poll.delay(0, self.rand()))
+            return
         if self.needs_poll(run.task) and run.task.next_poll_at > now:
             await self._deliver_ready(run, op)  # images finished so far go out now
             return
@@ -313,7 +324,7 @@ class Work:
         if task.state is State.EXPIRED:
             return messages.expired(task.id, (task.deadline - task.created_at) / 60)
         if task.state is State.CANCELLED:
-            return None
+            return messages.cancelled(task.id, task.notes.get("cancelled_by"))
         err = task.error or {}
         return messages.failure(
             task.id, op.provider.capitalize(), str(err.get("code", "?")), err.get("message", "")

@@ -1,5 +1,10 @@
-"""Xiangji operations: text translation, image translation (one URL synchronous,
-several as one asynchronous batch)."""
+"""Xiangji operations: text translation, image translation (one URL synchronous, several
+as one asynchronous batch), and cutouts (matting; one synchronous, several asynchronous).
+
+Asynchronous images and cutouts are both answered by ``GetImageTranslateBatchResult``,
+so they share one poll key: one status call per 50 pending ids per round, whatever the
+number of tasks and whichever operation they belong to.
+"""
 
 from __future__ import annotations
 
@@ -8,86 +13,39 @@ from dataclasses import replace
 from typing import Any
 
 from bot import messages
+from bot.ratelimit import RateLimits
 from bot.tasks import State, Task
 from providers.xiangji import XiangjiClient
-from providers.xiangji.wire import BatchDetail, BatchItem, ImageResult
+from providers.xiangji.wire import BatchDetail, BatchItem
 
-BATCH_IDS = 50  # per status call; Xiangji documents no limit, this keeps URLs short
+BATCH_IDS = 50  # ids per status call; Xiangji documents no limit, this keeps URLs short
+POLL_KEY = "xiangji.batch"
 
 
-def xiangji_operations(client: XiangjiClient) -> dict[str, Any]:
+def xiangji_operations(client: XiangjiClient, limits: RateLimits) -> dict[str, Any]:
     return {
-        "xiangji.translate_text": TranslateText(client),
-        "xiangji.translate_image": TranslateImage(client),
+        "xiangji.translate_text": TranslateText(client, limits),
+        "xiangji.translate_image": TranslateImage(client, limits),
+        "xiangji.cutout": Cutout(client, limits),
     }
 
 
-class TranslateText:
-    provider = "xiangji"
-    needs_thread = False
-
-    def __init__(self, client: XiangjiClient) -> None:
-        self.client = client
-
-    def parent_text(self, task: Task) -> str:
-        return ""
-
-    async def submit(self, task: Task, now: float) -> Task:
-        r = task.request
-        item = task.items[0]
-        result = await self.client.get_text_translate(
-            item.source, r["source_code"], r["target_code"], engine=r.get("engine")
-        )
-        text, blocks = messages.translation_blocks(
-            task.id, task.place.user, item.source, result.text, r["source"], r["target"]
-        )
-        kind = "ephemeral" if r.get("private") else "message"
-        done = replace(
-            item, status="done", outputs=({"kind": kind, "text": text, "blocks": blocks},)
-        )
-        return task.to(State.SUCCEEDED, now, items=(done,))
-
-    async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
-        return list(tasks)  # synchronous: nothing to poll
-
-
-class TranslateImage:
+class _Xiangji:
     provider = "xiangji"
     needs_thread = True
+    poll_key = POLL_KEY
 
-    def __init__(self, client: XiangjiClient) -> None:
+    def __init__(self, client: XiangjiClient, limits: RateLimits) -> None:
         self.client = client
-
-    def parent_text(self, task: Task) -> str:
-        r = task.request
-        return messages.image_parent(
-            task.id, task.place.user, len(task.items), r["source"], r["target"]
-        )
-
-    async def submit(self, task: Task, now: float) -> Task:
-        r = task.request
-        options = {"need_rm_url": bool(r.get("removed")), "qos": r.get("qos")}
-        if len(task.items) == 1 and not r.get("ocr"):
-            item = task.items[0]
-            result = await self.client.get_image_translate(
-                item.source, r["source_code"], r["target_code"], **options
-            )
-            done = replace(
-                item, status="done", provider_id=result.request_id, outputs=_outputs(result, r)
-            )
-            return task.to(State.SUCCEEDED, now, items=(done,))
-        ids = await self.client.get_image_translate_batch(
-            [i.source for i in task.items], r["source_code"], r["target_code"], **options
-        )
-        items = tuple(replace(i, provider_id=rid) for i, rid in zip(task.items, ids, strict=True))
-        return task.to(State.SUBMITTED, now, items=items)
+        self.limits = limits
 
     async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
-        """One batch-result call per 50 pending images, whatever the number of tasks;
-        OCR text is fetched (batched too) only for images that finished this round."""
+        """One batch-result round for every pending id of ``tasks``; OCR text is read
+        (batched too) only for images that finished in this round."""
         pending = [i.provider_id for t in tasks for i in t.items if i.status == "pending"]
         results: dict[str, BatchItem] = {}
         for chunk in _chunks([p for p in pending if p], BATCH_IDS):
+            await self.limits.acquire("xiangji.status")
             results.update(await self.client.get_image_translate_batch_result(chunk))
         ocr_ids = [
             i.provider_id
@@ -98,38 +56,113 @@ class TranslateImage:
         ]
         details: dict[str, BatchDetail | None] = {}
         for chunk in _chunks(ocr_ids, BATCH_IDS):
+            await self.limits.acquire("xiangji.status")
             details.update(await self.client.get_image_translate_batch_query(chunk))
-        return [self._update(t, results, details) for t in tasks]
-
-    def _update(
-        self, task: Task, results: dict[str, BatchItem], details: dict[str, BatchDetail | None]
-    ) -> Task:
-        items = []
-        for item in task.items:
-            found = results.get(item.provider_id or "")
-            if item.status != "pending" or found is None or found.pending:
-                items.append(item)
-            elif found.done and found.result is not None:
-                outputs = _outputs(found.result, task.request)
-                detail = details.get(item.provider_id or "")
-                if detail is not None and detail.ocr:
-                    outputs += (
-                        {"kind": "text", "text": messages.ocr_text(item.source, detail.ocr)},
-                    )
-                items.append(replace(item, status="done", outputs=outputs))
-            else:
-                meaning = found.message or "unknown error"
-                items.append(
-                    replace(
-                        item, status="failed", error={"code": str(found.code), "message": meaning}
-                    )
-                )
-        return task.but(items=tuple(items))
+        return [_absorb(t, results, details) for t in tasks]
 
 
-def _outputs(result: ImageResult, request: dict[str, Any]) -> tuple[dict[str, Any], ...]:
+class TranslateText(_Xiangji):
+    needs_thread = False
+    poll_key = None
+
+    def parent_text(self, task: Task) -> str:
+        return ""
+
+    async def submit(self, task: Task, now: float) -> Task:
+        r = task.request
+        item = task.items[0]
+        await self.limits.acquire("xiangji.submit")
+        result = await self.client.get_text_translate(
+            item.source, r["source_code"], r["target_code"], engine=r.get("engine")
+        )
+        text, blocks = messages.translation_blocks(
+            task.id, task.place.user, item.source, result.text, r["source"], r["target"]
+        )
+        kind = "ephemeral" if r.get("private") else "message"
+        output = {"kind": kind, "text": text, "blocks": blocks}
+        done = replace(item, status="done", outputs=(output,))
+        return task.to(State.SUCCEEDED, now, items=(done,))
+
+
+class TranslateImage(_Xiangji):
+    def parent_text(self, task: Task) -> str:
+        r = task.request
+        return messages.image_parent(
+            task.id, task.place.user, len(task.items), r["source"], r["target"]
+        )
+
+    async def submit(self, task: Task, now: float) -> Task:
+        r = task.request
+        options = {"need_rm_url": bool(r.get("removed")), "qos": r.get("qos")}
+        await self.limits.acquire("xiangji.submit")
+        if len(task.items) == 1 and not r.get("ocr"):
+            item = task.items[0]
+            result = await self.client.get_image_translate(
+                item.source, r["source_code"], r["target_code"], **options
+            )
+            done = replace(
+                item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
+            )
+            return task.to(State.SUCCEEDED, now, items=(done,))
+        ids = await self.client.get_image_translate_batch(
+            [i.source for i in task.items], r["source_code"], r["target_code"], **options
+        )
+        items = tuple(replace(i, provider_id=rid) for i, rid in zip(task.items, ids, strict=True))
+        return task.to(State.SUBMITTED, now, items=items)
+
+
+class Cutout(_Xiangji):
+    def parent_text(self, task: Task) -> str:
+        return messages.cutout_parent(task.id, task.place.user, len(task.items))
+
+    async def submit(self, task: Task, now: float) -> Task:
+        """One URL: a synchronous call. Several: one asynchronous job per URL; the engine
+        saves after each, so a restart never submits an image twice."""
+        bg = tuple(task.request["bg"]) if task.request.get("bg") else None
+        await self.limits.acquire("xiangji.submit")
+        if len(task.items) == 1:
+            result = await self.client.get_image_matting(task.items[0].source, bg_color=bg)
+            done = replace(
+                task.items[0],
+                status="done",
+                provider_id=result.request_id,
+                outputs=_outputs(task, result),
+            )
+            return task.to(State.SUCCEEDED, now, items=(done,))
+        index = next(i for i, item in enumerate(task.items) if item.provider_id is None)
+        job_id = await self.client.submit_image_matting(task.items[index].source, bg_color=bg)
+        items = list(task.items)
+        items[index] = replace(items[index], provider_id=job_id)
+        state = State.SUBMITTED if all(i.provider_id for i in items) else State.QUEUED
+        return task.to(state, now, items=tuple(items))
+
+
+def _absorb(
+    task: Task, results: dict[str, BatchItem], details: dict[str, BatchDetail | None]
+) -> Task:
+    """Fold one status round into ``task``: finished items carry their outputs."""
+    items = []
+    for item in task.items:
+        found = results.get(item.provider_id or "")
+        if item.status != "pending" or found is None or found.pending:
+            items.append(item)
+        elif found.done and found.result is not None:
+            outputs = _outputs(task, found.result)
+            detail = details.get(item.provider_id or "")
+            if detail is not None and detail.ocr:
+                outputs += ({"kind": "text", "text": messages.ocr_text(item.source, detail.ocr)},)
+            items.append(replace(item, status="done", outputs=outputs))
+        else:
+            error = {"code": str(found.code), "message": found.message or "unknown error"}
+            items.append(replace(item, status="failed", error=error))
+    return task.but(items=tuple(items))
+
+
+def _outputs(task: Task, result: Any) -> tuple[dict[str, Any], ...]:
+    if task.operation == "xiangji.cutout":
+        return ({"kind": "image", "url": result.url, "variant": "cutout"},)
     outputs: tuple[dict[str, Any], ...] = ({"kind": "image", "url": result.url},)
-    if request.get("removed") and result.rm_url:
+    if task.request.get("removed") and getattr(result, "rm_url", None):
         outputs += ({"kind": "image", "url": result.rm_url, "variant": "removed"},)
     return outputs
 

@@ -120,6 +120,7 @@ class Faults:
         self._http: dict[str, list[int]] = {}
         self._malformed: dict[str, int] = {}
         self._delays: dict[str, float] = {}
+        self.retry_after: int | None = None
         self._by_id: dict[str, int] = {}
         self._by_index: dict[int, int] = {}
 
@@ -127,8 +128,13 @@ class Faults:
         """The next ``times`` calls of ``action`` answer with ``Code`` = ``code``."""
         self._codes.setdefault(action, []).extend([code] * times)
 
-    def http(self, action: str, status: int = 502, times: int = 1) -> None:
+    def http(
+        self, action: str, status: int = 502, times: int = 1, retry_after: int | None = None
+    ) -> None:
+        """The next ``times`` calls answer HTTP ``status`` (with ``Retry-After`` if given)."""
         self._http.setdefault(action, []).extend([status] * times)
+        if retry_after is not None:
+            self.retry_after = retry_after
 
     def malformed(self, action: str, times: int = 1) -> None:
         """The next ``times`` calls answer HTTP 200 with a body that is not JSON."""
@@ -379,7 +385,12 @@ class XiangjiEmulator:
             await asyncio.sleep(seconds)
         status = self.faults._pop(self.faults._http, action)
         if status is not None:
-            return web.Response(status=status, text=f"HTTP {status} from the emulator")
+            headers = (
+                {"Retry-After": str(self.faults.retry_after)} if self.faults.retry_after else {}
+            )
+            return web.Response(
+                status=status, text=f"HTTP {status} from the emulator", headers=headers
+            )
         if self.faults._take_malformed(action):
             return web.Response(text="<html>upstream error</html>", content_type="application/json")
         code = self.faults._pop(self.faults._codes, action)

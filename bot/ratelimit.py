@@ -1,0 +1,62 @@
+"""Token buckets per provider operation, so provider rate limits hold whatever the poll
+settings and however many tasks are due (numbers from shared/providers/README.md)."""
+
+from __future__ import annotations
+
+import asyncio
+import time
+from collections.abc import Callable
+
+
+class TokenBucket:
+    """``rate`` tokens a second, up to ``burst`` saved; ``acquire`` waits for one."""
+
+    def __init__(
+        self, rate: float, burst: int = 1, *, clock: Callable[[], float] = time.monotonic
+    ) -> None:
+        self.rate = rate
+        self.burst = burst
+        self._clock = clock
+        self._tokens = float(burst)
+        self._stamp = clock()
+        self._lock = asyncio.Lock()
+
+    def _refill(self) -> None:
+        now = self._clock()
+        self._tokens = min(self.burst, self._tokens + (now - self._stamp) * self.rate)
+        self._stamp = now
+
+    def wait_time(self) -> float:
+        """Seconds until a token is free (0 when one is free now)."""
+        self._refill()
+        return 0.0 if self._tokens >= 1 else (1 - self._tokens) / self.rate
+
+    async def acquire(self) -> None:
+        async with self._lock:  # first come, first served
+            wait = self.wait_time()
+            if wait > 0:
+                await asyncio.sleep(wait)
+                self._refill()
+            self._tokens -= 1
+
+
+class RateLimits:
+    """Buckets by ``provider.operation``; an operation with no limit passes at once."""
+
+    def __init__(self, limits: dict[str, tuple[float, int]]) -> None:
+        self._buckets = {name: TokenBucket(rate, burst) for name, (rate, burst) in limits.items()}
+
+    async def acquire(self, name: str) -> None:
+        bucket = self._buckets.get(name)
+        if bucket is not None:
+            await bucket.acquire()
+
+
+# Xiangji documents no limit; 2/s for paid work and 5/s for status reads is conservative.
+PROVIDER_LIMITS: dict[str, tuple[float, int]] = {
+    "xiangji.submit": (2.0, 4),
+    "xiangji.status": (5.0, 5),
+    "alibaba.image": (3.0, 3),
+    "alibaba.doc": (5.0, 5),
+    "mts": (100.0, 100),
+}

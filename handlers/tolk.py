@@ -1,0 +1,92 @@
+"""``/tolk help | tasks | cancel ID | retry ID``: looking after tasks from Slack."""
+
+from __future__ import annotations
+
+from dataclasses import replace
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import messages
+from bot.services import Services
+from bot.tasks import FINAL, Item, State, Task
+from handlers.common import command_key, record_task
+from handlers.parsing import UsageError, parse_tolk
+
+RETRYABLE_STATES = frozenset({State.FAILED, State.EXPIRED, State.CANCELLED})
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/tolk")(on_tolk)
+
+
+async def on_tolk(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
+    services: Services = context["services"]
+    try:
+        cmd = parse_tolk(command.get("text", ""))
+    except UsageError as exc:
+        await ack(text=str(exc))
+        return
+    if cmd.action == "help":
+        await ack(text=messages.HELP)
+    elif cmd.action == "tasks":
+        await ack(text=await _task_list(services, command["channel_id"]))
+    else:
+        task = await services.store.get(cmd.task_id or "")
+        if task is None or task.place.channel != command["channel_id"]:
+            await ack(text=messages.no_such_task(cmd.task_id or ""))
+        elif not _may_change(services, task, command["user_id"]):
+            await ack(text=messages.not_yours(task.id))
+        elif cmd.action == "cancel":
+            await ack(text=await _cancel(services, task, command["user_id"]))
+        else:
+            await ack(text=await _retry(services, task, command))
+
+
+async def _task_list(services: Services, channel: str) -> str:
+    now = services.clock()
+    rows = [
+        (
+            t.id,
+            t.operation.split(".")[-1].replace("_", " "),
+            str(t.state),
+            t.place.user,
+            now - t.created_at,
+        )
+        for t in await services.store.list_for_channel(channel)
+        if t.state not in FINAL
+    ]
+    return messages.task_list(rows)
+
+
+def _may_change(services: Services, task: Task, user: str) -> bool:
+    admins = services.settings.admins
+    return task.place.user == user or not admins or user in admins
+
+
+async def _cancel(services: Services, task: Task, user: str) -> str:
+    if task.state in FINAL:
+        return messages.cannot_cancel(task.id, task.state)
+    # The flag is read by the next step, which may be running now; bringing the task's
+    # poll time forward (only when no step holds it) makes that step come at once.
+    await services.store.put_setting("cancel", task.id, user)
+    current = await services.store.get(task.id)
+    if current is not None and current.lease_until <= services.clock() and not current.final:
+        await services.store.save(current.but(next_poll_at=services.clock()))
+    services.poller.nudge()
+    return messages.cancelling(task.id)
+
+
+async def _retry(services: Services, task: Task, command: dict[str, Any]) -> str:
+    if task.state not in RETRYABLE_STATES:
+        return messages.cannot_retry(task.id, task.state)
+    new, _ = await record_task(
+        services,
+        dedupe_key=command_key(command),
+        place=replace(task.place, user=command["user_id"], thread_ts=None),
+        provider=task.provider,
+        operation=task.operation,
+        request={**task.request, "retry_of": task.id},
+        items=tuple(Item(source=i.source) for i in task.items),
+    )
+    return messages.retrying(task.id, new.id)
