@@ -1,6 +1,7 @@
 # Tolk — two commands do all the set-up: `make run` and `make test`.
 SHELL := /bin/bash
 export UV_PYTHON_DOWNLOADS := never
+export SANDBOX_SCRIPT
 UV := python3 -m uv
 
 .PHONY: install run test lint format bench clean

@@ -150,7 +150,7 @@ def result_comment(index: int, total: int, source_url: str, variant: str | None 
 
 def done(task_id: str, delivered: int, total: int, failures: Sequence[str] = ()) -> str:
     if not failures:
-        noun = "the image" if total == 1 else f"all {total} images"
+        noun = "1 image" if total == 1 else f"all {total} images"
         return f":white_check_mark: Done — {noun} translated (task `{task_id}`)."
     lines = "\n".join(f"• {f}" for f in failures)
     return (
@@ -177,20 +177,6 @@ def item_failure(source: str, code: str, meaning: str) -> str:
 
 def download_refused(url: str) -> str:
     return f"the result URL's host is not allowed for downloads ({url.split('/')[2] if '//' in url else url})"
-
-
-# --- start-up --------------------------------------------------------------------------
-
-MISSING_SLACK = """Tolk needs Slack credentials to connect to a workspace. Missing: {missing}.
-
-  SLACK_BOT_TOKEN       xoxb-… — OAuth & Permissions → Bot User OAuth Token
-  SLACK_SIGNING_SECRET  Basic Information → App Credentials → Signing Secret (HTTP mode)
-  SLACK_APP_TOKEN       xapp-… — Basic Information → App-Level Tokens, scope
-                        connections:write (Socket Mode, no public URL needed)
-
-Create the app from manifest.yml (https://api.slack.com/apps → Create New App → From a
-manifest), install it to your workspace, put the values in .env (see .env.example) and
-run `make run` again."""
 
 
 def cannot_detect(usage: str) -> str:

@@ -82,6 +82,11 @@ class Poller:
         self._running.add(task)
         task.add_done_callback(self._running.discard)
 
+    @property
+    def busy(self) -> bool:
+        """A tick or a step is running."""
+        return bool(self._running)
+
     async def drain(self) -> None:
         """Wait until every started step has finished (tests, shutdown)."""
         while self._running:

@@ -743,10 +743,21 @@ def _sniff(data: bytes) -> str:
     return "application/octet-stream"
 
 
+# A few phrases the sandbox can answer for real; anything else comes back tagged.
+PHRASES = {
+    ("我是中国人", "ENG"): "I am Chinese",
+    ("你好", "ENG"): "Hello",
+    ("你好", "KOR"): "안녕하세요",
+    ("你好", "JPN"): "こんにちは",
+    ("谢谢", "ENG"): "Thank you",
+    ("早上好", "ENG"): "Good morning",
+    ("Hello", "CHS"): "你好",
+    ("Thank you", "JPN"): "ありがとうございます",
+}
+
+
 def _fake_translation(text: str, target: str) -> str:
-    if text == "我是中国人" and target == "ENG":
-        return "I am Chinese"
-    return f"[{target}] {text}"
+    return PHRASES.get((text.strip(), target), f"[{target}] {text}")
 
 
 def _font(size: int) -> Any:

@@ -1,0 +1,93 @@
+"""The sandbox: the real bot, wired through its ordinary settings to the bundled Slack
+and Xiangji emulators on loopback, driven from the console. Nothing leaves the machine."""
+
+from __future__ import annotations
+
+import asyncio
+import secrets
+import sys
+from collections.abc import AsyncIterator
+from pathlib import Path
+from typing import TextIO
+from urllib.parse import urlsplit
+
+from bot.config import load_settings
+from bot.runtime import serving
+from bot.sandbox.console import HELP, Console
+from bot.sandbox.slack_emulator import SlackEmulator
+from providers.xiangji.emulator import XiangjiEmulator
+
+DATA = Path("data/sandbox")
+BANNER = (
+    "Tolk sandbox: the real bot against emulated Slack and Xiangji on this machine "
+    "(no workspace is contacted). To connect a real workspace, put SLACK_BOT_TOKEN and "
+    "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN) in .env — see README.md."
+)
+
+
+async def run_sandbox(
+    *, script: Path | None = None, port: int = 0, out: TextIO = sys.stdout
+) -> int:
+    files_dir = DATA / "files"
+    await asyncio.to_thread(_fresh_data, files_dir)
+    bot_token = "xoxb-sandbox-" + secrets.token_hex(8)
+    signing_secret = secrets.token_hex(16)
+    async with (
+        SlackEmulator(bot_token=bot_token, files_dir=files_dir) as slack,
+        XiangjiEmulator(fetch_sources=False) as xiangji,
+    ):
+        settings = load_settings(
+            {
+                "SLACK_BOT_TOKEN": bot_token,
+                "SLACK_SIGNING_SECRET": signing_secret,
+                "SLACK_API_URL": slack.api_url,
+                "PORT": str(port),
+                "DATABASE_URL": f"sqlite:///{DATA}/tolk.sqlite",
+                "XIANGJI_USER_KEY": xiangji.user_key,
+                "XIANGJI_IMG_TRANS_KEY": xiangji.keys[1],
+                "XIANGJI_TEXT_TRANS_KEY": xiangji.keys[2],
+                "XIANGJI_MATTING_KEY": xiangji.keys[8],
+                "XIANGJI_API_URL": xiangji.api_url,
+                "XIANGJI_UPLOAD_URL": xiangji.upload_url,
+                "XIANGJI_ACCOUNT_URL": xiangji.account_url,
+                "TOLK_ALLOWED_FILE_HOSTS": urlsplit(xiangji.base_url).netloc,
+                "TOLK_POLL_MIN_SECONDS": "0.5",
+                "TOLK_POLL_MAX_SECONDS": "5",
+            }
+        )
+        async with serving(settings, host="127.0.0.1") as (services, bound):
+            print(BANNER, file=out, flush=True)
+            interactive = script is None and sys.stdin.isatty()
+            if interactive:
+                print(HELP, file=out, flush=True)
+
+            async def idle() -> bool:
+                return not services.poller.busy and await services.store.next_due_at() is None
+
+            console = Console(
+                slack,
+                f"http://127.0.0.1:{bound}/slack/events",
+                signing_secret,
+                idle=idle,
+                out=out,
+            )
+            lines = _file_lines(script) if script else _stdin_lines()
+            return await console.run(lines)
+
+
+def _fresh_data(files_dir: Path) -> None:
+    files_dir.mkdir(parents=True, exist_ok=True)
+    for old in DATA.glob("tolk*.sqlite"):
+        old.unlink()  # a fresh workspace each run: old tasks would point at a Slack that is gone
+
+
+async def _file_lines(path: Path) -> AsyncIterator[str]:
+    text = await asyncio.to_thread(path.read_text, encoding="utf-8")
+    for line in text.splitlines():
+        yield line
+
+
+async def _stdin_lines() -> AsyncIterator[str]:
+    loop = asyncio.get_running_loop()
+    while line := await loop.run_in_executor(None, sys.stdin.readline):
+        yield line

@@ -1,0 +1,81 @@
+"""The sandbox as a newcomer meets it: ``python -m bot`` with no credentials at all,
+fed from a script file and from a pipe; assertions on the printed transcript."""
+
+from __future__ import annotations
+
+import os
+import re
+import subprocess
+import sys
+from pathlib import Path
+
+ROOT = Path(__file__).resolve().parent.parent
+
+
+def run_bot(
+    tmp_path: Path, *args: str, stdin: str | None = None
+) -> subprocess.CompletedProcess[str]:
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    return subprocess.run(
+        [sys.executable, "-m", "bot", *args],
+        input=stdin,
+        capture_output=True,
+        text=True,
+        cwd=tmp_path,  # no .env here: no Slack credentials
+        env=env,
+        timeout=120,
+    )
+
+
+def test_piped_session_shows_translation_and_uploaded_file(tmp_path):
+    script = "/translate zh>en 你好\n/translate-image zh>ko https://example.com/a.jpg\nwait\nquit\n"
+    result = run_bot(tmp_path, stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert out.splitlines()[0].startswith("Tolk sandbox:") and "SLACK_BOT_TOKEN" in out
+    assert "[#general] Tolk: Hello" in out
+    match = re.search(r"↳ file: (a-ko-T\w+-1\.png) \(([\d.]+) KB\) → saved to (\S+)", out)
+    assert match, out
+    saved = tmp_path / match.group(3)
+    assert saved.read_bytes().startswith(b"\x89PNG")
+    assert "Done — 1 image translated" in out
+
+
+def test_scripted_session_covers_every_command(tmp_path):
+    photo = tmp_path / "photo.png"
+    photo.write_bytes(b"\x89PNG\r\n\x1a\n" + b"\0" * 64)
+    script = tmp_path / "session.txt"
+    script.write_text(
+        "\n".join(
+            [
+                "# a comment is skipped",
+                "/tolk help",
+                "/translate ja 你好 --private",
+                "/translate-image zh>ko https://example.com/a.jpg https://example.com/b.jpg"
+                " --removed",
+                "/cutout https://example.com/c.png --bg 255,255,255",
+                "/translate-image zh>ko not-a-url",
+                "wait",
+                "/tolk tasks",
+                f"upload {photo}",
+                "react :flag-kr: LAST",
+                "frobnicate",
+                "quit",
+            ]
+        )
+    )
+    result = run_bot(tmp_path, "sandbox", "--script", str(script))
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    assert "/cutout https://example.com/a.png --bg 255,255,255" in out  # /tolk help
+    assert "(only you) Tolk: こんにちは" in out  # --private answer
+    files = re.findall(r"↳ file: (\S+)", out)
+    assert len([f for f in files if "-removed-" in f]) == 2
+    assert len([f for f in files if "-cutout-" in f]) == 1
+    assert len(files) == 5
+    assert "2 of 2 done" in out  # the parent's progress line
+    assert "is not a web address" in out
+    assert "No pending tasks in this channel." in out
+    assert "you shared photo.png" in out
+    assert "unknown console command 'frobnicate'" in out
+    assert "Traceback" not in result.stderr
