@@ -13,7 +13,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Callable, Sequence
+from collections.abc import Awaitable, Callable, Sequence
 from dataclasses import dataclass, replace
 from pathlib import PurePosixPath
 from typing import Any, Protocol
@@ -85,6 +85,7 @@ class Work:
         poll: Backoff,
         clock: Callable[[], float],
         rand: Callable[[], float] = random.random,
+        on_settled: Callable[[Task], Awaitable[None]] | None = None,
     ) -> None:
         self.store = store
         self.delivery = delivery
@@ -93,6 +94,7 @@ class Work:
         self.poll = poll
         self.clock = clock
         self.rand = rand
+        self.on_settled = on_settled  # e.g. quota checks after provider work
 
     # --- entry points used by the poller ------------------------------------------------
 
@@ -116,6 +118,11 @@ class Work:
             self._on_error(run, exc)
             await self._finish_safely(run)
         await self.store.save(run.task.but(lease_until=0.0))
+        if run.task.settled and not task.settled and self.on_settled is not None:
+            try:
+                await self.on_settled(run.task)
+            except Exception:
+                log.exception("task %s: after-settle hook failed", run.task.id)
 
     async def poll_group(self, tasks: Sequence[Task]) -> None:
         """One batched status round for claimed tasks sharing a poll key, then delivery."""
@@ -275,7 +282,10 @@ class Work:
         comment = messages.result_comment(
             index + 1, len(task.items), item.source, output.get("variant")
         )
-        await self.delivery.upload(place.channel, place.thread_ts, filename, data, comment)
+        file_id = await self.delivery.upload(
+            place.channel, place.thread_ts, filename, data, comment
+        )
+        run.note(files=[*run.task.notes.get("files", []), file_id])
 
     async def _finish(self, run: Run, op: Operation) -> None:
         """Post the one final message and settle the task."""
