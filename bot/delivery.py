@@ -50,6 +50,10 @@ class DownloadFailed(Exception):
     """The file could not be fetched now; trying later may work."""
 
 
+class FileTooLarge(Exception):
+    """The file is larger than Tolk accepts; its size is not going to change."""
+
+
 def host_allowed(url: str, allowed: Sequence[str]) -> bool:
     """``allowed`` holds ``host``, ``host:port`` or ``*.domain`` entries.
 
@@ -86,27 +90,42 @@ class Delivery:
         session: aiohttp.ClientSession,
         allowed_hosts: Sequence[str],
         *,
+        slack_file_hosts: Sequence[str] = ("files.slack.com",),
         max_concurrent: int = 8,
     ) -> None:
         self.slack = slack
         self._session = session
         self._allowed = tuple(allowed_hosts)
+        self._slack_hosts = tuple(slack_file_hosts)
         self._transfers = asyncio.Semaphore(max_concurrent)
 
-    async def download(self, url: str) -> bytes:
+    async def download(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """A provider's result, from an allowed host only."""
         if not host_allowed(url, self._allowed):
             raise DownloadRefused(url)
+        return await self._get(url, {}, limit)
+
+    async def download_slack_file(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """A Slack file's ``url_private``: Slack's hosts only, with the bot token. A redirect
+        means Slack wants a login (wrong token or scope): never followed."""
+        if not host_allowed(url, self._slack_hosts):
+            raise DownloadRefused(url)
+        return await self._get(url, {"Authorization": f"Bearer {self.slack.token}"}, limit)
+
+    async def _get(self, url: str, headers: dict[str, str], limit: int) -> bytes:
         async with self._transfers:
             try:
                 timeout = aiohttp.ClientTimeout(total=120)
-                async with self._session.get(url, timeout=timeout, allow_redirects=False) as resp:
+                async with self._session.get(
+                    url, headers=headers, timeout=timeout, allow_redirects=False
+                ) as resp:
                     if resp.status != 200:
                         raise DownloadFailed(f"HTTP {resp.status}")
-                    data = await resp.content.read(MAX_DOWNLOAD_BYTES + 1)
+                    data = await resp.content.read(limit + 1)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise DownloadFailed(type(exc).__name__) from exc
-        if len(data) > MAX_DOWNLOAD_BYTES:
-            raise DownloadFailed("file larger than 50 MB")
+        if len(data) > limit:
+            raise FileTooLarge(limit)
         return data
 
     async def upload(

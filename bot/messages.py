@@ -25,7 +25,15 @@ USAGE = {
         "Usage: `/cutout URL… [--bg R,G,B]` — e.g. `/cutout https://example.com/a.png` or "
         "`/cutout https://example.com/a.png --bg 255,255,255` for a white background. Up to 20 URLs."
     ),
-    "tolk": ("Usage: `/tolk help`, `/tolk tasks`, `/tolk cancel T7Q2K`, `/tolk retry T7Q2K`."),
+    "tolk": (
+        "Usage: `/tolk help`, `/tolk tasks`, `/tolk cancel T7Q2K`, `/tolk retry T7Q2K`, "
+        "`/tolk quota`, `/tolk config …`."
+    ),
+    "config": (
+        "Usage: `/tolk config show` · `/tolk config auto-images on [SRC>]TGT` (e.g. `on zh>ko`) · "
+        "`/tolk config auto-images off` · `/tolk config auto-docs on [SRC>]TGT [--provider alibaba|rozetta]` · "
+        "`/tolk config auto-docs off` · `/tolk config defaults [SRC>]TGT` · `/tolk config quota-threshold N`."
+    ),
 }
 
 
@@ -226,9 +234,15 @@ HELP = """*Tolk* translates text, images and files where you work. Every command
 • `/translate zh>en 我是中国人` — translate text (`--engine deepl`, `--private`)
 • `/translate-image zh>ko https://example.com/a.jpg` — translate the text in images, up to 20 URLs (`--removed`, `--ocr`, `--fast`/`--best`)
 • `/cutout https://example.com/a.png --bg 255,255,255` — remove the background
+• React to a message with a flag (:flag-kr:, :jp:, :us: …) — its text and images are translated into that language, in its thread
+• *Translate…* in a message's ⋯ menu — the same, with languages and options picked in a form (works inside threads)
+• `/tolk config auto-images on zh>ko` — translate every image posted in this channel
+• `/tolk config defaults zh>en` — languages used when a command or flag does not name them
+• `/tolk config quota-threshold 500` — warn in the thread when a service has fewer left
+• `/tolk config show` — this channel's settings
 • `/tolk tasks` — pending tasks in this channel
-• `/tolk cancel T7Q2K` — stop a task
-• `/tolk retry T7Q2K` — run a failed or expired task again
+• `/tolk cancel T7Q2K` — stop a task · `/tolk retry T7Q2K` — run a failed or expired task again
+• `/tolk quota` — what is left of each service, and who used how much
 
 Languages: ISO codes (`zh`, `zh-TW`, `en`, `ja`, `ko`, `de` …) or names (`korean`)."""
 
@@ -274,3 +288,310 @@ def cannot_retry(task_id: str, state: str) -> str:
 
 def retrying(old_id: str, new_id: str) -> str:
     return f"Retrying task `{old_id}` as task `{new_id}`."
+
+
+# --- channel settings ------------------------------------------------------------------
+
+
+def config_on_off(setting: str, usage: str) -> str:
+    return f"Write `/tolk config {setting} on zh>ko` or `/tolk config {setting} off`.\n{usage}"
+
+
+def config_needs_language(setting: str, usage: str) -> str:
+    return f"`{setting}` needs one language or pair, e.g. `zh>ko` or `en`.\n{usage}"
+
+
+def config_needs_number(usage: str) -> str:
+    return (
+        f"`quota-threshold` needs a whole number, e.g. `/tolk config quota-threshold 500`.\n{usage}"
+    )
+
+
+def admins_only(admins: Sequence[str]) -> str:
+    names = ", ".join(f"<@{a}>" for a in sorted(admins))
+    return f"Only Tolk admins ({names}) can change this channel's settings. `/tolk config show` shows them."
+
+
+def _route(route: Any, default_source: str) -> str:
+    if route is None:
+        return "off"
+    provider = f" via {route.provider}" if getattr(route, "provider", None) else ""
+    return f"{route.source or default_source}→{route.target}{provider}"
+
+
+def config_show(config: Any, default_threshold: int) -> str:
+    threshold = (
+        config.quota_threshold
+        if config.quota_threshold is not None
+        else f"{default_threshold} (default)"
+    )
+    defaults = _route(config.defaults, "auto") if config.defaults else "none"
+    return (
+        "*Tolk settings for this channel*\n"
+        f"• auto-images: {_route(config.auto_images, 'zh')}\n"
+        f"• auto-docs: {_route(config.auto_docs, 'auto')}\n"
+        f"• defaults: {defaults}\n"
+        f"• quota-threshold: {threshold}"
+    )
+
+
+def quota_unavailable() -> str:
+    return "Remaining counts are not available: no Xiangji keys are configured."
+
+
+def config_changed(user: str, setting: str, value: str) -> str:
+    return f":gear: <@{user}> set `{setting}` to {value} for this channel."
+
+
+# --- message translations (reactions, shortcut, uploads) -------------------------------
+
+
+def origin_link(origin: dict[str, str] | None) -> str | None:
+    """A link to the message the work came from (Slack redirects it to the workspace)."""
+    if not origin:
+        return None
+    return f"https://slack.com/archives/{origin['channel']}/p{origin['ts'].replace('.', '')}"
+
+
+def delete_button(task_id: str) -> dict[str, Any]:
+    return {
+        "type": "button",
+        "action_id": "tolk_delete_results",
+        "value": task_id,
+        "style": "danger",
+        "text": {"type": "plain_text", "text": "Delete"},
+        "confirm": {
+            "title": {"type": "plain_text", "text": "Delete these results?"},
+            "text": {"type": "mrkdwn", "text": "Tolk removes what it posted for this task."},
+            "confirm": {"type": "plain_text", "text": "Delete"},
+            "deny": {"type": "plain_text", "text": "Keep"},
+        },
+    }
+
+
+def result_blocks(text: str, task_id: str, origin: dict[str, str] | None) -> list[dict[str, Any]]:
+    """A result or closing message: the text, a link back to the original, and Delete."""
+    link = origin_link(origin)
+    context = f"task `{task_id}`" + (f" · <{link}|original message>" if link else "")
+    return [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
+        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
+        {"type": "actions", "elements": [delete_button(task_id)]},
+    ]
+
+
+def message_translation(
+    translated: str,
+    source: str | None,
+    target: str,
+    task_id: str,
+    origin: dict[str, str] | None,
+    user: str,
+) -> dict[str, Any]:
+    text = f"{translated}\n_{_lang(source)}→{target} for <@{user}>_"
+    return {"text": text, "blocks": result_blocks(text, task_id, origin)}
+
+
+def cannot_tell_language() -> str:
+    return "could not tell the text's language; set `/tolk config defaults zh>en` or use the Translate… shortcut to name it"
+
+
+def file_too_large(name: str, limit: int) -> str:
+    return f"{name} is larger than {limit // (1024 * 1024)} MB"
+
+
+def not_an_image(name: str) -> str:
+    return f"{name} is not a PNG, JPEG, GIF or BMP image"
+
+
+def not_a_slack_file(name: str) -> str:
+    return f"{name} is not stored in Slack"
+
+
+def too_many_files(limit: int) -> str:
+    return f"one message can carry up to {limit} images; post the rest in another message"
+
+
+def nothing_to_translate() -> str:
+    return "That message has no text or images to translate."
+
+
+def documents_not_yet(names: Sequence[str]) -> str:
+    return f"Documents are not translated in this channel yet ({', '.join(names)}); images are."
+
+
+# --- the Translate… shortcut -----------------------------------------------------------
+
+MODAL_LANGUAGES = (
+    "en",
+    "zh",
+    "zh-TW",
+    "ja",
+    "ko",
+    "de",
+    "fr",
+    "es",
+    "pt",
+    "it",
+    "ru",
+    "ar",
+    "th",
+    "vi",
+    "id",
+    "ms",
+    "tr",
+    "pl",
+    "nl",
+)
+
+
+def _option(value: str, label: str) -> dict[str, Any]:
+    return {"text": {"type": "plain_text", "text": label[:75]}, "value": value}
+
+
+def translate_modal(
+    metadata: str, languages: Sequence[tuple[str, str]], target: str, source: str | None
+) -> dict[str, Any]:
+    """The "Translate…" form. ``languages``: (code, English name) pairs."""
+    options = [_option(code, f"{name} ({code})") for code, name in languages]
+    by_code = {o["value"]: o for o in options}
+    source_options = [_option("auto", "Detect (text) / Chinese (images)"), *options]
+    source_initial = by_code.get(source or "", source_options[0])
+    return {
+        "type": "modal",
+        "callback_id": "tolk_translate_modal",
+        "private_metadata": metadata,
+        "title": {"type": "plain_text", "text": "Translate"},
+        "submit": {"type": "plain_text", "text": "Translate"},
+        "close": {"type": "plain_text", "text": "Cancel"},
+        "blocks": [
+            {
+                "type": "input",
+                "block_id": "target",
+                "label": {"type": "plain_text", "text": "Into"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": options,
+                    "initial_option": by_code.get(target, options[0]),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "source",
+                "label": {"type": "plain_text", "text": "From"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": source_options,
+                    "initial_option": source_initial,
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "provider",
+                "label": {"type": "plain_text", "text": "Provider"},
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": [_option("xiangji", "Xiangji")],
+                    "initial_option": _option("xiangji", "Xiangji"),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "quality",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Images"},
+                "element": {
+                    "type": "radio_buttons",
+                    "action_id": "value",
+                    "options": [
+                        _option("default", "Standard"),
+                        _option("fast", "Fast"),
+                        _option("best", "Best quality"),
+                    ],
+                    "initial_option": _option("default", "Standard"),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "options",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Also post"},
+                "element": {
+                    "type": "checkboxes",
+                    "action_id": "value",
+                    "options": [_option("removed", "the image with its text removed")],
+                },
+            },
+        ],
+    }
+
+
+def modal_error(detail: str) -> str:
+    return detail[:150]
+
+
+# --- quota (alerts and `/tolk quota`: the only messages that say "quota") --------------
+
+_QUOTA_UNITS = {"text translation": "characters"}  # every other service counts images
+
+
+def quota_alert(service: str, left: int, threshold: int) -> str:
+    return (
+        f":warning: Xiangji quota low: {service} has {left} left (threshold {threshold}). "
+        "Top up the Xiangji account before it runs out."
+    )
+
+
+def quota_error_alert(
+    service: str, code: str, meaning: str, *, left: int | None = None, provider: str = "Xiangji"
+) -> str:
+    count = f"{left} left" if left is not None else "remaining count unknown"
+    return (
+        f":rotating_light: {provider} quota: {service} was refused with error {code} — {meaning} "
+        f"({count}). Top up or activate the service, then `/tolk retry` the task."
+    )
+
+
+def _quota_spent(row: dict[str, int]) -> str:
+    return " · ".join(
+        f"{service} {units} {_QUOTA_UNITS.get(service, 'images')}"
+        for service, units in sorted(row.items())
+    )
+
+
+def _quota_spenders(rows: dict[str, dict[str, int]], mention: str) -> list[str]:
+    ordered = sorted(rows.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+    return [f"• {mention.format(who)}: {_quota_spent(row)}" for who, row in ordered if row]
+
+
+def quota_report(
+    rows: Sequence[tuple[str, int | None, int | None, float | None]],
+    by_channel: dict[str, dict[str, int]],
+    by_user: dict[str, dict[str, int]],
+    *,
+    threshold: int | None,
+) -> str:
+    """``rows``: (service, left now or None, last known left, seconds since it was read)."""
+    if not rows:
+        lines = ["*Xiangji quota*: no Xiangji service is configured, so there is nothing to count."]
+    else:
+        lines = [f"*Xiangji quota* (alerts below {threshold} unless a channel sets its own)"]
+        for service, left, last, age in rows:
+            if left is not None:
+                lines.append(f"• {service}: {left} left")
+            elif last is not None and age is not None:
+                lines.append(
+                    f"• {service}: could not be read just now; {last} left {_age(age)} ago"
+                )
+            else:
+                lines.append(f"• {service}: could not be read just now")
+    channels = _quota_spenders(by_channel, "<#{}>")
+    users = _quota_spenders(by_user, "<@{}>")
+    if not channels and not users:
+        lines.append("Nothing spent through Tolk yet.")
+    else:
+        lines += ["*Spent through Tolk, by channel*", *channels, "*By person*", *users]
+    return "\n".join(lines)

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from urllib.parse import urlsplit
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
@@ -88,12 +89,18 @@ async def open_services(
                 account_url=x.account_url,
             )
         limits = RateLimits(PROVIDER_LIMITS)
+        delivery = Delivery(
+            slack,
+            session,
+            settings.allowed_file_hosts,
+            slack_file_hosts=("files.slack.com", urlsplit(settings.slack_api_url).netloc),
+        )
         operations = {}
         if xiangji:
-            operations.update(xiangji_operations(xiangji, limits))
+            operations.update(xiangji_operations(xiangji, limits, delivery))
         work = Work(
             store,
-            Delivery(slack, session, settings.allowed_file_hosts),
+            delivery,
             operations,
             retry=Backoff(settings.poll_min_seconds, settings.poll_max_seconds),
             poll=Backoff(settings.poll_min_seconds, settings.poll_max_seconds, factor=1.5),

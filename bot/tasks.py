@@ -71,6 +71,7 @@ class Item:
     outputs: tuple[dict[str, Any], ...] = ()  # {"kind": "image"|"text", "url"|"text", "name"}
     error: dict[str, Any] | None = None  # {"code", "message"}
     delivered: int = 0  # how many of ``outputs`` are in Slack
+    meta: dict[str, Any] = field(default_factory=dict)  # e.g. a Slack file's name and type
 
 
 @dataclass(frozen=True)

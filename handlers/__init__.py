@@ -6,7 +6,15 @@ from slack_bolt.async_app import AsyncApp
 
 
 def register_all(app: AsyncApp) -> None:
-    from handlers import cutout, tolk, translate, translate_image
+    from handlers import (
+        cutout,
+        reactions,
+        shortcuts,
+        tolk,
+        translate,
+        translate_image,
+        uploads,
+    )
 
-    for surface in (translate, translate_image, cutout, tolk):
+    for surface in (translate, translate_image, cutout, tolk, uploads, reactions, shortcuts):
         surface.register(app)

@@ -2,9 +2,13 @@
 
 from __future__ import annotations
 
+from dataclasses import replace
 from typing import Any
 
+from bot import messages
+from bot.languages import Language, check_pair, lookup, provider_code
 from bot.services import Services
+from bot.slacktext import has_words
 from bot.tasks import Item, Place, Task, new_task_id
 
 
@@ -50,3 +54,79 @@ def command_place(command: dict[str, Any]) -> Place:
 def command_key(command: dict[str, Any]) -> str:
     """Slack gives each invocation its own trigger id; a redelivery carries the same one."""
     return f"command:{command.get('team_id', '')}:{command['trigger_id']}"
+
+
+MAX_FILES = 20
+MAX_FILE_BYTES = 10 * 1024 * 1024
+DOC_EXTENSIONS = frozenset(
+    {"pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "md", "html"}
+)
+
+
+def message_items(message: dict[str, Any]) -> tuple[Item, ...]:
+    """What can be translated in a Slack message: its text, and its image files.
+
+    Files over the size or count limit become items that have already failed, so the
+    closing message says what was skipped and why."""
+    items: list[Item] = []
+    text = message.get("text") or ""
+    if has_words(text):
+        items.append(Item(source=text, meta={"kind": "text", "name": "the text"}))
+    images = [f for f in message.get("files", []) if is_image(f)]
+    for n, file in enumerate(images):
+        meta = {"kind": "file", "name": file.get("name", "image"), "file_id": file.get("id")}
+        item = Item(source=file.get("url_private", ""), meta=meta)
+        if n >= MAX_FILES:
+            item = _failed(item, "too-many", messages.too_many_files(MAX_FILES))
+        elif int(file.get("size") or 0) > MAX_FILE_BYTES:
+            item = _failed(item, "too-large", messages.file_too_large(meta["name"], MAX_FILE_BYTES))
+        items.append(item)
+    return tuple(items)
+
+
+def is_image(file: dict[str, Any]) -> bool:
+    return str(file.get("mimetype", "")).startswith("image/")
+
+
+def documents(message: dict[str, Any]) -> list[str]:
+    return [
+        f.get("name", "file")
+        for f in message.get("files", [])
+        if str(f.get("filetype", "")).lower() in DOC_EXTENSIONS
+        or f.get("name", "").rsplit(".", 1)[-1].lower() in DOC_EXTENSIONS
+    ]
+
+
+def _failed(item: Item, code: str, message: str) -> Item:
+    return replace(item, status="failed", error={"code": code, "message": message})
+
+
+def message_request(
+    source: Language | None,
+    target: Language,
+    origin: dict[str, str],
+    *,
+    has_images: bool,
+    image_default: Language | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The request of a ``xiangji.translate_message`` task; raises ``LanguageError`` when
+    the provider cannot do it (checked before anything is recorded)."""
+    image_source = source or image_default or lookup("zh")
+    if has_images:
+        check_pair(image_source, target, "xiangji", "image")
+    return {
+        "source": source.code if source else None,
+        "source_code": provider_code(source, "xiangji") if source else None,
+        "target": target.code,
+        "target_code": provider_code(target, "xiangji"),
+        "image_source_code": provider_code(image_source, "xiangji"),
+        "origin": origin,
+        **options,
+    }
+
+
+async def fetch_message(services: Services, channel: str, ts: str) -> dict[str, Any] | None:
+    """One message by channel and ts, top-level or in a thread (a Slack call, no provider)."""
+    resp = await services.slack.conversations_replies(channel=channel, ts=ts, limit=200)
+    return next((m for m in resp.get("messages", []) if m.get("ts") == ts), None)

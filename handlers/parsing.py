@@ -228,12 +228,26 @@ def parse_cutout(text: str) -> CutoutCommand:
 
 
 @dataclass(frozen=True)
+class ConfigChange:
+    """One ``/tolk config`` form: ``show``, or a setting turned on/off or set."""
+
+    setting: str  # show | auto-images | auto-docs | defaults | quota-threshold
+    on: bool = True
+    source: Language | None = None
+    target: Language | None = None
+    provider: str | None = None
+    number: int | None = None
+
+
+@dataclass(frozen=True)
 class TolkCommand:
-    action: str  # help | tasks | cancel | retry
+    action: str  # help | tasks | cancel | retry | quota | config
     task_id: str | None = None
+    config: ConfigChange | None = None
 
 
-TOLK_ACTIONS = ("help", "tasks", "cancel", "retry")
+TOLK_ACTIONS = ("help", "tasks", "cancel", "retry", "quota", "config")
+DOC_PROVIDERS = ("alibaba", "rozetta")
 
 
 def parse_tolk(text: str) -> TolkCommand:
@@ -244,6 +258,8 @@ def parse_tolk(text: str) -> TolkCommand:
     action = words[0].lower()
     if action not in TOLK_ACTIONS:
         raise UsageError(messages.unknown_choice("/tolk", words[0], TOLK_ACTIONS, usage))
+    if action == "config":
+        return TolkCommand("config", config=parse_config(words[1:]))
     if action in ("cancel", "retry"):
         if len(words) != 2:
             raise UsageError(messages.needs_task_id(action))
@@ -254,3 +270,43 @@ def parse_tolk(text: str) -> TolkCommand:
     if len(words) > 1:
         raise UsageError(f"`/tolk {action}` takes nothing after it.\n{usage}")
     return TolkCommand(action)
+
+
+def parse_config(words: list[str]) -> ConfigChange:
+    usage = messages.USAGE["config"]
+    if not words or words == ["show"]:
+        return ConfigChange("show")
+    setting, args = words[0].lower(), words[1:]
+    if setting in ("auto-images", "auto-docs"):
+        if args == ["off"]:
+            return ConfigChange(setting, on=False)
+        if not args or args[0] != "on":
+            raise UsageError(messages.config_on_off(setting, usage))
+        opts = _options(
+            args[1:],
+            flags=set(),
+            valued={"provider"} if setting == "auto-docs" else set(),
+            usage=usage,
+        )
+        if len(opts.rest) != 1:
+            raise UsageError(messages.config_needs_language(setting, usage))
+        source, target = _pair(opts.rest[0], usage)
+        provider = opts.values.get("provider")
+        if provider is not None and provider.lower() not in DOC_PROVIDERS:
+            raise UsageError(messages.unknown_choice("--provider", provider, DOC_PROVIDERS, usage))
+        return ConfigChange(
+            setting, source=source, target=target, provider=provider.lower() if provider else None
+        )
+    if setting == "defaults":
+        if len(args) != 1:
+            raise UsageError(messages.config_needs_language(setting, usage))
+        source, target = _pair(args[0], usage)
+        return ConfigChange(setting, source=source, target=target)
+    if setting == "quota-threshold":
+        if len(args) != 1 or not args[0].isdigit():
+            raise UsageError(messages.config_needs_number(usage))
+        return ConfigChange(setting, number=int(args[0]))
+    raise UsageError(messages.unknown_choice("/tolk config", words[0], CONFIG_SETTINGS, usage))
+
+
+CONFIG_SETTINGS = ("show", "auto-images", "auto-docs", "defaults", "quota-threshold")

@@ -1,4 +1,5 @@
-"""``/tolk help | tasks | cancel ID | retry ID``: looking after tasks from Slack."""
+"""``/tolk help | tasks | cancel ID | retry ID | quota | config …``: looking after tasks
+and channel settings from Slack."""
 
 from __future__ import annotations
 
@@ -8,10 +9,12 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
+from bot.channels import ChannelConfig, Route, load_channel, save_channel
+from bot.languages import LanguageError, check_pair, lookup
 from bot.services import Services
 from bot.tasks import FINAL, Item, State, Task
 from handlers.common import command_key, record_task
-from handlers.parsing import UsageError, parse_tolk
+from handlers.parsing import ConfigChange, UsageError, parse_tolk
 
 RETRYABLE_STATES = frozenset({State.FAILED, State.EXPIRED, State.CANCELLED})
 
@@ -31,6 +34,11 @@ async def on_tolk(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any
         await ack(text=messages.HELP)
     elif cmd.action == "tasks":
         await ack(text=await _task_list(services, command["channel_id"]))
+    elif cmd.action == "quota":
+        quota = getattr(services, "quota", None)
+        await ack(text=await quota.report() if quota else messages.quota_unavailable())
+    elif cmd.action == "config":
+        await _config(ack, services, command, cmd.config)
     else:
         task = await services.store.get(cmd.task_id or "")
         if task is None or task.place.channel != command["channel_id"]:
@@ -90,3 +98,48 @@ async def _retry(services: Services, task: Task, command: dict[str, Any]) -> str
         items=tuple(Item(source=i.source) for i in task.items),
     )
     return messages.retrying(task.id, new.id)
+
+
+async def _config(
+    ack: AsyncAck, services: Services, command: dict[str, Any], change: ConfigChange | None
+) -> None:
+    channel, user = command["channel_id"], command["user_id"]
+    config = await load_channel(services.store, channel)
+    if change is None or change.setting == "show":
+        await ack(text=messages.config_show(config, services.settings.quota_threshold))
+        return
+    admins = services.settings.admins
+    if admins and user not in admins:
+        await ack(text=messages.admins_only(sorted(admins)))
+        return
+    try:
+        config, shown = _apply(config, change)
+    except LanguageError as exc:
+        await ack(text=f"{exc}\n{messages.USAGE['config']}")
+        return
+    config = replace(config, changed_by={**config.changed_by, change.setting: user})
+    await save_channel(services.store, channel, config)
+    await ack(response_type="in_channel", text=messages.config_changed(user, change.setting, shown))
+
+
+def _apply(config: ChannelConfig, change: ConfigChange) -> tuple[ChannelConfig, str]:
+    """The channel's config with ``change`` applied, and how to show the new value."""
+    if change.setting == "quota-threshold":
+        return replace(config, quota_threshold=change.number), str(change.number)
+    if not change.on:
+        field = change.setting.replace("-", "_")
+        return replace(config, **{field: None}), "off"
+    assert change.target is not None
+    source = change.source.code if change.source else None
+    if change.setting == "auto-images":
+        check_pair(change.source or lookup("zh"), change.target, "xiangji", "image")
+        route = Route(change.target.code, source, "xiangji")
+        return replace(config, auto_images=route), f"on {source or 'zh'}→{route.target}"
+    if change.setting == "auto-docs":
+        provider = change.provider or "alibaba"
+        route = Route(change.target.code, source, provider)
+        return replace(
+            config, auto_docs=route
+        ), f"on {source or 'auto'}→{route.target} via {provider}"
+    route = Route(change.target.code, source)
+    return replace(config, defaults=route), f"{source or 'auto'}→{route.target}"

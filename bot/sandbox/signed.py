@@ -98,3 +98,8 @@ async def post_signed(
     all_headers.update(headers or {})
     async with session.post(url, data=body.encode(), headers=all_headers) as resp:
         return resp.status, await resp.text()
+
+
+def interaction_body(payload: dict[str, Any]) -> str:
+    """Shortcuts, button clicks and modal submissions: form-encoded ``payload=<json>``."""
+    return urlencode({"payload": json.dumps(payload)})

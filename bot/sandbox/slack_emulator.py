@@ -241,6 +241,7 @@ class SlackEmulator:
         self.channels: dict[str, Channel] = {}
         self.users: dict[str, dict[str, Any]] = {}
         self.files: dict[str, File] = {}
+        self.deleted_files: set[str] = set()  # ids removed by files.delete
         self.views: dict[str, dict[str, Any]] = {}
         self.home_views: dict[str, dict[str, Any]] = {}
         self.responses: list[dict[str, Any]] = []
@@ -913,6 +914,33 @@ class SlackEmulator:
             raise SlackError("file_not_found")
         return {"file": f.to_api(), "comments": [], "response_metadata": {"next_cursor": ""}}
 
+    def _files_delete(self, a: dict[str, Any]) -> dict[str, Any]:
+        """A bot token deletes only the bot's own files; messages that shared the file keep
+        a tombstone in its place (``{"id": ..., "mode": "tombstone"}``), as in Slack."""
+        file_id = a.get("file")
+        if not file_id:
+            raise _missing("file")
+        if file_id in self.deleted_files:
+            raise SlackError("file_deleted")
+        f = self.files.get(file_id)
+        if f is None:
+            raise SlackError("file_not_found")
+        if f.user != self.bot_user_id:
+            raise SlackError("cant_delete_file")
+        del self.files[file_id]
+        self.deleted_files.add(file_id)
+        if f.path is not None:
+            f.path.unlink(missing_ok=True)
+        tombstone = {"id": file_id, "mode": "tombstone"}
+        for channel in self.channels.values():
+            for container in (channel.messages, *channel.replies.values()):
+                for message in container:
+                    if any(e.get("id") == file_id for e in message.get("files", ())):
+                        message["files"] = [
+                            tombstone if e.get("id") == file_id else e for e in message["files"]
+                        ]
+        return {}
+
     def _store_view(self, view: Any, view_id: str | None = None) -> dict[str, Any]:
         if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
             raise SlackError(
@@ -1031,6 +1059,7 @@ HANDLERS: dict[str, Handler] = {
     "files.getUploadURLExternal": SlackEmulator._files_get_upload_url,
     "files.completeUploadExternal": SlackEmulator._files_complete_upload,
     "files.info": SlackEmulator._files_info,
+    "files.delete": SlackEmulator._files_delete,
     "views.open": SlackEmulator._views_open,
     "views.update": SlackEmulator._views_update,
     "views.publish": SlackEmulator._views_publish,

@@ -31,6 +31,7 @@ from providers.errors import ErrorKind, ProviderError
 
 log = logging.getLogger(__name__)
 
+ALL_ITEMS_FAILED = "all-items-failed"
 MAX_ATTEMPTS = 8  # retryable failures before a task gives up (the deadline may come first)
 POLL_BATCH = 50  # ids per batched status call
 
@@ -220,7 +221,8 @@ class Work:
                 run.task = _with_item(run.task, index, item)
                 await self.store.save(run.task)
                 delivered_any = True
-        if delivered_any and len(run.task.items) > 1 and run.task.place.thread_ts:
+        own_parent = f"{run.task.id}:parent" in run.sent  # never edit someone else's message
+        if delivered_any and len(run.task.items) > 1 and own_parent:
             done = sum(1 for i in run.task.items if i.status != "pending")
             parent = op.parent_text(run.task) + " · " + messages.progress(done, len(run.task.items))
             await self.delivery.update(run.task.place.channel, run.task.place.thread_ts, parent)
@@ -261,7 +263,11 @@ class Work:
                     place.channel, marker, thread_ts=place.thread_ts, oldest=task.created_at - 1
                 ),
                 post=lambda: self.delivery.post(
-                    place.channel, output["text"], marker=marker, thread_ts=place.thread_ts
+                    place.channel,
+                    output["text"],
+                    marker=marker,
+                    thread_ts=place.thread_ts,
+                    blocks=output.get("blocks"),
                 ),
             )
             run.mark_sent(marker, ts)
@@ -294,8 +300,8 @@ class Work:
         if task.state is State.SUCCEEDED:
             ok = [i for i in task.items if i.status == "done"]
             if not ok and task.items:
-                err = task.items[0].error or {}
-                run.task = task = task.to(State.FAILED, now, error=err)
+                error = {"code": ALL_ITEMS_FAILED, "message": "no item could be translated"}
+                run.task = task = task.to(State.FAILED, now, error=error)
             else:
                 run.task = task = task.to(State.DELIVERED, now)
         text = self._final_text(task, op)
@@ -310,7 +316,11 @@ class Work:
                     task.place.channel, marker, thread_ts=task.place.thread_ts, oldest=0
                 ),
                 post=lambda: self.delivery.post(
-                    task.place.channel, text, marker=marker, thread_ts=task.place.thread_ts
+                    task.place.channel,
+                    text,
+                    marker=marker,
+                    thread_ts=task.place.thread_ts,
+                    blocks=self._final_blocks(task, text),
                 ),
             )
             run.mark_sent(marker, ts)
@@ -318,13 +328,25 @@ class Work:
             await self.delivery.ephemeral(task.place.channel, task.place.user, text)
         run.task = run.task.but(settled=True, updated_at=now)
 
+    def _final_blocks(self, task: Task, text: str) -> list[dict[str, Any]] | None:
+        """Delivered results get a link to their origin and a Delete button."""
+        if task.state is not State.DELIVERED:
+            return None
+        return messages.result_blocks(text, task.id, task.request.get("origin"))
+
     def _final_text(self, task: Task, op: Operation) -> str | None:
-        if task.state is State.DELIVERED:
-            if not op.needs_thread:
+        all_failed = (task.error or {}).get("code") == ALL_ITEMS_FAILED
+        if task.state is State.DELIVERED or all_failed:
+            summary = getattr(op, "summary", None)
+            if task.state is State.DELIVERED and (
+                not op.needs_thread or (summary is not None and summary(task) is None)
+            ):
                 return None  # the answer itself was the final message
             failures = [
                 messages.item_failure(
-                    i.source, i.error.get("code", "?"), i.error.get("message", "")
+                    i.meta.get("name") or i.source,
+                    i.error.get("code", "?"),
+                    i.error.get("message", ""),
                 )
                 for i in task.items
                 if i.status == "failed" and i.error

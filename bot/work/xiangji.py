@@ -13,20 +13,30 @@ from dataclasses import replace
 from typing import Any
 
 from bot import messages
+from bot.delivery import Delivery, DownloadRefused, FileTooLarge
+from bot.languages import detect_source, provider_code
 from bot.ratelimit import RateLimits
+from bot.slacktext import protect, restore
 from bot.tasks import State, Task
+from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
 from providers.xiangji.wire import BatchDetail, BatchItem
+
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Xiangji documents no limit; product images are far smaller
+IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF8": "gif", b"BM": "bmp"}
 
 BATCH_IDS = 50  # ids per status call; Xiangji documents no limit, this keeps URLs short
 POLL_KEY = "xiangji.batch"
 
 
-def xiangji_operations(client: XiangjiClient, limits: RateLimits) -> dict[str, Any]:
+def xiangji_operations(
+    client: XiangjiClient, limits: RateLimits, delivery: Delivery
+) -> dict[str, Any]:
     return {
         "xiangji.translate_text": TranslateText(client, limits),
         "xiangji.translate_image": TranslateImage(client, limits),
         "xiangji.cutout": Cutout(client, limits),
+        "xiangji.translate_message": TranslateMessage(client, limits, delivery),
     }
 
 
@@ -169,3 +179,101 @@ def _outputs(task: Task, result: Any) -> tuple[dict[str, Any], ...]:
 
 def _chunks(values: list[str], size: int) -> list[list[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+class TranslateMessage(_Xiangji):
+    """A Slack message's text and images (a flag reaction, the shortcut, an upload to an
+    auto-translate channel), translated into the message's own thread.
+
+    Items are the message's text (``meta.kind == "text"``) and its image files
+    (``meta.kind == "file"``, ``source`` = ``url_private``). One item is sent per step and
+    persisted, so a restart never sends an image twice; an item the provider refuses
+    fails alone and is listed in the closing message."""
+
+    poll_key = None
+
+    def __init__(self, client: XiangjiClient, limits: RateLimits, delivery: Delivery) -> None:
+        super().__init__(client, limits)
+        self.delivery = delivery
+
+    def parent_text(self, task: Task) -> str:
+        return ""  # the thread is the message's own
+
+    def summary(self, task: Task) -> str | None:
+        """Text alone needs no closing line: its translation was the answer."""
+        if all(i.meta.get("kind") == "text" for i in task.items):
+            return None
+        return ""  # the engine's standard closing message
+
+    async def submit(self, task: Task, now: float) -> Task:
+        index = next((i for i, item in enumerate(task.items) if item.status == "pending"), None)
+        if index is None:
+            return task.to(State.SUCCEEDED, now)
+        item = task.items[index]
+        try:
+            if item.meta.get("kind") == "text":
+                done = await self._text(task, item)
+            else:
+                done = await self._image(task, item)
+        except ProviderError as exc:
+            if exc.kind is not ErrorKind.PERMANENT:
+                raise
+            done = replace(item, status="failed", error={"code": exc.code, "message": exc.message})
+        items = list(task.items)
+        items[index] = done
+        task = task.but(items=tuple(items), updated_at=now)
+        if all(i.status != "pending" for i in task.items):
+            return task.to(State.SUCCEEDED, now)
+        return task
+
+    async def _text(self, task: Task, item: Any) -> Any:
+        r = task.request
+        masked, spans = protect(item.source)
+        source = r.get("source")
+        lang = detect_source(masked) if source is None else None
+        source_code = r.get("source_code") or (provider_code(lang, "xiangji") if lang else None)
+        if source_code is None or (lang is not None and lang.code == r["target"]):
+            return replace(
+                item,
+                status="failed",
+                error={"code": "source", "message": messages.cannot_tell_language()},
+            )
+        await self.limits.acquire("xiangji.submit")
+        result = await self.client.get_text_translate(masked, source_code, r["target_code"])
+        text = messages.message_translation(
+            restore(result.text, spans),
+            lang.code if lang else source,
+            r["target"],
+            task.id,
+            r.get("origin"),
+            task.place.user,
+        )
+        return replace(item, status="done", outputs=({"kind": "text", **text},))
+
+    async def _image(self, task: Task, item: Any) -> Any:
+        r = task.request
+        name = item.meta.get("name", "image")
+        try:
+            data = await self.delivery.download_slack_file(item.source, limit=MAX_IMAGE_BYTES)
+        except FileTooLarge:
+            return _refused(item, "too-large", messages.file_too_large(name, MAX_IMAGE_BYTES))
+        except DownloadRefused:
+            return _refused(item, "not-slack", messages.not_a_slack_file(name))
+        if not any(data.startswith(magic) for magic in IMAGE_MAGIC):
+            return _refused(item, "not-an-image", messages.not_an_image(name))
+        await self.limits.acquire("xiangji.submit")
+        result = await self.client.upload_image_translate(
+            data,
+            name,
+            r["image_source_code"],
+            r["target_code"],
+            need_rm_url=bool(r.get("removed")),
+            qos=r.get("qos"),
+        )
+        return replace(
+            item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
+        )
+
+
+def _refused(item: Any, code: str, message: str) -> Any:
+    return replace(item, status="failed", error={"code": code, "message": message})

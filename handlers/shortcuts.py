@@ -1,0 +1,99 @@
+"""The "Translate…" message shortcut: a form for languages, provider and options, then
+the same work as a flag reaction. It works on messages inside threads too, where slash
+commands cannot reach."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot import messages
+from bot.channels import load_channel
+from bot.languages import LanguageError, lookup
+from bot.services import Services
+from bot.tasks import Place
+from handlers.common import fetch_message, message_items, message_request, record_task
+
+QOS = {"fast": "LowLatency", "best": "BestQuality"}
+
+
+def register(app: AsyncApp) -> None:
+    app.shortcut("tolk_translate")(on_translate_shortcut)
+    app.view("tolk_translate_modal")(on_translate_submitted)
+
+
+async def on_translate_shortcut(
+    ack: AsyncAck, shortcut: dict[str, Any], context: dict[str, Any]
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    channel = shortcut["channel"]["id"]
+    message = shortcut.get("message") or {}
+    defaults = (await load_channel(services.store, channel)).defaults
+    metadata = json.dumps(
+        {
+            "channel": channel,
+            "ts": shortcut["message_ts"],
+            "thread_ts": message.get("thread_ts") or shortcut["message_ts"],
+            "team": (shortcut.get("team") or {}).get("id", ""),
+        }
+    )
+    languages = [(code, lookup(code).name) for code in messages.MODAL_LANGUAGES]
+    view = messages.translate_modal(
+        metadata,
+        languages,
+        defaults.target if defaults else "en",
+        defaults.source if defaults else None,
+    )
+    await services.slack.views_open(trigger_id=shortcut["trigger_id"], view=view)
+
+
+async def on_translate_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+) -> None:
+    services: Services = context["services"]
+    meta = json.loads(view.get("private_metadata") or "{}")
+    values = view["state"]["values"]
+
+    def picked(block: str) -> str | None:
+        element = values.get(block, {}).get("value", {})
+        option = element.get("selected_option")
+        return option["value"] if option else None
+
+    checked = {
+        o["value"] for o in values.get("options", {}).get("value", {}).get("selected_options") or []
+    }
+    target = lookup(picked("target") or "en")
+    source_code = picked("source")
+    source = None if source_code in (None, "auto") else lookup(source_code)
+    message = await fetch_message(services, meta["channel"], meta["ts"])
+    items = message_items(message) if message else ()
+    if not items:
+        await ack(response_action="errors", errors={"target": messages.nothing_to_translate()})
+        return
+    try:
+        request = message_request(
+            source,
+            target,
+            {"channel": meta["channel"], "ts": meta["ts"]},
+            has_images=any(i.meta.get("kind") == "file" for i in items),
+            mode="shortcut",
+            removed="removed" in checked,
+            qos=QOS.get(picked("quality") or ""),
+        )
+    except LanguageError as exc:
+        await ack(response_action="errors", errors={"source": messages.modal_error(str(exc))})
+        return
+    await ack()
+    user = body["user"]["id"]
+    await record_task(
+        services,
+        dedupe_key=f"shortcut:{meta.get('team', '')}:{view['id']}",
+        place=Place(meta.get("team", ""), meta["channel"], user, meta["thread_ts"]),
+        provider="xiangji",
+        operation="xiangji.translate_message",
+        request=request,
+        items=items,
+    )

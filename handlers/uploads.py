@@ -1,0 +1,87 @@
+"""Files posted in a channel set to auto-translate (``/tolk config auto-images on …``).
+
+One upload fires two events — ``message`` (subtype ``file_share``) and ``file_shared``.
+The message event carries every file of the message, so it alone creates the task
+(deduplicated on the message); ``file_shared`` is acknowledged and otherwise ignored, so
+one upload is always one task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot import messages
+from bot.channels import load_channel
+from bot.languages import LanguageError, lookup
+from bot.services import Services
+from bot.tasks import Place
+from handlers.common import documents, message_items, message_request, record_task
+
+
+def register(app: AsyncApp) -> None:
+    app.event({"type": "message", "subtype": "file_share"})(on_file_share)
+    app.event("file_shared")(on_file_shared)
+    app.event("message")(on_other_message)  # subscribed for uploads; everything else is ignored
+
+
+async def on_file_share(event: dict[str, Any], context: dict[str, Any]) -> None:
+    services: Services = context["services"]
+    channel = event.get("channel", "")
+    config = await load_channel(services.store, channel)
+    if event.get("bot_id") or (config.auto_images is None and config.auto_docs is None):
+        return
+    ts = event["ts"]
+    origin = {"channel": channel, "ts": ts}
+    place = Place(
+        team=context.get("team_id") or event.get("team", ""),
+        channel=channel,
+        user=event.get("user", ""),
+        thread_ts=event.get("thread_ts") or ts,
+    )
+    docs = documents(event)
+    if docs and config.auto_docs is not None:
+        await _once(services, f"docs:{channel}:{ts}", place, messages.documents_not_yet(docs))
+    items = tuple(i for i in message_items(event) if i.meta.get("kind") == "file")
+    route = config.auto_images
+    if not items or route is None or services.xiangji is None:
+        return
+    try:
+        request = message_request(
+            lookup(route.source) if route.source else None,
+            lookup(route.target),
+            origin,
+            has_images=True,
+            mode="upload",
+        )
+    except LanguageError as exc:  # the setting was valid when made; say so if not now
+        await _once(services, f"bad-route:{channel}:{ts}", place, str(exc))
+        return
+    await record_task(
+        services,
+        dedupe_key=f"upload:{place.team}:{channel}:{ts}",
+        place=place,
+        provider="xiangji",
+        operation="xiangji.translate_message",
+        request=request,
+        items=items,
+    )
+
+
+async def on_file_shared() -> None:
+    """Covered by the ``message`` event of the same upload (see the module docstring)."""
+
+
+async def on_other_message() -> None:
+    """Other channel messages need nothing from Tolk."""
+
+
+async def _once(services: Services, key: str, place: Place, text: str) -> None:
+    """A short reply in the upload's thread, at most once per upload."""
+    if await services.store.get_setting("notice", key):
+        return
+    await services.store.put_setting("notice", key, True)
+    await services.slack.chat_postMessage(
+        channel=place.channel, thread_ts=place.thread_ts, text=text
+    )
