@@ -251,7 +251,12 @@ class QuotaWatcher:
         except Exception:
             log.exception("task %s: could not record what it spent", task.id)
         error = _quota_error(task)
-        is_xiangji = task.provider == "xiangji" and self.xiangji is not None
+        worked = any(i.status == "done" for i in task.items)  # nothing spent, nothing to read
+        is_xiangji = (
+            task.provider == "xiangji"
+            and self.xiangji is not None
+            and (worked or error is not None)
+        )
         if error is None and not is_xiangji:
             return
         place = _work_place(task)

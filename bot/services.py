@@ -24,6 +24,7 @@ from bot.backoff import Backoff
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.poller import Poller
+from bot.quota import QuotaWatcher
 from bot.ratelimit import PROVIDER_LIMITS, RateLimits
 from bot.scheduler import build_scheduler
 from bot.slack_retry import RateLimitRetry
@@ -44,6 +45,7 @@ class Services:
     poller: Poller
     scheduler: AsyncIOScheduler | None
     clock: Callable[[], float]
+    quota: QuotaWatcher | None = None
 
     def provider_ready(self, provider: str) -> bool:
         return getattr(self, provider, None) is not None
@@ -95,6 +97,7 @@ async def open_services(
             settings.allowed_file_hosts,
             slack_file_hosts=("files.slack.com", urlsplit(settings.slack_api_url).netloc),
         )
+        quota = QuotaWatcher(store, xiangji, delivery, settings, clock=clock)
         operations = {}
         if xiangji:
             operations.update(xiangji_operations(xiangji, limits, delivery))
@@ -105,6 +108,7 @@ async def open_services(
             retry=Backoff(settings.poll_min_seconds, settings.poll_max_seconds),
             poll=Backoff(settings.poll_min_seconds, settings.poll_max_seconds, factor=1.5),
             clock=clock,
+            on_settled=quota.on_task_settled,
         )
         poller = Poller(store, work, clock=clock)
         stack.push_async_callback(poller.close)
@@ -112,6 +116,17 @@ async def open_services(
         if start_scheduler:
             interval = min(1.0, settings.poll_min_seconds)
             scheduler = build_scheduler(poller, interval=interval)
+            scheduler.add_job(
+                quota.check,
+                "interval",
+                minutes=5,
+                id="quota",
+                coalesce=True,
+                max_instances=1,
+                misfire_grace_time=None,
+            )
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
-        yield Services(settings, session, store, slack, xiangji, work, poller, scheduler, clock)
+        yield Services(
+            settings, session, store, slack, xiangji, work, poller, scheduler, clock, quota
+        )

@@ -36,7 +36,7 @@ async def on_tolk(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any
         await ack(text=await _task_list(services, command["channel_id"]))
     elif cmd.action == "quota":
         quota = getattr(services, "quota", None)
-        await ack(text=await quota.report() if quota else messages.quota_unavailable())
+        await ack(text=await quota.report(within=1.5) if quota else messages.quota_unavailable())
     elif cmd.action == "config":
         await _config(ack, services, command, cmd.config)
     else:

@@ -122,8 +122,9 @@ async def test_quota_error_fails_the_task_and_flags_it_for_alerting(timed_tolk, 
     assert task.state is State.FAILED
     assert task.notes["quota_error"]["code"] == "113"
     (parent,) = slack.messages("C0GENERAL")
-    (reply,) = slack.thread("C0GENERAL", parent["ts"])
-    assert "113" in reply["text"]
+    failure, alert = slack.thread("C0GENERAL", parent["ts"])
+    assert "113" in failure["text"] and "quota" not in failure["text"].lower()
+    assert "quota" in alert["text"].lower() and "image translation" in alert["text"]
 
 
 async def test_a_task_past_its_deadline_gets_one_clear_message(timed_tolk, clock, slack, xiangji):
