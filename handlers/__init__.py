@@ -7,7 +7,9 @@ from slack_bolt.async_app import AsyncApp
 
 def register_all(app: AsyncApp) -> None:
     from handlers import (
+        actions,
         cutout,
+        home,
         reactions,
         shortcuts,
         tolk,
@@ -16,5 +18,16 @@ def register_all(app: AsyncApp) -> None:
         uploads,
     )
 
-    for surface in (translate, translate_image, cutout, tolk, uploads, reactions, shortcuts):
+    surfaces = (
+        translate,
+        translate_image,
+        cutout,
+        tolk,
+        uploads,
+        reactions,
+        shortcuts,
+        home,
+        actions,
+    )
+    for surface in surfaces:
         surface.register(app)
