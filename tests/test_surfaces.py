@@ -258,3 +258,28 @@ async def test_shortcut_with_an_impossible_source_is_refused_in_the_form(tolk, s
     assert "source" in json.loads(body)["errors"]
     await tolk.settle()
     assert xiangji.requests == []
+
+
+async def test_a_redelivered_upload_event_is_one_task_and_one_submission(tolk, slack, xiangji):
+    await tolk.command("/tolk", "config auto-images on zh>ko", channel="C0LOCALE")
+    message = slack.post_user_message(
+        "C0LOCALE", "U0BOB", "", files=[("r.png", png(), "image/png")]
+    )
+    event = {**message, "type": "message", "subtype": "file_share", "channel": "C0LOCALE"}
+    body = event_body(event, event_id="Ev0RETRY01")
+    for retry in ("", "1", "2"):  # the first delivery, then Slack's retries of the same event
+        headers = (
+            {"X-Slack-Retry-Num": retry, "X-Slack-Retry-Reason": "http_timeout"} if retry else {}
+        )
+        status, _ = await post_signed(
+            tolk.session,
+            tolk.events_url,
+            SIGNING_SECRET,
+            body,
+            content_type="application/json",
+            headers=headers,
+        )
+        assert status == 200
+    await tolk.settle()
+    assert len(xiangji.requests_for("GetImageTranslate")) == 1
+    assert len(thread_files(slack, "C0LOCALE", message["ts"])) == 1
