@@ -8,7 +8,6 @@ import time
 from collections.abc import AsyncIterator
 from dataclasses import dataclass
 from typing import Any
-from urllib.parse import urlsplit
 
 import aiohttp
 import pytest
@@ -17,6 +16,7 @@ from bot.config import load_settings
 from bot.runtime import serving
 from bot.sandbox.signed import command_body, post_signed
 from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.wiring import emulator_env
 from bot.services import Services
 from providers.xiangji.emulator import XiangjiEmulator
 
@@ -38,19 +38,12 @@ async def xiangji() -> AsyncIterator[XiangjiEmulator]:
 
 def tolk_env(slack: SlackEmulator, xiangji: XiangjiEmulator, tmp_path: Any) -> dict[str, str]:
     return {
-        "SLACK_BOT_TOKEN": BOT_TOKEN,
-        "SLACK_SIGNING_SECRET": SIGNING_SECRET,
-        "SLACK_API_URL": slack.api_url,
-        "PORT": "0",
-        "DATABASE_URL": f"sqlite:///{tmp_path}/tolk.sqlite",
-        "XIANGJI_USER_KEY": "xj-user",
-        "XIANGJI_IMG_TRANS_KEY": "xj-img",
-        "XIANGJI_TEXT_TRANS_KEY": "xj-text",
-        "XIANGJI_MATTING_KEY": "xj-matting",
-        "XIANGJI_API_URL": xiangji.api_url,
-        "XIANGJI_UPLOAD_URL": xiangji.upload_url,
-        "XIANGJI_ACCOUNT_URL": xiangji.account_url,
-        "TOLK_ALLOWED_FILE_HOSTS": urlsplit(xiangji.base_url).netloc,
+        **emulator_env(
+            slack,
+            xiangji,
+            signing_secret=SIGNING_SECRET,
+            database_url=f"sqlite:///{tmp_path}/tolk.sqlite",
+        ),
         "TOLK_POLL_MIN_SECONDS": "0.05",
         "TOLK_POLL_MAX_SECONDS": "0.2",
     }

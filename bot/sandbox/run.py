@@ -9,12 +9,12 @@ import sys
 from collections.abc import AsyncIterator
 from pathlib import Path
 from typing import TextIO
-from urllib.parse import urlsplit
 
 from bot.config import load_settings
 from bot.runtime import serving
 from bot.sandbox.console import HELP, Console
 from bot.sandbox.slack_emulator import SlackEmulator
+from bot.sandbox.wiring import emulator_env
 from providers.xiangji.emulator import XiangjiEmulator
 
 DATA = Path("data/sandbox")
@@ -36,24 +36,14 @@ async def run_sandbox(
         SlackEmulator(bot_token=bot_token, files_dir=files_dir) as slack,
         XiangjiEmulator(fetch_sources=False) as xiangji,
     ):
+        env = emulator_env(
+            slack,
+            xiangji,
+            signing_secret=signing_secret,
+            database_url=f"sqlite:///{DATA}/tolk.sqlite",
+        )
         settings = load_settings(
-            {
-                "SLACK_BOT_TOKEN": bot_token,
-                "SLACK_SIGNING_SECRET": signing_secret,
-                "SLACK_API_URL": slack.api_url,
-                "PORT": str(port),
-                "DATABASE_URL": f"sqlite:///{DATA}/tolk.sqlite",
-                "XIANGJI_USER_KEY": xiangji.user_key,
-                "XIANGJI_IMG_TRANS_KEY": xiangji.keys[1],
-                "XIANGJI_TEXT_TRANS_KEY": xiangji.keys[2],
-                "XIANGJI_MATTING_KEY": xiangji.keys[8],
-                "XIANGJI_API_URL": xiangji.api_url,
-                "XIANGJI_UPLOAD_URL": xiangji.upload_url,
-                "XIANGJI_ACCOUNT_URL": xiangji.account_url,
-                "TOLK_ALLOWED_FILE_HOSTS": urlsplit(xiangji.base_url).netloc,
-                "TOLK_POLL_MIN_SECONDS": "0.5",
-                "TOLK_POLL_MAX_SECONDS": "5",
-            }
+            {**env, "PORT": str(port), "TOLK_POLL_MIN_SECONDS": "0.5", "TOLK_POLL_MAX_SECONDS": "5"}
         )
         async with serving(settings, host="127.0.0.1") as (services, bound):
             print(BANNER, file=out, flush=True)
