@@ -372,12 +372,14 @@ def delete_button(task_id: str) -> dict[str, Any]:
 def result_blocks(text: str, task_id: str, origin: dict[str, str] | None) -> list[dict[str, Any]]:
     """A result or closing message: the text, a link back to the original, and Delete."""
     link = origin_link(origin)
-    context = f"task `{task_id}`" + (f" · <{link}|original message>" if link else "")
-    return [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}},
-        {"type": "context", "elements": [{"type": "mrkdwn", "text": context}]},
-        {"type": "actions", "elements": [delete_button(task_id)]},
+    blocks: list[dict[str, Any]] = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
     ]
+    if link:
+        context = f"<{link}|original message>"
+        blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
+    blocks.append({"type": "actions", "elements": [delete_button(task_id)]})
+    return blocks
 
 
 def message_translation(
