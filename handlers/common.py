@@ -2,14 +2,18 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from dataclasses import replace
 from typing import Any
+
+from slack_bolt.async_app import AsyncAck
 
 from bot import messages
 from bot.languages import Language, check_pair, lookup, provider_code
 from bot.services import Services
 from bot.slacktext import has_words
 from bot.tasks import Item, Place, Task, new_task_id
+from handlers.parsing import UsageError
 
 
 async def record_task(
@@ -41,6 +45,38 @@ async def record_task(
     if created:
         services.poller.nudge()
     return task, created
+
+
+def require_xiangji(services: Services, key: str, what: str, variable: str) -> None:
+    """Refuse (as bad input) a command whose Xiangji service key is not configured."""
+    settings = services.settings.xiangji
+    if services.xiangji is None or settings is None or not getattr(settings, key):
+        raise UsageError(messages.provider_off("Xiangji", what, ("XIANGJI_USER_KEY", variable)))
+
+
+async def record_command(
+    services: Services,
+    ack: AsyncAck,
+    command: dict[str, Any],
+    *,
+    operation: str,
+    request: dict[str, Any],
+    items: tuple[Item, ...],
+    acknowledgement: Callable[[Task], str],
+) -> None:
+    """Record a slash command's Xiangji task once and ack naming it (or the existing one)."""
+    task, created = await record_task(
+        services,
+        dedupe_key=command_key(command),
+        place=command_place(command),
+        provider="xiangji",
+        operation=operation,
+        request=request,
+        items=items,
+    )
+    await ack(
+        text=acknowledgement(task) if created else messages.ack_duplicate(task.id, task.state)
+    )
 
 
 def command_place(command: dict[str, Any]) -> Place:

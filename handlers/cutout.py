@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot import messages
 from bot.services import Services
 from bot.tasks import Item
-from handlers.common import command_key, command_place, record_task
+from handlers.common import record_command, require_xiangji
 from handlers.parsing import UsageError, parse_cutout
 
 
@@ -21,28 +21,16 @@ async def on_cutout(ack: AsyncAck, command: dict[str, Any], context: dict[str, A
     services: Services = context["services"]
     try:
         cmd = parse_cutout(command.get("text", ""))
-        xiangji = services.settings.xiangji
-        if services.xiangji is None or xiangji is None or not xiangji.matting_key:
-            raise UsageError(
-                messages.provider_off(
-                    "Xiangji", "background removal", ("XIANGJI_USER_KEY", "XIANGJI_MATTING_KEY")
-                )
-            )
+        require_xiangji(services, "matting_key", "background removal", "XIANGJI_MATTING_KEY")
     except UsageError as exc:
         await ack(text=str(exc))
         return
-    task, created = await record_task(
+    await record_command(
         services,
-        dedupe_key=command_key(command),
-        place=command_place(command),
-        provider="xiangji",
+        ack,
+        command,
         operation="xiangji.cutout",
         request={"bg": list(cmd.bg) if cmd.bg else None},
         items=tuple(Item(source=url) for url in cmd.urls),
+        acknowledgement=lambda task: messages.ack_cutout(task.id, len(cmd.urls)),
     )
-    text = (
-        messages.ack_cutout(task.id, len(cmd.urls))
-        if created
-        else messages.ack_duplicate(task.id, task.state)
-    )
-    await ack(text=text)

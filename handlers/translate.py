@@ -10,7 +10,7 @@ from bot import messages
 from bot.languages import LanguageError, check_pair, detect_source, provider_code
 from bot.services import Services
 from bot.tasks import Item
-from handlers.common import command_key, command_place, record_task
+from handlers.common import record_command, require_xiangji
 from handlers.parsing import UsageError, parse_translate
 
 ENGINES = {"aliyun": 0, "google": 1, "papago": 2, "baidu": 3, "deepl": 4, "chatgpt": 5}
@@ -24,12 +24,7 @@ async def on_translate(ack: AsyncAck, command: dict[str, Any], context: dict[str
     services: Services = context["services"]
     try:
         cmd = parse_translate(command.get("text", ""))
-        if services.xiangji is None or not services.settings.xiangji.text_trans_key:
-            raise UsageError(
-                messages.provider_off(
-                    "Xiangji", "text translation", ("XIANGJI_USER_KEY", "XIANGJI_TEXT_TRANS_KEY")
-                )
-            )
+        require_xiangji(services, "text_trans_key", "text translation", "XIANGJI_TEXT_TRANS_KEY")
         source = cmd.source or detect_source(cmd.text)
         if source is None:
             raise UsageError(messages.cannot_detect(messages.USAGE["translate"]))
@@ -50,16 +45,12 @@ async def on_translate(ack: AsyncAck, command: dict[str, Any], context: dict[str
     except LanguageError as exc:
         await ack(text=f"{exc}\n{messages.USAGE['translate']}")
         return
-    task, created = await record_task(
+    await record_command(
         services,
-        dedupe_key=command_key(command),
-        place=command_place(command),
-        provider="xiangji",
+        ack,
+        command,
         operation="xiangji.translate_text",
         request=request,
         items=(Item(source=cmd.text),),
+        acknowledgement=lambda task: messages.ack_text(task.id, source.code, cmd.target.code),
     )
-    if created:
-        await ack(text=messages.ack_text(task.id, source.code, cmd.target.code))
-    else:
-        await ack(text=messages.ack_duplicate(task.id, task.state))

@@ -11,7 +11,7 @@ from bot import messages
 from bot.languages import LanguageError, check_pair, lookup, provider_code
 from bot.services import Services
 from bot.tasks import Item
-from handlers.common import command_key, command_place, record_task
+from handlers.common import record_command, require_xiangji
 from handlers.parsing import UsageError, parse_translate_image
 
 DEFAULT_IMAGE_SOURCE = "zh"  # the common case for product images (PRODUCT.md)
@@ -29,12 +29,7 @@ async def on_translate_image(
         cmd = parse_translate_image(command.get("text", ""))
         if cmd.provider != "xiangji":
             raise UsageError(messages.provider_not_ready(cmd.provider, "image translation"))
-        if services.xiangji is None or not services.settings.xiangji.img_trans_key:
-            raise UsageError(
-                messages.provider_off(
-                    "Xiangji", "image translation", ("XIANGJI_USER_KEY", "XIANGJI_IMG_TRANS_KEY")
-                )
-            )
+        require_xiangji(services, "img_trans_key", "image translation", "XIANGJI_IMG_TRANS_KEY")
         source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
         check_pair(source, cmd.target, "xiangji", "image")
         request = {
@@ -52,16 +47,14 @@ async def on_translate_image(
     except LanguageError as exc:
         await ack(text=f"{exc}\n{messages.USAGE['translate-image']}")
         return
-    task, created = await record_task(
+    await record_command(
         services,
-        dedupe_key=command_key(command),
-        place=command_place(command),
-        provider="xiangji",
+        ack,
+        command,
         operation="xiangji.translate_image",
         request=request,
         items=tuple(Item(source=url) for url in cmd.urls),
+        acknowledgement=lambda task: messages.ack_images(
+            task.id, len(cmd.urls), source.code, cmd.target.code
+        ),
     )
-    if created:
-        await ack(text=messages.ack_images(task.id, len(cmd.urls), source.code, cmd.target.code))
-    else:
-        await ack(text=messages.ack_duplicate(task.id, task.state))

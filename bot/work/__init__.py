@@ -33,7 +33,6 @@ log = logging.getLogger(__name__)
 
 ALL_ITEMS_FAILED = "all-items-failed"
 MAX_ATTEMPTS = 8  # retryable failures before a task gives up (the deadline may come first)
-POLL_BATCH = 50  # ids per batched status call
 
 
 class Operation(Protocol):
