@@ -8,6 +8,7 @@ import json
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from providers.errors import ErrorKind, ProviderError
 
@@ -17,7 +18,7 @@ DEFAULT_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=10)
 async def request_json(
     session: aiohttp.ClientSession,
     method: str,
-    url: str,
+    url: str | URL,
     *,
     provider: str,
     operation: str,

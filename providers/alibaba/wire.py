@@ -1,0 +1,325 @@
+"""Alibaba Cloud machine translation (alimt 2018-10-12) wire format: parameters,
+parsers and error classification for the image and document task operations.
+
+Pure functions only; the spec is ``/work/shared/providers/alibaba-mt.md`` (section
+numbers below refer to it). Two error channels exist and both are read:
+
+- the POP error shape (§3): HTTP 4xx with a *string* ``Code`` (``"10025"``,
+  ``"Throttling.User"``, ``"InvalidAccountStatus"``);
+- the image-task envelope (§4, §5): HTTP 200 with an *integer* body ``Code`` that is
+  an error whenever it is not 200 — the official SDK never looks, so we do.
+
+Classification: throttling, system errors and "file not accessible" are retryable;
+arrears and the daily-call limit (10013, 10029, 113, ``InvalidAccountStatus``) are
+quota problems; everything else the request itself got wrong is permanent.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Iterable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
+
+from providers.errors import ErrorKind, ProviderError
+
+PROVIDER = "alibaba"
+VERSION = "2018-10-12"
+
+CREATE_DOC = "CreateDocTranslateTask"
+GET_DOC = "GetDocTranslateTask"
+CREATE_IMAGE = "CreateImageTranslateTask"
+GET_IMAGE = "GetImageTranslateTask"
+METHODS = {CREATE_DOC: "POST", GET_DOC: "GET", CREATE_IMAGE: "POST", GET_IMAGE: "POST"}
+
+SCENES = ("general", "title", "description", "message", "medical", "social", "tech")
+MAX_IMAGE_URLS = 20
+IMAGE_SOURCES = frozenset({"zh", "en"})
+#: §10: what document translation accepts, by file extension.
+_DOC_TYPES = "doc docx xls xlsx csv ppt pptx txt srt html htm xml xhtml json xliff tmx dita md"
+DOC_TYPES = frozenset([*_DOC_TYPES.split(), "markdown", "idml", "pdf"])
+MAX_DOC_BYTES = 50 * 1024 * 1024
+#: §8: where Alibaba's callbacks come from.
+CALLBACK_SOURCE_IPS = (
+    "59.82.61.52",
+    "203.119.241.30",
+    "203.119.241.98",
+    "59.82.84.90",
+    "203.119.241.56",
+    "59.82.61.75",
+)
+
+DONE, ERROR = "translated", "error"
+
+#: English meaning of every documented code (§5, §6, §7).
+MEANINGS: dict[str, str] = {
+    "101": "the request timed out",
+    "102": "system error",
+    "103": "an image URL could not be decoded",
+    "104": "a required parameter is missing or wrong",
+    "105": "this language pair is not supported",
+    "106": "the language could not be detected",
+    "107": "translation failed",
+    "108": "the text is too long",
+    "110": "the account has not activated machine translation",
+    "111": "sub-account service failed",
+    "112": "the translation service could not be called",
+    "113": "the service is not activated or the account is in arrears",
+    "10009": "the RAM sub-account lacks permission for machine translation",
+    "10010": "the account has not activated machine translation",
+    "10011": "sub-account service failed",
+    "10012": "the translation service could not be called",
+    "10013": "the service is not activated or the account is in arrears",
+    "19999": "an unknown error occurred",
+    "10021": "a parameter is invalid (check the language pair)",
+    "10022": "the file URL is invalid",
+    "10023": "Alibaba could not fetch the file",
+    "10024": "the callback URL is invalid",
+    "10025": "the task does not exist",
+    "10029": "the daily call limit is reached",
+    "10030": "the file is larger than 50 MB",
+    "10031": "this file type cannot be translated",
+    "InvalidAccountStatus": "machine translation is not activated on the account",
+    "Throttling.User": "too many requests (Alibaba's flow control)",
+    "SignatureDoesNotMatch": "the request signature was refused (check the access key secret)",
+    "InvalidAccessKeyId.NotFound": "the access key id is unknown",
+}
+_RETRYABLE = frozenset({"101", "102", "107", "111", "112", "10011", "10012", "19999", "10023"})
+_QUOTA = frozenset({"113", "10013", "10029", "InvalidAccountStatus"})
+
+
+def classify(code: str | int, status: int = 400) -> ErrorKind:
+    code = str(code)
+    if code in _QUOTA:
+        return ErrorKind.QUOTA
+    if code in _RETRYABLE or code.startswith(("Throttling", "ServiceUnavailable", "Internal")):
+        return ErrorKind.RETRYABLE
+    if status >= 500:
+        return ErrorKind.RETRYABLE
+    return ErrorKind.PERMANENT
+
+
+def describe(code: str, provider_message: Any = None, redact: Iterable[str] = ()) -> str:
+    """The code's English meaning plus Alibaba's own words (no secrets, bounded)."""
+    meaning = MEANINGS.get(code, "")
+    said = "" if provider_message is None else " ".join(str(provider_message).split())
+    for secret in redact:
+        if secret:
+            said = said.replace(secret, "[redacted]")
+    said = said[:200] + "…" if len(said) > 200 else said
+    if not meaning:
+        return said or "no detail given"
+    if said and said.lower().rstrip(".") != meaning.lower():
+        return f"{meaning} (Alibaba: {said})"
+    return meaning
+
+
+def throttle_wait(now: float) -> float:
+    """§3: once throttled in minute T an API answers again in minute T+1."""
+    return 60.0 - (now % 60.0) + 0.5
+
+
+def error_from(
+    status: int, body: Any, operation: str, *, now: float = 0.0, redact: Iterable[str] = ()
+) -> ProviderError:
+    """A ProviderError for a refused call (§3), or for a body that makes no sense."""
+    code = str(body.get("Code", "")) if isinstance(body, Mapping) else ""
+    if not code:
+        kind = ErrorKind.RETRYABLE if status >= 500 else ErrorKind.PERMANENT
+        return ProviderError(
+            PROVIDER, operation, f"http-{status}", f"Alibaba answered HTTP {status}", kind
+        )
+    kind = classify(code, status)
+    retry_after = throttle_wait(now) if code.startswith("Throttling") else None
+    message = describe(code, body.get("Message"), redact)
+    return ProviderError(PROVIDER, operation, code, message, kind, retry_after)
+
+
+def _bad(operation: str, detail: str) -> ProviderError:
+    return ProviderError(PROVIDER, operation, "bad-response", detail, ErrorKind.RETRYABLE)
+
+
+def _object(status: int, body: Any, operation: str, now: float) -> Mapping[str, Any]:
+    if status >= 400:
+        raise error_from(status, body, operation, now=now)
+    if not isinstance(body, Mapping):
+        raise _bad(operation, "Alibaba answered with JSON that is not an object")
+    return body
+
+
+def _envelope(status: int, body: Any, operation: str, now: float) -> Mapping[str, Any]:
+    """Image-task answers carry an integer body ``Code``; anything but 200 is an error."""
+    body = _object(status, body, operation, now)
+    code = str(body.get("Code", ""))
+    if code != "200":
+        if not code:
+            raise _bad(operation, "Alibaba's answer has no Code")
+        raise error_from(400, body, operation, now=now)
+    data = body.get("Data")
+    return data if isinstance(data, Mapping) else {}
+
+
+# ----------------------------------------------------------------------- parameters
+
+
+def create_doc_params(
+    source: str,
+    target: str,
+    file_url: str,
+    *,
+    scene: str | None = None,
+    callback_url: str | None = None,
+    client_token: str | None = None,
+) -> dict[str, str]:
+    if scene is not None and scene not in SCENES:
+        raise ValueError(f"scene must be one of {', '.join(SCENES)}")
+    params = {"SourceLanguage": source, "TargetLanguage": target, "FileUrl": file_url}
+    optional = {"Scene": scene, "CallbackUrl": callback_url, "ClientToken": client_token}
+    return params | {k: v for k, v in optional.items() if v}
+
+
+def create_image_params(
+    urls: Sequence[str],
+    source: str,
+    target: str,
+    *,
+    extra: Mapping[str, bool] | None = None,
+    client_token: str | None = None,
+) -> dict[str, str]:
+    if not 1 <= len(urls) <= MAX_IMAGE_URLS:
+        raise ValueError(f"an image task takes 1 to {MAX_IMAGE_URLS} URLs")
+    if any("," in url for url in urls):
+        raise ValueError("image URLs are comma-separated, so a URL cannot contain a comma")
+    params = {"UrlList": ",".join(urls), "SourceLanguage": source, "TargetLanguage": target}
+    if extra:
+        params["Extra"] = json.dumps({k: "true" if v else "false" for k, v in extra.items()})
+    if client_token:
+        params["ClientToken"] = client_token
+    return params
+
+
+# -------------------------------------------------------------------------- results
+
+
+@dataclass(frozen=True)
+class DocTask:
+    task_id: str
+    status: str
+    file_url: str | None = None
+    page_count: int | None = None
+    error_code: str | None = None
+    error_message: str | None = None
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+    @property
+    def done(self) -> bool:
+        return self.status == DONE
+
+    @property
+    def failed(self) -> bool:
+        return self.status == ERROR
+
+
+@dataclass(frozen=True)
+class ImageElement:
+    source_url: str
+    url: str | None
+    success: bool
+    error_code: str
+    raw: Mapping[str, Any] = field(default_factory=dict, repr=False)
+
+
+@dataclass(frozen=True)
+class ImageTask:
+    elements: tuple[ImageElement, ...]
+    expected: int
+
+    @property
+    def done(self) -> bool:
+        """§5 (inferred): finished when there is one element per submitted URL."""
+        return len(self.elements) >= self.expected
+
+
+def _str(value: Any) -> str | None:
+    return str(value) if value not in (None, "") else None
+
+
+def parse_created_doc(status: int, body: Any, *, now: float = 0.0) -> DocTask:
+    body = _object(status, body, CREATE_DOC, now)
+    task_id = _str(body.get("TaskId"))
+    if task_id is None:
+        raise _bad(CREATE_DOC, "Alibaba accepted the document but sent no TaskId")
+    return DocTask(task_id, str(body.get("Status") or "ready"), raw=body)
+
+
+def parse_doc_task(status: int, body: Any, *, now: float = 0.0) -> DocTask:
+    body = _object(status, body, GET_DOC, now)
+    task_id, state = _str(body.get("TaskId")), _str(body.get("Status"))
+    if state is None:
+        raise _bad(GET_DOC, "Alibaba's task status has no Status")
+    task = DocTask(
+        task_id=task_id or "",
+        status=state,
+        file_url=_str(body.get("TranslateFileUrl")),
+        page_count=body.get("PageCount") if isinstance(body.get("PageCount"), int) else None,
+        error_code=_str(body.get("TranslateErrorCode")),
+        error_message=_str(body.get("TranslateErrorMessage")),
+        raw=body,
+    )
+    if task.done and not task.file_url:
+        raise _bad(GET_DOC, "Alibaba says the document is translated but gave no file URL")
+    return task
+
+
+def parse_created_image(status: int, body: Any, *, now: float = 0.0) -> str:
+    data = _envelope(status, body, CREATE_IMAGE, now)
+    task_id = _str(data.get("TaskId"))
+    if task_id is None:
+        raise _bad(CREATE_IMAGE, "Alibaba accepted the images but sent no TaskId")
+    return task_id
+
+
+def parse_image_task(status: int, body: Any, expected: int, *, now: float = 0.0) -> ImageTask:
+    """``Data.ImageData`` is a JSON *string* of an array (§5); empty while pending."""
+    data = _envelope(status, body, GET_IMAGE, now)
+    raw = data.get("ImageData")
+    if raw in (None, ""):
+        return ImageTask((), expected)
+    try:
+        decoded = json.loads(raw) if isinstance(raw, str) else raw
+    except ValueError:
+        raise _bad(GET_IMAGE, "Alibaba's ImageData is not valid JSON") from None
+    if not isinstance(decoded, list):
+        raise _bad(GET_IMAGE, "Alibaba's ImageData is not a list")
+    elements = tuple(_element(e) for e in decoded if isinstance(e, Mapping))
+    return ImageTask(elements, expected)
+
+
+def _element(obj: Mapping[str, Any]) -> ImageElement:
+    code = str(obj.get("errorCode", "200"))
+    url = _str(obj.get("url"))
+    success = obj.get("success") is True and code == "200" and url is not None
+    return ImageElement(str(obj.get("sourceUrl", "")), url, success, code, raw=obj)
+
+
+@dataclass(frozen=True)
+class CallbackNotice:
+    """§8: what Alibaba POSTs to ``CallbackUrl``. Only a hint: the status query that
+    follows is the truth."""
+
+    task_id: str
+    status: str
+    error_code: str | None
+    file_url: str | None
+
+
+def parse_callback(body: Any) -> CallbackNotice | None:
+    if not isinstance(body, Mapping) or not isinstance(body.get("task_id"), str):
+        return None
+    code = body.get("errCode")
+    return CallbackNotice(
+        task_id=body["task_id"],
+        status=str(body.get("status") or ""),
+        error_code=None if code in (None, 200, "200") else str(code),
+        file_url=_str(body.get("translateFileUrl")),
+    )
