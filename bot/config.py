@@ -7,11 +7,14 @@ left out of ``repr`` so a settings object can be logged safely.
 
 from __future__ import annotations
 
+import ipaddress
 import math
 from collections.abc import Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
+
+from providers.alibaba.wire import CALLBACK_SOURCE_IPS
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 
@@ -46,6 +49,7 @@ class AlibabaSettings:
     mts_pipeline_id: str | None = None
     mts_output: str | None = None
     oss_endpoint: str | None = None
+    callback_ips: tuple[str, ...] = ()  # empty: callbacks accepted from any address
 
 
 @dataclass(frozen=True)
@@ -180,6 +184,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             mts_pipeline_id=get("ALIBABA_MTS_PIPELINE_ID"),
             mts_output=get("ALIBABA_MTS_OUTPUT"),
             oss_endpoint=get("ALIBABA_OSS_ENDPOINT"),
+            callback_ips=_callback_ips(get("ALIBABA_CALLBACK_IPS")),
         )
     elif key_id or key_secret:
         raise ConfigError(
@@ -223,6 +228,25 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         admins=frozenset(u.strip() for u in (get("TOLK_ADMINS") or "").split(",") if u.strip()),
         allowed_file_hosts=tuple(h for h in hosts if h) or PROVIDER_RESULT_HOSTS,
     )
+
+
+def _callback_ips(value: str | None) -> tuple[str, ...]:
+    """``ALIBABA_CALLBACK_IPS``: unset = any address (local use); ``alibaba`` = the
+    documented list; otherwise a comma-separated list of addresses."""
+    if not value:
+        return ()
+    if value.lower() == "alibaba":
+        return CALLBACK_SOURCE_IPS
+    ips = tuple(ip.strip() for ip in value.split(",") if ip.strip())
+    for ip in ips:
+        try:
+            ipaddress.ip_address(ip)
+        except ValueError:
+            raise ConfigError(
+                f"ALIBABA_CALLBACK_IPS must be `alibaba` or comma-separated IP addresses; "
+                f"{ip!r} is not an IP address"
+            ) from None
+    return ips
 
 
 def _base(url: str | None) -> str:

@@ -96,7 +96,7 @@ class Delivery:
         self.slack = slack
         self._session = session
         self._allowed = tuple(allowed_hosts)
-        self._slack_hosts = tuple(slack_file_hosts)
+        self.slack_file_hosts = tuple(slack_file_hosts)
         self._transfers = asyncio.Semaphore(max_concurrent)
 
     async def download(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
@@ -108,7 +108,7 @@ class Delivery:
     async def download_slack_file(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
         """A Slack file's ``url_private``: Slack's hosts only, with the bot token. A redirect
         means Slack wants a login (wrong token or scope): never followed."""
-        if not host_allowed(url, self._slack_hosts):
+        if not host_allowed(url, self.slack_file_hosts):
             raise DownloadRefused(url)
         return await self._get(url, {"Authorization": f"Bearer {self.slack.token}"}, limit)
 

@@ -19,7 +19,13 @@ USAGE = {
         "Usage: `/translate-image [SRC>]TGT URL…` — e.g. "
         "`/translate-image zh>ko https://example.com/a.jpg`. Up to 20 URLs. Options: "
         "`--removed` (also the text-removed image), `--ocr` (also the recognised text), "
-        "`--fast` / `--best`, `--provider xiangji|alibaba`."
+        "`--fast` / `--best`, `--provider xiangji|alibaba`. Alibaba's image-task API is marked "
+        "for retirement by Alibaba, so Xiangji is the default."
+    ),
+    "translate-doc": (
+        "Usage: `/translate-doc [SRC>]TGT URL` — e.g. `/translate-doc en>ja https://example.com/guide.docx`. "
+        "Options: `--scene general|title|description|message|medical|social|tech`, "
+        "`--provider alibaba|rozetta`. Word, Excel, PowerPoint, PDF, text, HTML, Markdown and more, up to 50 MB."
     ),
     "cutout": (
         "Usage: `/cutout URL… [--bg R,G,B]` — e.g. `/cutout https://example.com/a.png` or "
@@ -122,6 +128,45 @@ def image_parent(task_id: str, user: str, count: int, source: str | None, target
     return f":frame_with_picture: <@{user}> asked to translate {noun} {_lang(source)}→{target} · task `{task_id}`"
 
 
+def ack_doc(task_id: str, names: Sequence[str], source: str | None, target: str) -> str:
+    what = names[0] if len(names) == 1 else f"{len(names)} documents"
+    return f"On it: translating {what} {_lang(source)}→{target}. The file goes in the thread (task `{task_id}`)."
+
+
+def doc_parent(
+    task_id: str, user: str, names: Sequence[str], source: str | None, target: str
+) -> str:
+    what = _file_name(names[0]) if len(names) == 1 else f"{len(names)} documents"
+    return f":page_facing_up: <@{user}> asked to translate {what} {_lang(source)}→{target} · task `{task_id}`"
+
+
+def doc_comment(filename: str, pages: int | None) -> str:
+    return f"{filename} · {pages} page{'s' if pages != 1 else ''}" if pages else filename
+
+
+def _file_name(source: str) -> str:
+    return source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or source
+
+
+def no_public_url() -> str:
+    return (
+        "Alibaba must download the file from Tolk, and Tolk has no public address: an admin "
+        "sets `TOLK_PUBLIC_URL` (e.g. `https://tolk.example.com`) to this service's public URL."
+    )
+
+
+def option_not_for_provider(option: str, provider: str, usage: str) -> str:
+    return f"`{option}` is not available with `--provider {provider}`; leave it out or use Xiangji.\n{usage}"
+
+
+def one_document(usage: str) -> str:
+    return f"Give one document URL per command.\n{usage}"
+
+
+def missing_document(usage: str) -> str:
+    return f"Give the document's URL after the language.\n{usage}"
+
+
 def progress(done: int, total: int) -> str:
     return f"{done} of {total} done"
 
@@ -156,10 +201,12 @@ def result_comment(index: int, total: int, source_url: str, variant: str | None 
     return f"{index}/{total} · {name}{label}" if total > 1 else f"{name}{label}"
 
 
-def done(task_id: str, delivered: int, total: int, failures: Sequence[str] = ()) -> str:
+def done(
+    task_id: str, delivered: int, total: int, failures: Sequence[str] = (), *, noun: str = "image"
+) -> str:
     if not failures:
-        noun = "1 image" if total == 1 else f"all {total} images"
-        return f":white_check_mark: Done — {noun} translated (task `{task_id}`)."
+        what = f"1 {noun}" if total == 1 else f"all {total} {noun}s"
+        return f":white_check_mark: Done — {what} translated (task `{task_id}`)."
     lines = "\n".join(f"• {f}" for f in failures)
     return (
         f":warning: {delivered} of {total} translated (task `{task_id}`). Not translated:\n{lines}"
@@ -233,10 +280,12 @@ HELP = """*Tolk* translates text, images and files where you work. Every command
 
 • `/translate zh>en 我是中国人` — translate text (`--engine deepl`, `--private`)
 • `/translate-image zh>ko https://example.com/a.jpg` — translate the text in images, up to 20 URLs (`--removed`, `--ocr`, `--fast`/`--best`)
+• `/translate-doc en>ja https://example.com/guide.docx` — translate a document; the translated file lands in the thread (`--scene tech`)
 • `/cutout https://example.com/a.png --bg 255,255,255` — remove the background
 • React to a message with a flag (:flag-kr:, :jp:, :us: …) — its text and images are translated into that language, in its thread
 • *Translate…* in a message's ⋯ menu — the same, with languages and options picked in a form (works inside threads)
 • `/tolk config auto-images on zh>ko` — translate every image posted in this channel
+• `/tolk config auto-docs on en>ja` — translate every document posted in this channel
 • `/tolk config defaults zh>en` — languages used when a command or flag does not name them
 • `/tolk config quota-threshold 500` — warn in the thread when a service has fewer left
 • `/tolk config show` — this channel's settings
@@ -416,10 +465,6 @@ def too_many_files(limit: int) -> str:
 
 def nothing_to_translate() -> str:
     return "That message has no text or images to translate."
-
-
-def documents_not_yet(names: Sequence[str]) -> str:
-    return f"Documents are not translated in this channel yet ({', '.join(names)}); images are."
 
 
 # --- the Translate… shortcut -----------------------------------------------------------

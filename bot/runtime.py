@@ -1,5 +1,5 @@
-"""Running Tolk: the aiohttp server (``/slack/events`` in HTTP mode, ``/healthz``) and,
-in Socket Mode, the websocket connection to Slack."""
+"""Running Tolk: the aiohttp server (``/slack/events`` in HTTP mode, ``/healthz``,
+provider callbacks, signed file links) and, in Socket Mode, the websocket to Slack."""
 
 from __future__ import annotations
 
@@ -15,7 +15,9 @@ from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
 from slack_bolt.async_app import AsyncApp
 
 from bot.app import build_app
+from bot.callbacks import add_callback_routes
 from bot.config import Mode, Settings
+from bot.links import add_file_route
 from bot.services import Services, open_services
 
 log = logging.getLogger(__name__)
@@ -30,6 +32,8 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
         return web.json_response({"ok": True, "mode": str(services.settings.mode)})
 
     web_app.router.add_get("/healthz", healthz)
+    add_file_route(web_app, services)
+    add_callback_routes(web_app, services)
     if bolt is not None:
 
         async def slack_events(request: web.Request) -> web.Response:

@@ -23,6 +23,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.backoff import Backoff
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.links import Links
 from bot.poller import Poller
 from bot.quota import QuotaWatcher
 from bot.ratelimit import PROVIDER_LIMITS, RateLimits
@@ -30,7 +31,10 @@ from bot.scheduler import build_scheduler
 from bot.slack_retry import RateLimitRetry
 from bot.storage import TaskStore, open_store
 from bot.work import Work
+from bot.work.alibaba import alibaba_operations
 from bot.work.xiangji import xiangji_operations
+from providers.alibaba.client import AlibabaMTClient
+from providers.alibaba.signing import Credentials
 from providers.xiangji import XiangjiClient, XiangjiKeys
 
 
@@ -45,6 +49,9 @@ class Services:
     poller: Poller
     scheduler: AsyncIOScheduler | None
     clock: Callable[[], float]
+    delivery: Delivery
+    links: Links
+    alibaba: AlibabaMTClient | None = None
     quota: QuotaWatcher | None = None
 
     def provider_ready(self, provider: str) -> bool:
@@ -90,6 +97,16 @@ async def open_services(
                 upload_url=x.upload_url,
                 account_url=x.account_url,
             )
+        alibaba = None
+        if settings.alibaba:
+            a = settings.alibaba
+            credentials = Credentials(a.access_key_id, a.access_key_secret)
+            alibaba = AlibabaMTClient(session, credentials, endpoint=a.mt_endpoint, clock=clock)
+        links = Links(
+            settings.public_url,
+            settings.slack_signing_secret or settings.slack_bot_token or "",
+            clock=clock,
+        )
         limits = RateLimits(PROVIDER_LIMITS)
         delivery = Delivery(
             slack,
@@ -101,6 +118,8 @@ async def open_services(
         operations = {}
         if xiangji:
             operations.update(xiangji_operations(xiangji, limits, delivery))
+        if alibaba:
+            operations.update(alibaba_operations(alibaba, limits, links))
         work = Work(
             store,
             delivery,
@@ -128,5 +147,17 @@ async def open_services(
             scheduler.start()
             stack.callback(scheduler.shutdown, wait=False)
         yield Services(
-            settings, session, store, slack, xiangji, work, poller, scheduler, clock, quota
+            settings=settings,
+            session=session,
+            store=store,
+            slack=slack,
+            xiangji=xiangji,
+            work=work,
+            poller=poller,
+            scheduler=scheduler,
+            clock=clock,
+            delivery=delivery,
+            links=links,
+            alibaba=alibaba,
+            quota=quota,
         )

@@ -14,6 +14,7 @@ def register_all(app: AsyncApp) -> None:
         shortcuts,
         tolk,
         translate,
+        translate_doc,
         translate_image,
         uploads,
     )
@@ -21,6 +22,7 @@ def register_all(app: AsyncApp) -> None:
     surfaces = (
         translate,
         translate_image,
+        translate_doc,
         cutout,
         tolk,
         uploads,

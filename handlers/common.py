@@ -4,16 +4,20 @@ from __future__ import annotations
 
 from collections.abc import Callable
 from dataclasses import replace
+from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from slack_bolt.async_app import AsyncAck
 
 from bot import messages
+from bot.delivery import host_allowed
 from bot.languages import Language, check_pair, lookup, provider_code
 from bot.services import Services
 from bot.slacktext import has_words
 from bot.tasks import Item, Place, Task, new_task_id
 from handlers.parsing import UsageError
+from providers.alibaba.wire import DOC_TYPES
 
 
 async def record_task(
@@ -94,9 +98,8 @@ def command_key(command: dict[str, Any]) -> str:
 
 MAX_FILES = 20
 MAX_FILE_BYTES = 10 * 1024 * 1024
-DOC_EXTENSIONS = frozenset(
-    {"pdf", "doc", "docx", "xls", "xlsx", "ppt", "pptx", "txt", "md", "html"}
-)
+MAX_DOC_BYTES = 50 * 1024 * 1024  # Alibaba's document limit
+DOC_EXTENSIONS = DOC_TYPES
 
 
 def message_items(message: dict[str, Any]) -> tuple[Item, ...]:
@@ -124,13 +127,29 @@ def is_image(file: dict[str, Any]) -> bool:
     return str(file.get("mimetype", "")).startswith("image/")
 
 
-def documents(message: dict[str, Any]) -> list[str]:
+def documents(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The message's files that document translation takes (by type or extension)."""
     return [
-        f.get("name", "file")
+        f
         for f in message.get("files", [])
         if str(f.get("filetype", "")).lower() in DOC_EXTENSIONS
         or f.get("name", "").rsplit(".", 1)[-1].lower() in DOC_EXTENSIONS
     ]
+
+
+def document_items(files: list[dict[str, Any]]) -> tuple[Item, ...]:
+    """Slack files as document items; Alibaba fetches each from a signed link."""
+    items = []
+    for n, file in enumerate(files):
+        name = file.get("name", "document")
+        meta = {"kind": "slack-file", "name": name, "file_id": file.get("id")}
+        item = Item(source=file.get("url_private", ""), meta=meta)
+        if n >= MAX_FILES:
+            item = _failed(item, "too-many", messages.too_many_files(MAX_FILES))
+        elif int(file.get("size") or 0) > MAX_DOC_BYTES:
+            item = _failed(item, "too-large", messages.file_too_large(name, MAX_DOC_BYTES))
+        items.append(item)
+    return tuple(items)
 
 
 def _failed(item: Item, code: str, message: str) -> Item:
@@ -166,3 +185,30 @@ async def fetch_message(services: Services, channel: str, ts: str) -> dict[str, 
     """One message by channel and ts, top-level or in a thread (a Slack call, no provider)."""
     resp = await services.slack.conversations_replies(channel=channel, ts=ts, limit=200)
     return next((m for m in resp.get("messages", []) if m.get("ts") == ts), None)
+
+
+def require_alibaba(services: Services, what: str) -> None:
+    if services.alibaba is None:
+        raise UsageError(
+            messages.provider_off(
+                "Alibaba Cloud", what, ("ALIBABA_ACCESS_KEY_ID", "ALIBABA_ACCESS_KEY_SECRET")
+            )
+        )
+
+
+def doc_item(services: Services, url: str) -> Item:
+    """A document by URL; a Slack file's URL is marked so Alibaba gets a signed link."""
+    name = PurePosixPath(urlsplit(url).path).name or "document"
+    slack_file = host_allowed(url, services.delivery.slack_file_hosts)
+    return Item(source=url, meta={"kind": "slack-file" if slack_file else "url", "name": name})
+
+
+def doc_request(source: Any, target: Any, **options: Any) -> dict[str, Any]:
+    """The request of an ``alibaba.translate_doc`` task (languages already checked)."""
+    return {
+        "source": source.code,
+        "target": target.code,
+        "source_code": provider_code(source, "alibaba"),
+        "target_code": provider_code(target, "alibaba"),
+        **{k: v for k, v in options.items() if v is not None},
+    }

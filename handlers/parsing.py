@@ -11,11 +11,13 @@ from urllib.parse import urlsplit
 
 from bot import messages
 from bot.languages import Language, LanguageError, parse_pair
+from providers.alibaba.wire import SCENES
 
 MAX_TEXT_CHARS = 5000  # Xiangji's Aliyun engine limit (UTF-16 units)
 MAX_IMAGES = 20
 TEXT_ENGINES = ("aliyun", "google", "papago", "baidu", "deepl", "chatgpt")
 IMAGE_PROVIDERS = ("xiangji", "alibaba")
+DOC_PROVIDERS = ("alibaba", "rozetta")
 
 
 class UsageError(ValueError):
@@ -40,6 +42,15 @@ class ImageCommand:
     ocr: bool = False
     qos: str | None = None
     provider: str = "xiangji"
+
+
+@dataclass(frozen=True)
+class DocCommand:
+    source: Language | None
+    target: Language
+    url: str
+    scene: str | None = None
+    provider: str = "alibaba"
 
 
 @dataclass(frozen=True)
@@ -165,6 +176,30 @@ def parse_translate_image(text: str) -> ImageCommand:
         qos=qos,
         provider=provider,
     )
+
+
+def parse_translate_doc(text: str) -> DocCommand:
+    """``[SRC>]TGT URL [--scene S] [--provider alibaba|rozetta]``."""
+    usage = messages.USAGE["translate-doc"]
+    opts = _options(text.split(), flags=set(), valued={"scene", "provider"}, usage=usage)
+    if not opts.rest:
+        raise UsageError(usage)
+    source, target = _pair(opts.rest[0], usage)
+    urls = [_strip_slack_link(u) for u in opts.rest[1:]]
+    if not urls:
+        raise UsageError(messages.missing_document(usage))
+    if len(urls) > 1:
+        raise UsageError(messages.one_document(usage))
+    check_url(urls[0], usage)
+    provider = opts.values.get("provider", "alibaba").lower()
+    if provider not in DOC_PROVIDERS:
+        raise UsageError(messages.unknown_choice("--provider", provider, DOC_PROVIDERS, usage))
+    scene = opts.values.get("scene")
+    if scene is not None and scene.lower() not in SCENES:
+        raise UsageError(messages.unknown_choice("--scene", scene, SCENES, usage))
+    if scene is not None and provider != "alibaba":
+        raise UsageError(messages.option_not_for_provider("--scene", provider, usage))
+    return DocCommand(source, target, urls[0], scene.lower() if scene else None, provider)
 
 
 def _strip_slack_link(token: str) -> str:

@@ -11,8 +11,15 @@ from bot import messages
 from bot.languages import LanguageError, check_pair, lookup, provider_code
 from bot.services import Services
 from bot.tasks import Item
-from handlers.common import record_command, require_xiangji
-from handlers.parsing import UsageError, parse_translate_image
+from handlers.common import (
+    command_key,
+    command_place,
+    record_command,
+    record_task,
+    require_alibaba,
+    require_xiangji,
+)
+from handlers.parsing import ImageCommand, UsageError, parse_translate_image
 
 DEFAULT_IMAGE_SOURCE = "zh"  # the common case for product images (PRODUCT.md)
 
@@ -27,8 +34,9 @@ async def on_translate_image(
     services: Services = context["services"]
     try:
         cmd = parse_translate_image(command.get("text", ""))
-        if cmd.provider != "xiangji":
-            raise UsageError(messages.provider_not_ready(cmd.provider, "image translation"))
+        if cmd.provider == "alibaba":
+            await _alibaba(services, ack, command, cmd)
+            return
         require_xiangji(services, "img_trans_key", "image translation", "XIANGJI_IMG_TRANS_KEY")
         source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
         check_pair(source, cmd.target, "xiangji", "image")
@@ -57,4 +65,40 @@ async def on_translate_image(
         acknowledgement=lambda task: messages.ack_images(
             task.id, len(cmd.urls), source.code, cmd.target.code
         ),
+    )
+
+
+async def _alibaba(
+    services: Services, ack: AsyncAck, command: dict[str, Any], cmd: ImageCommand
+) -> None:
+    """Alibaba's image tasks: zh or en sources, no OCR / removed-text / quality options."""
+    usage = messages.USAGE["translate-image"]
+    for option, used in (
+        ("--removed", cmd.removed),
+        ("--ocr", cmd.ocr),
+        ("--fast` / `--best", cmd.qos),
+    ):
+        if used:
+            raise UsageError(messages.option_not_for_provider(option, "alibaba", usage))
+    require_alibaba(services, "Alibaba image translation")
+    source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
+    check_pair(source, cmd.target, "alibaba", "image")
+    task, created = await record_task(
+        services,
+        dedupe_key=command_key(command),
+        place=command_place(command),
+        provider="alibaba",
+        operation="alibaba.translate_image",
+        request={
+            "source": source.code,
+            "target": cmd.target.code,
+            "source_code": provider_code(source, "alibaba"),
+            "target_code": provider_code(cmd.target, "alibaba"),
+        },
+        items=tuple(Item(source=url) for url in cmd.urls),
+    )
+    await ack(
+        text=messages.ack_images(task.id, len(cmd.urls), source.code, cmd.target.code)
+        if created
+        else messages.ack_duplicate(task.id, task.state)
     )

@@ -13,11 +13,20 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
-from bot.channels import load_channel
-from bot.languages import LanguageError, lookup
+from bot.channels import Route, load_channel
+from bot.languages import LanguageError, check_pair, lookup
 from bot.services import Services
 from bot.tasks import Place
-from handlers.common import documents, message_items, message_request, record_task
+from handlers.common import (
+    doc_request,
+    document_items,
+    documents,
+    message_items,
+    message_request,
+    record_task,
+    require_alibaba,
+)
+from handlers.parsing import UsageError
 
 
 def register(app: AsyncApp) -> None:
@@ -42,7 +51,7 @@ async def on_file_share(event: dict[str, Any], context: dict[str, Any]) -> None:
     )
     docs = documents(event)
     if docs and config.auto_docs is not None:
-        await _once(services, f"docs:{channel}:{ts}", place, messages.documents_not_yet(docs))
+        await _documents(services, config.auto_docs, place, docs, ts, origin)
     items = tuple(i for i in message_items(event) if i.meta.get("kind") == "file")
     route = config.auto_images
     if not items or route is None or services.xiangji is None:
@@ -66,6 +75,43 @@ async def on_file_share(event: dict[str, Any], context: dict[str, Any]) -> None:
         operation="xiangji.translate_message",
         request=request,
         items=items,
+    )
+
+
+async def _documents(
+    services: Services,
+    route: Route,
+    place: Place,
+    files: list[dict[str, Any]],
+    ts: str,
+    origin: dict[str, str],
+) -> None:
+    """Documents posted in an auto-docs channel: one document task per message."""
+    key = f"{place.channel}:{ts}"
+    provider = route.provider or "alibaba"
+    if provider != "alibaba":
+        await _once(
+            services, f"docs:{key}", place, messages.provider_not_ready(provider, "documents")
+        )
+        return
+    try:
+        require_alibaba(services, "document translation")
+        if services.links.public_url is None:
+            raise UsageError(messages.no_public_url())
+        source = lookup(route.source) if route.source else None
+        target = lookup(route.target)
+        check_pair(source, target, "alibaba", "doc")
+    except (UsageError, LanguageError) as exc:
+        await _once(services, f"docs:{key}", place, str(exc))
+        return
+    await record_task(
+        services,
+        dedupe_key=f"upload-docs:{place.team}:{key}",
+        place=place,
+        provider="alibaba",
+        operation="alibaba.translate_doc",
+        request=doc_request(source, target, origin=origin),
+        items=document_items(files),
     )
 
 

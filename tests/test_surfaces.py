@@ -124,12 +124,14 @@ async def test_upload_elsewhere_or_not_an_image_or_too_big(tolk, slack, xiangji)
     assert slack.thread("C0GENERAL", slack.messages("C0GENERAL")[0]["ts"]) == []
 
 
-async def test_documents_in_an_auto_docs_channel_get_a_short_reply(tolk, slack):
-    await tolk.command("/tolk", "config auto-docs on en", channel="C0LOCALE")
+async def test_documents_in_an_auto_docs_channel_say_what_is_missing(tolk, slack):
+    """Alibaba is not configured here: one reply naming the variables, no task."""
+    await tolk.command("/tolk", "config auto-docs on zh>en", channel="C0LOCALE")
     message = await upload(tolk, slack, [("spec.pdf", b"%PDF-1.4 ...", "application/pdf")])
     await tolk.settle()
     (reply,) = slack.thread("C0LOCALE", message["ts"])
-    assert "not translated in this channel yet" in reply["text"] and "spec.pdf" in reply["text"]
+    assert "ALIBABA_ACCESS_KEY_ID" in reply["text"] and "document translation" in reply["text"]
+    assert await tolk.services.store.list_for_channel("C0LOCALE") == []
 
 
 async def test_flag_reaction_translates_text_keeping_slack_markup(tolk, slack, xiangji):

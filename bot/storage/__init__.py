@@ -23,6 +23,14 @@ class TaskStore(Protocol):
         """Unsettled tasks due by ``now`` and not leased, leased to the caller, oldest first."""
         ...
 
+    async def wake(self, task_id: str, now: float) -> bool:
+        """Make an unsettled task due at ``now`` (a provider callback said it finished).
+
+        A task leased to a running step is not touched; the wake applies when that
+        step saves it with the lease released. False when the task is unknown or
+        settled."""
+        ...
+
     async def next_due_at(self) -> float | None:
         """When the earliest unsettled task falls due (``None`` when there is none)."""
         ...

@@ -42,6 +42,7 @@ class SqliteTaskStore:
         self._committed = 0  # generation the last finished commit covered
         self._active: dict[str, Task] = {}
         self._keys: dict[str, str] = {}
+        self._wakes: dict[str, float] = {}  # wakes that arrived during a lease
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteTaskStore:
@@ -106,6 +107,9 @@ class SqliteTaskStore:
         if not tasks:
             return
         for task in tasks:
+            woken = self._wakes.pop(task.id, None) if not task.lease_until else None
+            if woken is not None and not task.settled:
+                task = task.but(next_poll_at=min(task.next_poll_at, woken))
             self._db["task:" + task.id] = task.to_json()
             if task.settled:
                 self._active.pop(task.id, None)
@@ -120,6 +124,16 @@ class SqliteTaskStore:
         for task in claimed:
             self._active[task.id] = task
         return claimed
+
+    async def wake(self, task_id: str, now: float) -> bool:
+        task = self._active.get(task_id)
+        if task is None:
+            return False
+        if task.lease_until > now:
+            self._wakes[task_id] = now
+        elif task.next_poll_at > now:
+            self._active[task_id] = task.but(next_poll_at=now)  # memory is the working set
+        return True
 
     async def next_due_at(self) -> float | None:
         times = [max(t.next_poll_at, t.lease_until) for t in self._active.values()]

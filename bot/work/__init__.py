@@ -167,10 +167,12 @@ class Work:
             run.task = run.task.to(State.EXPIRED, now, error={"code": "expired", "kind": "expired"})
         if run.task.state is State.QUEUED and op.needs_thread and not run.task.place.thread_ts:
             await self._post_parent(run, op)
+        submitted = False
         while run.task.state is State.QUEUED:  # one provider call at a time, each persisted
             run.task = await op.submit(run.task, now)
             await self.store.save(run.task)
-        if run.task.state is State.SUBMITTED:
+            submitted = True
+        if submitted and run.task.state is State.SUBMITTED:  # the first poll comes later
             run.task = run.task.but(next_poll_at=now + self.poll.delay(0, self.rand()))
             return
         if self.needs_poll(run.task) and run.task.next_poll_at > now:
@@ -284,7 +286,7 @@ class Work:
             return
         data = await self.delivery.download(output["url"])
         await run.intend(marker)
-        comment = messages.result_comment(
+        comment = output.get("comment") or messages.result_comment(
             index + 1, len(task.items), item.source, output.get("variant")
         )
         file_id = await self.delivery.upload(
@@ -351,7 +353,8 @@ class Work:
                 if i.status == "failed" and i.error
             ]
             delivered = sum(1 for i in task.items if i.status == "done")
-            return messages.done(task.id, delivered, len(task.items), failures)
+            noun = getattr(op, "noun", "image")
+            return messages.done(task.id, delivered, len(task.items), failures, noun=noun)
         if task.state is State.EXPIRED:
             return messages.expired(task.id, (task.deadline - task.created_at) / 60)
         if task.state is State.CANCELLED:
@@ -414,7 +417,10 @@ def _host(url: str) -> str:
 
 
 def result_filename(task: Task, index: int, output: dict) -> str:
-    """``a-ko-T7Q2K-1.jpg``: readable, and unique per task so it marks the upload."""
+    """``a-ko-T7Q2K-1.jpg``: readable, and unique per task so it marks the upload.
+    An operation may name the file itself (``output["filename"]``)."""
+    if output.get("filename"):
+        return str(output["filename"])
     source_name = PurePosixPath(urlsplit(task.items[index].source).path).name or "image"
     stem = PurePosixPath(source_name).stem or "image"
     ext = PurePosixPath(urlsplit(output["url"]).path).suffix or ".png"

@@ -256,6 +256,35 @@ async def test_saving_with_the_lease_released_makes_it_claimable(store: TaskStor
     assert again.polls == 1
 
 
+async def test_wake_makes_a_waiting_task_due_now(store: TaskStore) -> None:
+    await store.create_if_absent(make("TAAAA", due=500.0))
+    assert await store.claim_due(100.0, limit=10, lease_seconds=30) == []
+    assert await store.wake("TAAAA", 100.0)
+    [claimed] = await store.claim_due(100.0, limit=10, lease_seconds=30)
+    assert claimed.id == "TAAAA" and claimed.polls == 0  # nothing else changed
+
+
+async def test_a_wake_during_a_lease_applies_when_the_lease_is_released(
+    store: TaskStore,
+) -> None:
+    await store.create_if_absent(make("TAAAA"))
+    [claimed] = await store.claim_due(100.0, limit=10, lease_seconds=30)
+    assert await store.wake("TAAAA", 101.0)
+    assert await store.get("TAAAA") == claimed  # the running step's copy is untouched
+    await store.save(claimed.but(polls=1))  # a save inside the step keeps its lease
+    await store.save(claimed.but(lease_until=0.0, next_poll_at=160.0, polls=1))
+    [again] = await store.claim_due(102.0, limit=10, lease_seconds=30)
+    assert again.polls == 1 and again.next_poll_at == 101.0
+
+
+async def test_waking_an_unknown_or_settled_task_does_nothing(store: TaskStore) -> None:
+    task, _ = await store.create_if_absent(make("TAAAA"))
+    await store.save(settle(task))
+    assert not await store.wake("TAAAA", 100.0)
+    assert not await store.wake("TZZZZ", 100.0)
+    assert await store.claim_due(100.0, limit=10, lease_seconds=30) == []
+
+
 async def test_settled_tasks_are_never_claimed(store: TaskStore) -> None:
     first, _ = await store.create_if_absent(make("TAAAA"))
     await store.create_if_absent(make("TBBBB", created=11.0))
