@@ -95,7 +95,7 @@ async def _retry(services: Services, task: Task, command: dict[str, Any]) -> str
         provider=task.provider,
         operation=task.operation,
         request={**task.request, "retry_of": task.id},
-        items=tuple(Item(source=i.source) for i in task.items),
+        items=tuple(Item(source=i.source, meta=i.meta) for i in task.items),
     )
     return messages.retrying(task.id, new.id)
 

@@ -3,20 +3,30 @@ tests and the benchmarks, so all three run the code a real deployment runs."""
 
 from __future__ import annotations
 
+import socket
 from urllib.parse import urlsplit
 
 from bot.sandbox.slack_emulator import SlackEmulator
+from providers.alibaba.emulator import AlibabaMTEmulator
 from providers.xiangji.emulator import XiangjiEmulator
 
 
 def emulator_env(
-    slack: SlackEmulator, xiangji: XiangjiEmulator, *, signing_secret: str, database_url: str
+    slack: SlackEmulator,
+    xiangji: XiangjiEmulator,
+    *,
+    signing_secret: str,
+    database_url: str,
+    alibaba: AlibabaMTEmulator | None = None,
+    port: int = 0,
 ) -> dict[str, str]:
-    return {
+    """With ``alibaba``, Tolk also needs a public address the emulator can reach (signed
+    links, callbacks): loopback on ``port``, which then must be a fixed one."""
+    env = {
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": signing_secret,
         "SLACK_API_URL": slack.api_url,
-        "PORT": "0",
+        "PORT": str(port),
         "DATABASE_URL": database_url,
         "XIANGJI_USER_KEY": xiangji.user_key,
         "XIANGJI_IMG_TRANS_KEY": xiangji.keys[1],
@@ -27,3 +37,23 @@ def emulator_env(
         "XIANGJI_ACCOUNT_URL": xiangji.account_url,
         "TOLK_ALLOWED_FILE_HOSTS": urlsplit(xiangji.base_url).netloc,
     }
+    if alibaba is not None:
+        key_id, secret = next(iter(alibaba.keys.items()))
+        env |= {
+            "ALIBABA_ACCESS_KEY_ID": key_id,
+            "ALIBABA_ACCESS_KEY_SECRET": secret,
+            "ALIBABA_MT_ENDPOINT": alibaba.endpoint,
+            "TOLK_ALLOWED_FILE_HOSTS": ",".join(
+                urlsplit(e).netloc for e in (xiangji.base_url, alibaba.endpoint)
+            ),
+        }
+        if port:
+            env["TOLK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    return env
+
+
+def free_port() -> int:
+    """A loopback port nobody holds right now (for a public URL known before start)."""
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        return int(s.getsockname()[1])
