@@ -445,3 +445,15 @@ def test_settings_are_frozen() -> None:
     with pytest.raises(AttributeError):
         s.port = 1  # type: ignore[misc]
     assert isinstance(s, Settings)
+
+
+def test_alibaba_callback_addresses() -> None:
+    keys = {"ALIBABA_ACCESS_KEY_ID": "id", "ALIBABA_ACCESS_KEY_SECRET": "secret"}
+    assert load_settings(keys).alibaba.callback_ips == ()  # any address (local use)
+    documented = load_settings({**keys, "ALIBABA_CALLBACK_IPS": "alibaba"}).alibaba
+    assert "59.82.61.52" in documented.callback_ips and len(documented.callback_ips) == 6
+    own = load_settings({**keys, "ALIBABA_CALLBACK_IPS": "10.0.0.1, ::1"}).alibaba
+    assert own.callback_ips == ("10.0.0.1", "::1")
+    with pytest.raises(ConfigError, match="ALIBABA_CALLBACK_IPS") as exc:
+        load_settings({**keys, "ALIBABA_CALLBACK_IPS": "10.0.0.1,alibaba.com"})
+    assert "'alibaba.com' is not an IP address" in str(exc.value)
