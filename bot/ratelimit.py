@@ -53,10 +53,15 @@ class RateLimits:
 
 
 # Xiangji documents no limit; 2/s for paid work and 5/s for status reads is conservative.
+# Alibaba counts each action's calls per second and blocks the rest of the minute once
+# over (alibaba-mt.md §10): no burst, and a little under the limit so network jitter
+# cannot put one call too many into a second.
 PROVIDER_LIMITS: dict[str, tuple[float, int]] = {
     "xiangji.submit": (2.0, 4),
     "xiangji.status": (5.0, 5),
-    "alibaba.image": (3.0, 3),
-    "alibaba.doc": (5.0, 5),
+    "alibaba.image.create": (2.8, 1),
+    "alibaba.image.status": (2.8, 1),
+    "alibaba.doc.create": (4.8, 1),
+    "alibaba.doc.status": (4.8, 1),
     "mts": (100.0, 100),
 }

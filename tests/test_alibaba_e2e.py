@@ -310,6 +310,9 @@ async def test_doc_polling_uses_one_status_call_per_document(timed_alibaba, cloc
     await timed_alibaba.services.poller.drain()
     assert len(alibaba.docs) == 3
     clock.advance(2)
+    await poll_round(timed_alibaba)  # Alibaba will call back: polling waits longer
+    assert alibaba.requests_for(GET_DOC) == []
+    clock.advance(28)
     await poll_round(timed_alibaba)
     assert len(alibaba.requests_for(GET_DOC)) == 3  # still translating: one query each
 

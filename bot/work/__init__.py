@@ -145,11 +145,15 @@ class Work:
             return task.to(State.SUCCEEDED, now, attempts=0)
         polls = task.polls + 1
         return task.to(
-            State.RUNNING,
-            now,
-            polls=polls,
-            next_poll_at=now + self.poll.delay(polls, self.rand()),
+            State.RUNNING, now, polls=polls, next_poll_at=now + self._poll_delay(task, polls)
         )
+
+    def _poll_delay(self, task: Task, polls: int) -> float:
+        """The back-off, or longer when a callback will say when the work is done (then
+        polling is only the fallback, and costs the provider's rate limit)."""
+        floor = getattr(self.operations[task.operation], "poll_floor", None)
+        delay = self.poll.delay(polls, self.rand())
+        return max(delay, floor(task)) if floor is not None else delay
 
     # --- the step -----------------------------------------------------------------------
 
@@ -173,7 +177,7 @@ class Work:
             await self.store.save(run.task)
             submitted = True
         if submitted and run.task.state is State.SUBMITTED:  # the first poll comes later
-            run.task = run.task.but(next_poll_at=now + self.poll.delay(0, self.rand()))
+            run.task = run.task.but(next_poll_at=now + self._poll_delay(run.task, 0))
             return
         if self.needs_poll(run.task) and run.task.next_poll_at > now:
             await self._deliver_ready(run, op)  # images finished so far go out now
@@ -379,7 +383,7 @@ class Work:
         if isinstance(exc, ProviderError):
             log.warning("task %s: %s", task.id, exc)
             if exc.kind is ErrorKind.PENDING:
-                run.task = task.but(next_poll_at=now + self.poll.delay(task.polls, self.rand()))
+                run.task = task.but(next_poll_at=now + self._poll_delay(task, task.polls))
                 return
             if exc.kind is ErrorKind.RETRYABLE and task.attempts + 1 < MAX_ATTEMPTS:
                 delay = self.retry.delay(task.attempts, self.rand(), retry_after=exc.retry_after)

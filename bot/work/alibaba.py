@@ -30,6 +30,7 @@ from providers.alibaba.wire import DocTask, describe
 from providers.errors import ErrorKind, ProviderError
 
 DOC_POLL_KEY = "alibaba.doc"
+CALLBACK_POLL_FLOOR = 30.0  # seconds between fallback polls of a task with a callback
 IMAGE_POLL_KEY = "alibaba.image"
 
 
@@ -75,6 +76,9 @@ class TranslateDoc:
         names = [i.meta.get("name") or i.source for i in task.items]
         return messages.doc_parent(task.id, task.place.user, names, r["source"], r["target"])
 
+    def poll_floor(self, task: Task) -> float:
+        return CALLBACK_POLL_FLOOR if task.notes.get("callback") else 0.0
+
     def file_url(self, task: Task, index: int) -> str | None:
         item = task.items[index]
         if item.meta.get("kind") != "slack-file":
@@ -94,6 +98,8 @@ class TranslateDoc:
         )
         if index is not None:
             task = _with_item(task, index, await self._create(task, index))
+            if self.links.public_url:
+                task = task.but(notes={**task.notes, "callback": True})
         if any(i.status == "pending" and not i.provider_id for i in task.items):
             return task.but(updated_at=now)  # the engine saves, then submits the next
         if any(i.status == "pending" for i in task.items):
@@ -106,7 +112,7 @@ class TranslateDoc:
         if file_url is None:
             return _failed(item, "no-public-url", messages.no_public_url())
         callback = self.links.callback_url("alibaba", task.id) if self.links.public_url else None
-        await self.limits.acquire("alibaba.doc")
+        await self.limits.acquire("alibaba.doc.create")
         try:
             created = await self.client.create_doc_translate_task(
                 r["source_code"],
@@ -130,7 +136,7 @@ class TranslateDoc:
         return [self._absorb(t, found) for t in tasks]
 
     async def _status(self, item: Item) -> DocTask:
-        await self.limits.acquire("alibaba.doc")
+        await self.limits.acquire("alibaba.doc.status")
         return await self.client.get_doc_translate_task(item.provider_id or "")
 
     def _absorb(self, task: Task, found: dict[tuple[str, int], DocTask]) -> Task:
@@ -174,7 +180,7 @@ class TranslateImage:
 
     async def submit(self, task: Task, now: float) -> Task:
         r = task.request
-        await self.limits.acquire("alibaba.image")
+        await self.limits.acquire("alibaba.image.create")
         alibaba_id = await self.client.create_image_translate_task(
             [i.source for i in task.items],
             r["source_code"],
@@ -188,7 +194,7 @@ class TranslateImage:
         return list(await asyncio.gather(*(self._poll_one(t) for t in tasks)))
 
     async def _poll_one(self, task: Task) -> Task:
-        await self.limits.acquire("alibaba.image")
+        await self.limits.acquire("alibaba.image.status")
         result = await self.client.get_image_translate_task(
             task.items[0].provider_id or "", len(task.items)
         )
