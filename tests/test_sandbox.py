@@ -80,3 +80,25 @@ def test_scripted_session_covers_every_command(tmp_path):
     assert "you shared photo.png" in out
     assert "unknown console command 'frobnicate'" in out
     assert "Traceback" not in result.stderr
+
+
+def test_sandbox_translates_documents_through_alibaba(tmp_path):
+    notes = tmp_path / "notes.md"
+    notes.write_text("# Release\n\nFaster uploads.\n", encoding="utf-8")
+    script = (
+        "/translate-doc en>ja https://example.com/guide.docx\n"
+        "/translate-image zh>en https://example.com/p.png --provider alibaba\n"
+        "/tolk config auto-docs on en>de\n"
+        f"upload {notes}\n"
+        "wait\nquit\n"
+    )
+    result = run_bot(tmp_path, stdin=script)
+    assert result.returncode == 0, result.stderr
+    out = result.stdout
+    files = dict(re.findall(r"↳ file: (\S+) \([\d.]+ K?B\) → saved to (\S+)", out))
+    assert set(files) >= {"guide-ja.docx", "notes-de.md"}, out
+    translated = (tmp_path / files["notes-de.md"]).read_text(encoding="utf-8")
+    assert "[de]" in translated and "Faster uploads." in translated
+    assert any(name.startswith("p-en-") for name in files)
+    assert out.count("Done — 1 document translated") == 2
+    assert "Traceback" not in result.stderr

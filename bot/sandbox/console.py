@@ -28,9 +28,11 @@ CHANNEL = "C0GENERAL"
 
 HELP = """Type what you would do in Slack:
   /translate zh>en 你好                               a slash command, as typed in Slack
-  /translate-image zh>ko https://example.com/a.jpg
+  /translate-image zh>ko https://example.com/a.jpg   (add --provider alibaba for Alibaba)
+  /translate-doc en>ja https://example.com/guide.docx
   /cutout https://example.com/a.png --bg 255,255,255
   /tolk help | tasks | cancel ID | retry ID
+  /tolk config auto-docs on en>de                    then: upload notes.md
   upload PATH…          post local files into #general as a message
   react :flag-kr: LAST  react to the last message (or a message ts)
   wait                  until no task is pending

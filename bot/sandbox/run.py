@@ -1,5 +1,6 @@
-"""The sandbox: the real bot, wired through its ordinary settings to the bundled Slack
-and Xiangji emulators on loopback, driven from the console. Nothing leaves the machine."""
+"""The sandbox: the real bot, wired through its ordinary settings to the bundled Slack,
+Xiangji and Alibaba emulators on loopback, driven from the console. Nothing leaves the
+machine: the Alibaba emulator makes up a sample for any document URL it cannot reach."""
 
 from __future__ import annotations
 
@@ -14,12 +15,13 @@ from bot.config import load_settings
 from bot.runtime import serving
 from bot.sandbox.console import HELP, Console
 from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.wiring import emulator_env
+from bot.sandbox.wiring import emulator_env, free_port
+from providers.alibaba.emulator import AlibabaMTEmulator
 from providers.xiangji.emulator import XiangjiEmulator
 
 DATA = Path("data/sandbox")
 BANNER = (
-    "Tolk sandbox: the real bot against emulated Slack and Xiangji on this machine "
+    "Tolk sandbox: the real bot against emulated Slack, Xiangji and Alibaba on this machine "
     "(no workspace is contacted). To connect a real workspace, put SLACK_BOT_TOKEN and "
     "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN) in .env — see README.md."
 )
@@ -35,15 +37,18 @@ async def run_sandbox(
     async with (
         SlackEmulator(bot_token=bot_token, files_dir=files_dir) as slack,
         XiangjiEmulator(fetch_sources=False) as xiangji,
+        AlibabaMTEmulator(doc_seconds=1.0, offline_samples=True) as alibaba,
     ):
         env = emulator_env(
             slack,
             xiangji,
+            alibaba=alibaba,
+            port=port or free_port(),  # known before start: Alibaba fetches and calls back
             signing_secret=signing_secret,
             database_url=f"sqlite:///{DATA}/tolk.sqlite",
         )
         settings = load_settings(
-            {**env, "PORT": str(port), "TOLK_POLL_MIN_SECONDS": "0.5", "TOLK_POLL_MAX_SECONDS": "5"}
+            {**env, "TOLK_POLL_MIN_SECONDS": "0.5", "TOLK_POLL_MAX_SECONDS": "5"}
         )
         async with serving(settings, host="127.0.0.1") as (services, bound):
             print(BANNER, file=out, flush=True)

@@ -354,6 +354,7 @@ class AlibabaMTEmulator:
         strict_methods: bool = True,
         max_doc_bytes: int = MAX_DOC_BYTES,
         fetch_timeout: float = 5.0,
+        offline_samples: bool = False,
     ) -> None:
         self.keys: dict[str, str] = {access_key_id: access_key_secret}
         self.clock = clock
@@ -365,6 +366,7 @@ class AlibabaMTEmulator:
         self.strict_methods = strict_methods
         self.max_doc_bytes = max_doc_bytes
         self.fetch_timeout = fetch_timeout
+        self.offline_samples = offline_samples  # sandbox: an unreachable URL yields a sample
         self.verifier = PopVerifier(
             lambda key: self.keys.get(key),
             clock=lambda: self.clock(),
@@ -845,8 +847,16 @@ class AlibabaMTEmulator:
                     fetched = _Fetch(status, body, filename, too_big=body is None)
         except (aiohttp.ClientError, TimeoutError, ValueError):
             fetched = _Fetch(status, None, None)
+            if self.offline_samples:  # no internet (the sandbox): make up the file
+                fetched = await self._offline_sample(url)
         self.fetched.append((url, fetched.status))
         return fetched
+
+    async def _offline_sample(self, url: str) -> _Fetch:
+        name = unquote(urlsplit(url).path.rsplit("/", 1)[-1]) or "document.txt"
+        if _split_name(name)[1] in ("png", "jpg", "jpeg", "gif", "bmp", "webp"):
+            return _Fetch(200, await asyncio.to_thread(sample_image, name), None)
+        return _Fetch(200, sample_document(name), None)
 
     # -- files ----------------------------------------------------------------------------
 
