@@ -326,3 +326,16 @@ async def timed_alibaba(slack, xiangji, tmp_path, clock) -> AsyncIterator[Tolk]:
             tolk.services.work.rand = lambda: 0.0
             tolk.alibaba = emulator
             yield tolk
+
+
+async def test_a_burst_of_documents_stays_within_alibabas_rate_limit(mt, alibaba):
+    """12 documents at once: creations are paced under 5 a second, none is throttled."""
+    urls = [alibaba.sample_doc_url(f"burst{n}.txt") for n in range(12)]
+    await asyncio.gather(*(mt.command("/translate-doc", f"en>ja {u}") for u in urls))
+    await until(lambda: len(alibaba.docs) == 12, within=10)
+    creates = alibaba.requests_for(CREATE_DOC)
+    assert len(creates) == 12
+    per_second: dict[int, int] = {}
+    for r in creates:
+        per_second[int(r.at)] = per_second.get(int(r.at), 0) + 1
+    assert max(per_second.values()) <= 5
