@@ -83,6 +83,17 @@ def _private_ip(host: str) -> bool:
     return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
 
 
+async def _resolves_publicly(host: str, port: int | None) -> bool:
+    """Every address ``host`` resolves to is public (no loopback, private, link-local)."""
+    if _private_ip(host):
+        return False
+    try:
+        infos = await asyncio.get_running_loop().getaddrinfo(host, port or 443)
+    except OSError:
+        return True  # unresolvable here: the fetch fails on its own, nothing private is hit
+    return all(not _private_ip(str(info[4][0])) for info in infos)
+
+
 class Delivery:
     def __init__(
         self,
@@ -103,6 +114,17 @@ class Delivery:
         """A provider's result, from an allowed host only."""
         if not host_allowed(url, self._allowed):
             raise DownloadRefused(url)
+        return await self._get(url, {}, limit)
+
+    async def download_public(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
+        """A URL a person gave, for a provider that takes only uploads: fetched only when
+        its host resolves to public addresses, or is explicitly allowed."""
+        if not host_allowed(url, self._allowed):
+            parts = urlsplit(url)
+            if parts.scheme not in ("http", "https") or not parts.hostname:
+                raise DownloadRefused(url)
+            if not await _resolves_publicly(parts.hostname, parts.port):
+                raise DownloadRefused(url)
         return await self._get(url, {}, limit)
 
     async def download_slack_file(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
@@ -143,7 +165,11 @@ class Delivery:
         return str(resp["files"][0]["id"]) if resp.get("files") else ""
 
     async def has_file(self, channel: str, thread_ts: str, filename: str) -> bool:
+        """A reply in the thread carries ``filename`` (the thread's own message does not
+        count: it may hold the very document that was translated)."""
         for message in await self._replies(channel, thread_ts):
+            if message.get("ts") == thread_ts:
+                continue
             if any(f.get("name") == filename for f in message.get("files", ())):
                 return True
         return False

@@ -148,6 +148,19 @@ def _file_name(source: str) -> str:
     return source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or source
 
 
+def rozetta_comment(filename: str, count: float | None) -> str:
+    """Rozetta's ``wordCount``: words on T-4OO, characters on T-3MT."""
+    return f"{filename} · {count:,.0f} words/characters" if count else filename
+
+
+def url_refused(url: str) -> str:
+    host = url.split("//", 1)[-1].split("/", 1)[0]
+    return (
+        f"Tolk does not fetch files from {host}: it is not a public address. Share the file "
+        "in Slack instead, or ask an admin to add the host to `TOLK_ALLOWED_FILE_HOSTS`."
+    )
+
+
 def no_public_url() -> str:
     return (
         "Alibaba must download the file from Tolk, and Tolk has no public address: an admin "
@@ -543,6 +556,22 @@ def translate_modal(
                     "action_id": "value",
                     "options": [_option("xiangji", "Xiangji")],
                     "initial_option": _option("xiangji", "Xiangji"),
+                },
+            },
+            {
+                "type": "input",
+                "block_id": "documents",
+                "optional": True,
+                "label": {"type": "plain_text", "text": "Documents"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": "Who translates the message's documents (Word, PDF …).",
+                },
+                "element": {
+                    "type": "static_select",
+                    "action_id": "value",
+                    "options": [_option("alibaba", "Alibaba"), _option("rozetta", "Rozetta")],
+                    "initial_option": _option("alibaba", "Alibaba"),
                 },
             },
             {

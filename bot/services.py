@@ -32,9 +32,11 @@ from bot.slack_retry import RateLimitRetry
 from bot.storage import TaskStore, open_store
 from bot.work import Work
 from bot.work.alibaba import alibaba_operations
+from bot.work.rozetta import rozetta_operations
 from bot.work.xiangji import xiangji_operations
 from providers.alibaba.client import AlibabaMTClient
 from providers.alibaba.signing import Credentials
+from providers.rozetta.client import RozettaClient, RozettaKeys
 from providers.xiangji import XiangjiClient, XiangjiKeys
 
 
@@ -52,6 +54,7 @@ class Services:
     delivery: Delivery
     links: Links
     alibaba: AlibabaMTClient | None = None
+    rozetta: RozettaClient | None = None
     quota: QuotaWatcher | None = None
 
     def provider_ready(self, provider: str) -> bool:
@@ -102,6 +105,16 @@ async def open_services(
             a = settings.alibaba
             credentials = Credentials(a.access_key_id, a.access_key_secret)
             alibaba = AlibabaMTClient(session, credentials, endpoint=a.mt_endpoint, clock=clock)
+        rozetta = None
+        if settings.rozetta:
+            r = settings.rozetta
+            rozetta = RozettaClient(
+                session,
+                RozettaKeys(r.access_key, r.secret_key),
+                api_url=r.api_url,
+                contract_id=r.contract_id,
+                field_id=r.field_id,  # nonces follow the wall clock, never a test's
+            )
         links = Links(
             settings.public_url,
             settings.slack_signing_secret or settings.slack_bot_token or "",
@@ -120,6 +133,8 @@ async def open_services(
             operations.update(xiangji_operations(xiangji, limits, delivery))
         if alibaba:
             operations.update(alibaba_operations(alibaba, limits, links))
+        if rozetta:
+            operations.update(rozetta_operations(rozetta, delivery))
         work = Work(
             store,
             delivery,
@@ -159,5 +174,6 @@ async def open_services(
             delivery=delivery,
             links=links,
             alibaba=alibaba,
+            rozetta=rozetta,
             quota=quota,
         )

@@ -203,12 +203,26 @@ def doc_item(services: Services, url: str) -> Item:
     return Item(source=url, meta={"kind": "slack-file" if slack_file else "url", "name": name})
 
 
-def doc_request(source: Any, target: Any, **options: Any) -> dict[str, Any]:
-    """The request of an ``alibaba.translate_doc`` task (languages already checked)."""
+def doc_request(source: Any, target: Any, provider: str, **options: Any) -> dict[str, Any]:
+    """The request of a ``<provider>.translate_doc`` task (languages already checked);
+    no source means the provider detects it (Rozetta)."""
     return {
-        "source": source.code,
+        "source": source.code if source else None,
         "target": target.code,
-        "source_code": provider_code(source, "alibaba"),
-        "target_code": provider_code(target, "alibaba"),
+        "source_code": provider_code(source, provider) if source else None,
+        "target_code": provider_code(target, provider),
         **{k: v for k, v in options.items() if v is not None},
     }
+
+
+def require_doc_provider(services: Services, provider: str) -> None:
+    if provider == "alibaba":
+        require_alibaba(services, "document translation")
+    elif services.rozetta is None:
+        raise UsageError(
+            messages.provider_off(
+                "Rozetta",
+                "Rozetta document translation",
+                ("ROZETTA_ACCESS_KEY", "ROZETTA_SECRET_KEY"),
+            )
+        )

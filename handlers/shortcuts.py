@@ -11,10 +11,20 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
 from bot.channels import load_channel
-from bot.languages import LanguageError, lookup
+from bot.languages import LanguageError, check_pair, lookup
 from bot.services import Services
 from bot.tasks import Place
-from handlers.common import fetch_message, message_items, message_request, record_task
+from handlers.common import (
+    doc_request,
+    document_items,
+    documents,
+    fetch_message,
+    message_items,
+    message_request,
+    record_task,
+    require_doc_provider,
+)
+from handlers.parsing import UsageError
 
 QOS = {"fast": "LowLatency", "best": "BestQuality"}
 
@@ -70,30 +80,56 @@ async def on_translate_submitted(
     source = None if source_code in (None, "auto") else lookup(source_code)
     message = await fetch_message(services, meta["channel"], meta["ts"])
     items = message_items(message) if message else ()
-    if not items:
+    docs = documents(message) if message else []
+    if not items and not docs:
         await ack(response_action="errors", errors={"target": messages.nothing_to_translate()})
         return
+    doc_provider = picked("documents") or "alibaba"
     try:
-        request = message_request(
-            source,
-            target,
-            {"channel": meta["channel"], "ts": meta["ts"]},
-            has_images=any(i.meta.get("kind") == "file" for i in items),
-            mode="shortcut",
-            removed="removed" in checked,
-            qos=QOS.get(picked("quality") or ""),
-        )
+        if docs:
+            require_doc_provider(services, doc_provider)
+            if doc_provider == "alibaba" and services.links.public_url is None:
+                raise UsageError(messages.no_public_url())
+            check_pair(source, target, doc_provider, "doc")
+    except (UsageError, LanguageError) as exc:
+        await ack(response_action="errors", errors={"documents": messages.modal_error(str(exc))})
+        return
+    origin = {"channel": meta["channel"], "ts": meta["ts"]}
+    request: dict[str, Any] = {}
+    try:
+        if items:
+            request = message_request(
+                source,
+                target,
+                origin,
+                has_images=any(i.meta.get("kind") == "file" for i in items),
+                mode="shortcut",
+                removed="removed" in checked,
+                qos=QOS.get(picked("quality") or ""),
+            )
     except LanguageError as exc:
         await ack(response_action="errors", errors={"source": messages.modal_error(str(exc))})
         return
     await ack()
-    user = body["user"]["id"]
-    await record_task(
-        services,
-        dedupe_key=f"shortcut:{meta.get('team', '')}:{view['id']}",
-        place=Place(meta.get("team", ""), meta["channel"], user, meta["thread_ts"]),
-        provider="xiangji",
-        operation="xiangji.translate_message",
-        request=request,
-        items=items,
-    )
+    place = Place(meta.get("team", ""), meta["channel"], body["user"]["id"], meta["thread_ts"])
+    key = f"shortcut:{meta.get('team', '')}:{view['id']}"
+    if items:
+        await record_task(
+            services,
+            dedupe_key=key,
+            place=place,
+            provider="xiangji",
+            operation="xiangji.translate_message",
+            request=request,
+            items=items,
+        )
+    if docs:
+        await record_task(
+            services,
+            dedupe_key=f"{key}:documents",
+            place=place,
+            provider=doc_provider,
+            operation=f"{doc_provider}.translate_doc",
+            request=doc_request(source, target, doc_provider, origin=origin),
+            items=document_items(docs),
+        )

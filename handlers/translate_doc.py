@@ -1,7 +1,9 @@
-"""``/translate-doc [SRC>]TGT URL``: a document translation task (Alibaba by default).
+"""``/translate-doc [SRC>]TGT URL``: a document translation task (Alibaba by default,
+``--provider rozetta``).
 
-A public URL is passed to Alibaba as it is; a Slack file link is private, so Alibaba
-fetches it from a signed Tolk link — which needs ``TOLK_PUBLIC_URL``."""
+Alibaba fetches the file: a public URL is passed as it is; a Slack file link is private,
+so Alibaba fetches it from a signed Tolk link — which needs ``TOLK_PUBLIC_URL``. Rozetta
+takes uploads, so Tolk fetches the file itself (Slack files with the bot token)."""
 
 from __future__ import annotations
 
@@ -18,7 +20,7 @@ from handlers.common import (
     doc_item,
     doc_request,
     record_task,
-    require_alibaba,
+    require_doc_provider,
 )
 from handlers.parsing import UsageError, parse_translate_doc
 
@@ -32,14 +34,13 @@ async def on_translate_doc(ack: AsyncAck, command: dict[str, Any], context: dict
     usage = messages.USAGE["translate-doc"]
     try:
         cmd = parse_translate_doc(command.get("text", ""))
-        if cmd.provider != "alibaba":
-            raise UsageError(messages.provider_not_ready(cmd.provider, "document translation"))
-        require_alibaba(services, "document translation")
-        check_pair(cmd.source, cmd.target, "alibaba", "doc")
+        require_doc_provider(services, cmd.provider)
+        check_pair(cmd.source, cmd.target, cmd.provider, "doc")
         item = doc_item(services, cmd.url)
-        if item.meta.get("kind") == "slack-file" and services.links.public_url is None:
+        slack_file = item.meta.get("kind") == "slack-file"
+        if cmd.provider == "alibaba" and slack_file and services.links.public_url is None:
             raise UsageError(messages.no_public_url())
-        request = doc_request(cmd.source, cmd.target, scene=cmd.scene)
+        request = doc_request(cmd.source, cmd.target, cmd.provider, scene=cmd.scene)
     except UsageError as exc:
         await ack(text=str(exc))
         return
@@ -50,8 +51,8 @@ async def on_translate_doc(ack: AsyncAck, command: dict[str, Any], context: dict
         services,
         dedupe_key=command_key(command),
         place=command_place(command),
-        provider="alibaba",
-        operation="alibaba.translate_doc",
+        provider=cmd.provider,
+        operation=f"{cmd.provider}.translate_doc",
         request=request,
         items=(item,),
     )

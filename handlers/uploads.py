@@ -24,7 +24,7 @@ from handlers.common import (
     message_items,
     message_request,
     record_task,
-    require_alibaba,
+    require_doc_provider,
 )
 from handlers.parsing import UsageError
 
@@ -89,18 +89,13 @@ async def _documents(
     """Documents posted in an auto-docs channel: one document task per message."""
     key = f"{place.channel}:{ts}"
     provider = route.provider or "alibaba"
-    if provider != "alibaba":
-        await _once(
-            services, f"docs:{key}", place, messages.provider_not_ready(provider, "documents")
-        )
-        return
     try:
-        require_alibaba(services, "document translation")
-        if services.links.public_url is None:
+        require_doc_provider(services, provider)
+        if provider == "alibaba" and services.links.public_url is None:
             raise UsageError(messages.no_public_url())
         source = lookup(route.source) if route.source else None
         target = lookup(route.target)
-        check_pair(source, target, "alibaba", "doc")
+        check_pair(source, target, provider, "doc")
     except (UsageError, LanguageError) as exc:
         await _once(services, f"docs:{key}", place, str(exc))
         return
@@ -108,9 +103,9 @@ async def _documents(
         services,
         dedupe_key=f"upload-docs:{place.team}:{key}",
         place=place,
-        provider="alibaba",
-        operation="alibaba.translate_doc",
-        request=doc_request(source, target, origin=origin),
+        provider=provider,
+        operation=f"{provider}.translate_doc",
+        request=doc_request(source, target, provider, origin=origin),
         items=document_items(files),
     )
 

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from bot.sandbox.slack_emulator import SlackEmulator
 from providers.alibaba.emulator import AlibabaMTEmulator
+from providers.rozetta.emulator import RozettaEmulator
 from providers.xiangji.emulator import XiangjiEmulator
 
 
@@ -18,6 +19,7 @@ def emulator_env(
     signing_secret: str,
     database_url: str,
     alibaba: AlibabaMTEmulator | None = None,
+    rozetta: RozettaEmulator | None = None,
     port: int = 0,
 ) -> dict[str, str]:
     """With ``alibaba``, Tolk also needs a public address the emulator can reach (signed
@@ -49,6 +51,15 @@ def emulator_env(
         }
         if port:
             env["TOLK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    if rozetta is not None:
+        access, secret = next(iter(rozetta.keys.items()))
+        env |= {
+            "ROZETTA_ACCESS_KEY": access,
+            "ROZETTA_SECRET_KEY": secret,
+            "ROZETTA_API_URL": rozetta.base_url,
+            "ROZETTA_CONTRACT_ID": rozetta.contract_id or "",
+            "ROZETTA_FIELD_ID": sorted(rozetta.field_ids)[0],
+        }
     return env
 
 

@@ -288,7 +288,10 @@ class Work:
         ):
             log.info("task %s: %s already in the thread; not uploading again", task.id, filename)
             return
-        data = await self.delivery.download(output["url"])
+        if output.get("fetch"):  # the provider hands the file over itself (signed calls)
+            data = await self.operations[task.operation].fetch(output)
+        else:
+            data = await self.delivery.download(output["url"])
         await run.intend(marker)
         comment = output.get("comment") or messages.result_comment(
             index + 1, len(task.items), item.source, output.get("variant")

@@ -1,0 +1,174 @@
+"""Rozetta file translation: ``/translate-doc … --provider rozetta`` and auto-docs
+channels set to Rozetta.
+
+Rozetta takes uploads, not URLs: Tolk fetches the document itself (a Slack file with the
+bot token; a URL only from a public address, ``Delivery.download_public``) and uploads it
+with ``POST /api/v1/file-translate`` — one call per document, each persisted before the
+next. Rozetta has no idempotency token, so a crash between its answer and Tolk's save
+uploads that one document again.
+
+Polling costs one ``GET /translate-result/all`` per round for every pending Rozetta task,
+however many; when the account's history makes that answer heavier than asking per id,
+the round asks per id instead (``wire.choose_poll``). A finished item is downloaded as a
+ZIP by its item id, unpacked, and uploaded under the file's original name with its
+word (T-4OO) or character (T-3MT) count.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+from bot import messages
+from bot.delivery import Delivery, DownloadRefused, FileTooLarge
+from bot.tasks import Item, State, Task
+from providers.errors import ErrorKind, ProviderError
+from providers.rozetta.client import RozettaClient
+from providers.rozetta.wire import TranslateItem, Translation, choose_poll
+
+log = logging.getLogger(__name__)
+
+POLL_KEY = "rozetta"
+MAX_DOC_BYTES = 50 * 1024 * 1024  # Rozetta takes up to 500 MB; Slack files are smaller
+
+
+def rozetta_operations(client: RozettaClient, delivery: Delivery) -> dict[str, Any]:
+    return {"rozetta.translate_doc": TranslateDoc(client, delivery)}
+
+
+def source_name(item: Item) -> str:
+    return (
+        item.meta.get("name")
+        or unquote(PurePosixPath(urlsplit(item.source).path).name)
+        or "document"
+    )
+
+
+class TranslateDoc:
+    provider = "rozetta"
+    needs_thread = True
+    poll_key = POLL_KEY
+    noun = "document"
+
+    def __init__(self, client: RozettaClient, delivery: Delivery) -> None:
+        self.client = client
+        self.delivery = delivery
+        self.history = 0  # translations in the last "all" answer: the account's history
+        self.calls = {"all": 0, "per-id": 0}  # status calls made, by kind (benchmarks)
+
+    def parent_text(self, task: Task) -> str:
+        r = task.request
+        names = [source_name(i) for i in task.items]
+        return messages.doc_parent(task.id, task.place.user, names, r["source"], r["target"])
+
+    # --- submission ---------------------------------------------------------------------------
+
+    async def submit(self, task: Task, now: float) -> Task:
+        index = next(
+            (i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id),
+            None,
+        )
+        if index is not None:
+            items = list(task.items)
+            items[index] = await self._upload(task, items[index])
+            task = task.but(items=tuple(items))
+        if any(i.status == "pending" and not i.provider_id for i in task.items):
+            return task.but(updated_at=now)
+        if any(i.status == "pending" for i in task.items):
+            return task.to(State.SUBMITTED, now)
+        return task.to(State.SUCCEEDED, now)
+
+    async def _upload(self, task: Task, item: Item) -> Item:
+        name = source_name(item)
+        try:
+            if item.meta.get("kind") == "slack-file":
+                data = await self.delivery.download_slack_file(item.source, limit=MAX_DOC_BYTES)
+            else:
+                data = await self.delivery.download_public(item.source, limit=MAX_DOC_BYTES)
+        except FileTooLarge:
+            return _failed(item, "too-large", messages.file_too_large(name, MAX_DOC_BYTES))
+        except DownloadRefused:
+            return _failed(item, "refused", messages.url_refused(item.source))
+        r = task.request
+        try:
+            translate_id = await self.client.file_translate(
+                [(name, data)], [r["target_code"]], source_lang=r.get("source_code")
+            )
+        except ProviderError as exc:
+            if exc.kind is not ErrorKind.PERMANENT:
+                raise
+            return _failed(item, exc.code, exc.message)
+        return replace(item, provider_id=translate_id)
+
+    # --- polling --------------------------------------------------------------------------------
+
+    async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        """One round for every pending Rozetta task: one "all" call, or per id if cheaper."""
+        wanted = sorted({i.provider_id for t in tasks for i in t.items if _waiting(i)})
+        found: dict[str, Translation] = {}
+        if wanted and choose_poll(len(wanted), self.history) == "all":
+            everything = await self.client.translate_result_all()
+            self.calls["all"] += 1
+            self.history = len(everything)
+            found = {t.translate_id: t for t in everything if t.translate_id in wanted}
+        elif wanted:
+            results = await asyncio.gather(*(self.client.translate_result(w) for w in wanted))
+            self.calls["per-id"] += len(wanted)
+            found = {t.translate_id: t for t in results}
+        return [self._absorb(t, found) for t in tasks]
+
+    def _absorb(self, task: Task, found: dict[str, Translation]) -> Task:
+        items = list(task.items)
+        for index, item in enumerate(items):
+            translation = found.get(item.provider_id or "") if _waiting(item) else None
+            result = _item_for(translation, task.request["target_code"]) if translation else None
+            if result is None or result.state == "pending":
+                continue
+            if result.state == "failed":
+                error = result.failure("translate-result")
+                message = error.message if error else "Rozetta could not translate this file"
+                items[index] = _failed(item, result.failure_code or "item-error", message)
+                continue
+            name = result.file_name or source_name(item)
+            output = {
+                "kind": "file",
+                "fetch": "rozetta",
+                "item_id": result.item_id,
+                "filename": name,
+                "comment": messages.rozetta_comment(name, result.word_count),
+            }
+            items[index] = replace(item, status="done", outputs=(output,))
+        return task.but(items=tuple(items))
+
+    async def fetch(self, output: dict[str, Any]) -> bytes:
+        """The translated file of one finished item: its ZIP, unpacked."""
+        files = await self.client.download_files([output["item_id"]])
+        if not files:
+            raise ProviderError(
+                "rozetta",
+                "downloads",
+                "empty-zip",
+                "Rozetta's download held no file",
+                ErrorKind.RETRYABLE,
+            )
+        wanted = output.get("filename")
+        return next((data for name, data in files if name == wanted), files[0][1])
+
+
+def _item_for(translation: Translation, target: str) -> TranslateItem | None:
+    items = translation.items
+    same = [i for i in items if (i.target_lang or "").lower() == target.lower()]
+    return (same or list(items) or [None])[0]
+
+
+def _waiting(item: Item) -> bool:
+    return item.status == "pending" and bool(item.provider_id)
+
+
+def _failed(item: Item, code: str, message: str) -> Item:
+    return replace(item, status="failed", error={"code": code, "message": message})
