@@ -33,6 +33,7 @@ HELP = """Type what you would do in Slack:
   /cutout https://example.com/a.png --bg 255,255,255
   /tolk help | tasks | cancel ID | retry ID
   /tolk config auto-docs on en>de                    then: upload notes.md
+  /tolk config auto-docs on en>de --provider rozetta  the same through Rozetta
   upload PATH…          post local files into #general as a message
   react :flag-kr: LAST  react to the last message (or a message ts)
   wait                  until no task is pending
