@@ -22,8 +22,8 @@ from providers.xiangji.emulator import XiangjiEmulator
 
 DATA = Path("data/sandbox")
 BANNER = (
-    "Tolk sandbox: the real bot against emulated Slack, Xiangji, Alibaba and Rozetta on this machine "
-    "(no workspace is contacted). To connect a real workspace, put SLACK_BOT_TOKEN and "
+    "Tolk sandbox: the real bot against emulated Slack, Xiangji, Alibaba and Rozetta on this "
+    "machine (no workspace is contacted). To connect a real workspace, put SLACK_BOT_TOKEN and "
     "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN) in .env — see README.md."
 )
 

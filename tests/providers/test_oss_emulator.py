@@ -116,7 +116,7 @@ async def test_head_is_signed_for_get_only(em, session) -> None:
     "tamper",
     [
         lambda u: u.replace("/out/cat-0.png", "/out/cat-1.png"),
-        lambda u: u.replace("x-oss-expires=600", "x-oss-expires=6000"),
+        lambda u: re.sub(r"x-oss-expires=\d+", "x-oss-expires=6000", u),
         lambda u: re.sub(
             r"x-oss-signature=([0-9a-f])",
             lambda m: "x-oss-signature=" + ("1" if m[1] != "1" else "2"),
