@@ -1,6 +1,6 @@
 """The transport every Alibaba RPC client shares: sign one call, send it, return
-``(status, JSON)``. GET carries the parameters in the query, POST in a form body —
-as the official SDK sends them.
+``(status, JSON)``. GET carries the parameters in the query, POST in a form body (or,
+for MTS, in the query with an empty body) — as the official SDKs send them.
 
 Transport failures, 5xx and bodies that are not JSON become RETRYABLE
 ``ProviderError``s (``providers/_http.py``); 4xx bodies come back for the caller's wire
@@ -61,11 +61,18 @@ class AlibabaRpc:
         return f"AlibabaRpc(base_url={self.base_url!r}, version={self.version!r})"
 
     async def call(
-        self, action: str, params: Mapping[str, str], *, method: str = "POST"
+        self,
+        action: str,
+        params: Mapping[str, str],
+        *,
+        method: str = "POST",
+        in_query: bool = False,
     ) -> tuple[int, Any]:
+        """``in_query``: a POST whose parameters travel in the query with an empty body
+        (MTS, as its SDK sends it); otherwise a POST carries them as a form body."""
         params = {k: v for k, v in params.items() if v is not None}
-        query = params if method == "GET" else {}
-        body = b"" if method == "GET" else encode_params(params).encode()
+        query = params if method == "GET" or in_query else {}
+        body = b"" if query else encode_params(params).encode()
         headers = sign_v3(
             self._credentials,
             method=method,
