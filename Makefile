@@ -9,7 +9,7 @@ UV := python3 -m uv
 # uv from PyPI when the machine has none; then the locked environment in .venv.
 .venv/.installed: pyproject.toml uv.lock
 	@python3 -m uv --version >/dev/null 2>&1 || python3 -m pip install --quiet uv
-	$(UV) sync --frozen --quiet
+	$(UV) sync --frozen --quiet --all-extras
 	touch $@
 
 install: .venv/.installed
