@@ -27,6 +27,12 @@ USAGE = {
         "Options: `--scene general|title|description|message|medical|social|tech`, "
         "`--provider alibaba|rozetta`. Word, Excel, PowerPoint, PDF, text, HTML, Markdown and more, up to 50 MB."
     ),
+    "media-job": (
+        "Usage: `/media-job FUNCTION oss://bucket/object [JSON]` — e.g. "
+        '`/media-job ImageCartoonize oss://my-bucket/photos/cat.jpg {"Model": "3d"}` or '
+        '`/media-job CaptionExtraction oss://my-bucket/video.mp4 {"fps": 5}`; '
+        "`/media-job status JOBID` follows a job submitted elsewhere."
+    ),
     "cutout": (
         "Usage: `/cutout URL… [--bg R,G,B]` — e.g. `/cutout https://example.com/a.png` or "
         "`/cutout https://example.com/a.png --bg 255,255,255` for a white background. Up to 20 URLs."
@@ -158,6 +164,44 @@ def url_refused(url: str) -> str:
     return (
         f"Tolk does not fetch files from {host}: it is not a public address. Share the file "
         "in Slack instead, or ask an admin to add the host to `TOLK_ALLOWED_FILE_HOSTS`."
+    )
+
+
+def needs_job_id(usage: str) -> str:
+    return f"Give the MTS JobId after `status`, e.g. `/media-job status 88c6ca184c0e432bbf5b665e2a15abcd`.\n{usage}"
+
+
+def missing_media_input(usage: str) -> str:
+    return f"Give the input object after the function, as `oss://bucket/object`.\n{usage}"
+
+
+def ack_media(task_id: str, function: str, source: str) -> str:
+    return f"On it: {function} on `{source}`. Results go in the thread (task `{task_id}`)."
+
+
+def ack_media_status(task_id: str, job_id: str) -> str:
+    return f"Following MTS job `{job_id}`; its results go in the thread (task `{task_id}`)."
+
+
+def media_parent(task_id: str, user: str, function: str | None, source: str) -> str:
+    what = f"{function} on `{source}`" if function else f"MTS job `{source}`"
+    return f":clapper: <@{user}> asked for {what} · task `{task_id}`"
+
+
+def media_done(task_id: str, function: str, files: int, summary: str | None) -> str:
+    noun = "1 file" if files == 1 else f"{files} files"
+    text = f":white_check_mark: {function} finished — {noun} in this thread (task `{task_id}`)."
+    return f"{text}\n{summary}" if summary else text
+
+
+def media_failed(task_id: str, function: str, code: str, meaning: str) -> str:
+    return f":x: {function} failed (task `{task_id}`): MTS error {code} — {meaning}."
+
+
+def no_mts_output() -> str:
+    return (
+        "MTS needs somewhere to write results: an admin sets `ALIBABA_MTS_OUTPUT` "
+        "(e.g. `oss://my-bucket.oss-cn-hangzhou.aliyuncs.com/tolk/`)."
     )
 
 

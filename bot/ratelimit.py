@@ -63,5 +63,5 @@ PROVIDER_LIMITS: dict[str, tuple[float, int]] = {
     "alibaba.image.status": (2.8, 1),
     "alibaba.doc.create": (4.8, 1),
     "alibaba.doc.status": (4.8, 1),
-    "mts": (100.0, 100),
+    "mts": (95.0, 1),  # 100 per second per account, Submit and Query together
 }

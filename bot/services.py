@@ -32,10 +32,12 @@ from bot.slack_retry import RateLimitRetry
 from bot.storage import TaskStore, open_store
 from bot.work import Work
 from bot.work.alibaba import alibaba_operations
+from bot.work.mts import mts_operations
 from bot.work.rozetta import rozetta_operations
 from bot.work.xiangji import xiangji_operations
 from providers.alibaba.client import AlibabaMTClient
 from providers.alibaba.signing import Credentials
+from providers.mts.client import MtsClient
 from providers.rozetta.client import RozettaClient, RozettaKeys
 from providers.xiangji import XiangjiClient, XiangjiKeys
 
@@ -55,6 +57,7 @@ class Services:
     links: Links
     alibaba: AlibabaMTClient | None = None
     rozetta: RozettaClient | None = None
+    mts: MtsClient | None = None
     quota: QuotaWatcher | None = None
 
     def provider_ready(self, provider: str) -> bool:
@@ -100,11 +103,12 @@ async def open_services(
                 upload_url=x.upload_url,
                 account_url=x.account_url,
             )
-        alibaba = None
+        alibaba = mts = None
         if settings.alibaba:
             a = settings.alibaba
             credentials = Credentials(a.access_key_id, a.access_key_secret)
             alibaba = AlibabaMTClient(session, credentials, endpoint=a.mt_endpoint, clock=clock)
+            mts = MtsClient(session, credentials, endpoint=a.mts_endpoint, clock=clock)
         rozetta = None
         if settings.rozetta:
             r = settings.rozetta
@@ -135,6 +139,19 @@ async def open_services(
             operations.update(alibaba_operations(alibaba, limits, links))
         if rozetta:
             operations.update(rozetta_operations(rozetta, delivery))
+        if mts and settings.alibaba:
+            operations.update(
+                mts_operations(
+                    mts,
+                    limits,
+                    delivery,
+                    credentials,
+                    output=settings.alibaba.mts_output,
+                    pipeline_id=settings.alibaba.mts_pipeline_id,
+                    oss_endpoint=settings.alibaba.oss_endpoint,
+                    clock=clock,
+                )
+            )
         work = Work(
             store,
             delivery,
@@ -175,5 +192,6 @@ async def open_services(
             links=links,
             alibaba=alibaba,
             rozetta=rozetta,
+            mts=mts,
             quota=quota,
         )

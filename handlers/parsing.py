@@ -6,12 +6,20 @@ write it; nothing here performs I/O, so a bad command never reaches a provider.
 
 from __future__ import annotations
 
+import re
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 from bot import messages
 from bot.languages import Language, LanguageError, parse_pair
 from providers.alibaba.wire import SCENES
+from providers.mts.wire import (
+    check_function,
+    check_function_params,
+    check_job_params,
+    check_location,
+)
 
 MAX_TEXT_CHARS = 5000  # Xiangji's Aliyun engine limit (UTF-16 units)
 MAX_IMAGES = 20
@@ -51,6 +59,18 @@ class DocCommand:
     url: str
     scene: str | None = None
     provider: str = "alibaba"
+
+
+@dataclass(frozen=True)
+class MediaJobCommand:
+    function: str
+    input: str
+    params: dict[str, Any]
+
+
+@dataclass(frozen=True)
+class MediaStatusCommand:
+    job_id: str
 
 
 @dataclass(frozen=True)
@@ -200,6 +220,45 @@ def parse_translate_doc(text: str) -> DocCommand:
     if scene is not None and provider != "alibaba":
         raise UsageError(messages.option_not_for_provider("--scene", provider, usage))
     return DocCommand(source, target, urls[0], scene.lower() if scene else None, provider)
+
+
+_SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
+_JOB_ID = re.compile(r"^[A-Za-z0-9*_-]{6,64}$")
+
+
+def parse_media_job(text: str) -> MediaJobCommand | MediaStatusCommand:
+    """``FUNCTION INPUT [JSON]`` or ``status JOBID``; the function, the ``oss://`` input and
+    the JSON parameters are checked here, so a bad command never reaches MTS."""
+    usage = messages.USAGE["media-job"]
+    body = slack_unescape(text.strip())
+    first, rest = _first_word(body)
+    if not first:
+        raise UsageError(usage)
+    if first.lower() == "status":
+        job_id, extra = _first_word(rest)
+        if not job_id or extra.strip() or not _JOB_ID.match(job_id):
+            raise UsageError(messages.needs_job_id(usage))
+        return MediaStatusCommand(job_id)
+    try:
+        function = check_function(first)
+    except ValueError as exc:
+        raise UsageError(f"{_sentence(exc)}\n{usage}") from None
+    source, params_text = _first_word(rest)
+    if not source:
+        raise UsageError(messages.missing_media_input(usage))
+    source = _strip_slack_link(source)
+    try:
+        check_location(source, "INPUT")
+        params = check_job_params(params_text.translate(_SMART_QUOTES))
+        check_function_params(function, params)
+    except ValueError as exc:
+        raise UsageError(f"{_sentence(exc)}\n{usage}") from None
+    return MediaJobCommand(function, source, params)
+
+
+def _sentence(exc: Exception) -> str:
+    text = str(exc)
+    return text if text.endswith((".", "?", "!")) else text + "."
 
 
 def _strip_slack_link(token: str) -> str:

@@ -8,6 +8,7 @@ from urllib.parse import urlsplit
 
 from bot.sandbox.slack_emulator import SlackEmulator
 from providers.alibaba.emulator import AlibabaMTEmulator
+from providers.mts.emulator import MtsEmulator
 from providers.rozetta.emulator import RozettaEmulator
 from providers.xiangji.emulator import XiangjiEmulator
 
@@ -20,6 +21,7 @@ def emulator_env(
     database_url: str,
     alibaba: AlibabaMTEmulator | None = None,
     rozetta: RozettaEmulator | None = None,
+    mts: MtsEmulator | None = None,
     port: int = 0,
 ) -> dict[str, str]:
     """With ``alibaba``, Tolk also needs a public address the emulator can reach (signed
@@ -51,6 +53,17 @@ def emulator_env(
         }
         if port:
             env["TOLK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
+    if mts is not None:
+        key_id, secret = next(iter(mts.keys.items()))
+        hosts = [*env["TOLK_ALLOWED_FILE_HOSTS"].split(","), urlsplit(mts.oss.endpoint).netloc]
+        env |= {
+            "ALIBABA_ACCESS_KEY_ID": key_id,
+            "ALIBABA_ACCESS_KEY_SECRET": secret,
+            "ALIBABA_MTS_ENDPOINT": mts.endpoint,
+            "ALIBABA_MTS_OUTPUT": "oss://tolk-media.oss-cn-hangzhou.aliyuncs.com/tolk/",
+            "ALIBABA_OSS_ENDPOINT": mts.oss.endpoint,
+            "TOLK_ALLOWED_FILE_HOSTS": ",".join(dict.fromkeys(hosts)),
+        }
     if rozetta is not None:
         access, secret = next(iter(rozetta.keys.items()))
         env |= {

@@ -52,6 +52,14 @@ class Operation(Protocol):
         ...
 
 
+# Optional hooks an operation may define (looked up with getattr):
+#   noun: str                          "document" → "Done — 1 document translated"
+#   summary(task) -> str | None        None: the answer itself was the final message
+#   final_text(task) -> str | None     its own closing message for a finished task
+#   poll_floor(task) -> float          the shortest wait between polls (a callback is due)
+#   fetch(output) -> bytes             the bytes of an output marked ``"fetch"``
+
+
 @dataclass
 class Run:
     """The task as it changes during one step, persisted at each post intent."""
@@ -252,6 +260,8 @@ class Work:
             )
             run.mark_sent(marker, ts)
             return
+        if kind == "summary":  # folded into the closing message (``op.final_text``)
+            return
         if kind == "ephemeral":
             await self.delivery.ephemeral(
                 place.channel, place.user, output["text"], blocks=output.get("blocks")
@@ -344,6 +354,9 @@ class Work:
 
     def _final_text(self, task: Task, op: Operation) -> str | None:
         all_failed = (task.error or {}).get("code") == ALL_ITEMS_FAILED
+        own = getattr(op, "final_text", None)
+        if own is not None and (task.state is State.DELIVERED or all_failed):
+            return own(task)
         if task.state is State.DELIVERED or all_failed:
             summary = getattr(op, "summary", None)
             if task.state is State.DELIVERED and (

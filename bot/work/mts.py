@@ -1,0 +1,232 @@
+"""Alibaba MTS intelligent-production jobs: ``/media-job FUNCTION INPUT [JSON]`` and
+``/media-job status JOBID``.
+
+A job is submitted once (``UserData`` carries the task id; ``Output`` is
+``ALIBABA_MTS_OUTPUT`` with the task filled in), then ``QueryIProductionJob`` is polled —
+one call per job per round, every call through the account's 100-per-second bucket —
+through Queuing → Analysing → Success/Fail. On success the objects the ``Result`` names
+are read from OSS through presigned URLs made at the moment of download (so a restart
+hours later still works): images and subtitles are uploaded as files, anything else is
+summarised in the closing message. A ``Fail`` posts its code and message.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections.abc import Callable, Sequence
+from dataclasses import replace
+from pathlib import PurePosixPath
+from typing import Any
+
+from bot import messages
+from bot.delivery import Delivery
+from bot.ratelimit import RateLimits
+from bot.tasks import Item, State, Task
+from providers.alibaba.signing import Credentials
+from providers.errors import ErrorKind, ProviderError
+from providers.mts.client import MtsClient
+from providers.mts.wire import IProductionJob, expand_output, job_failure
+from providers.oss.presign import oss_endpoint, presign_get
+
+POLL_KEY = "mts"
+NOT_FOUND_GRACE = 60.0  # a job just submitted may not be visible to Query yet (§3.1)
+FILE_KINDS = {
+    ".jpg": "image",
+    ".jpeg": "image",
+    ".png": "image",
+    ".gif": "image",
+    ".webp": "image",
+    ".srt": "file",
+    ".vtt": "file",
+    ".ass": "file",
+}
+
+
+def mts_operations(
+    client: MtsClient,
+    limits: RateLimits,
+    delivery: Delivery,
+    credentials: Credentials,
+    *,
+    output: str | None,
+    pipeline_id: str | None,
+    oss_endpoint: str | None,
+    clock: Callable[[], float],
+) -> dict[str, Any]:
+    return {
+        "mts.iproduction": IProduction(
+            client,
+            limits,
+            delivery,
+            credentials,
+            output=output,
+            pipeline_id=pipeline_id,
+            oss=oss_endpoint,
+            clock=clock,
+        )
+    }
+
+
+class IProduction:
+    provider = "mts"
+    needs_thread = True
+    poll_key = POLL_KEY
+
+    def __init__(
+        self,
+        client: MtsClient,
+        limits: RateLimits,
+        delivery: Delivery,
+        credentials: Credentials,
+        *,
+        output: str | None,
+        pipeline_id: str | None,
+        oss: str | None,
+        clock: Callable[[], float],
+    ) -> None:
+        self.client = client
+        self.limits = limits
+        self.delivery = delivery
+        self.credentials = credentials
+        self.output = output
+        self.pipeline_id = pipeline_id
+        self.oss = oss
+        self.clock = clock
+
+    def parent_text(self, task: Task) -> str:
+        r = task.request
+        source = r.get("input") or task.items[0].provider_id or "?"
+        return messages.media_parent(task.id, task.place.user, r.get("function"), source)
+
+    async def submit(self, task: Task, now: float) -> Task:
+        item = task.items[0]
+        if item.provider_id:  # /media-job status JOBID: a job submitted elsewhere
+            return task.to(State.SUBMITTED, now)
+        r = task.request
+        if not self.output:
+            raise ProviderError(
+                "mts",
+                "SubmitIProductionJob",
+                "no-output",
+                messages.no_mts_output(),
+                ErrorKind.PERMANENT,
+            )
+        await self.limits.acquire("mts")
+        try:
+            job_id = await self.client.submit_iproduction_job(
+                r["function"],
+                r["input"],
+                expand_output(self.output, task_id=task.id, function=r["function"]),
+                pipeline_id=self.pipeline_id,
+                job_params=r.get("params") or None,
+                user_data=task.id,
+            )
+        except ValueError as exc:  # the configured output template is wrong
+            raise ProviderError(
+                "mts", "SubmitIProductionJob", "bad-request", str(exc), ErrorKind.PERMANENT
+            ) from None
+        return task.to(State.SUBMITTED, now, items=(replace(item, provider_id=job_id),))
+
+    async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        return list(await asyncio.gather(*(self._poll_one(t, now) for t in tasks)))
+
+    async def _poll_one(self, task: Task, now: float) -> Task:
+        item = task.items[0]
+        await self.limits.acquire("mts")
+        try:
+            job = await self.client.query_iproduction_job(item.provider_id or "")
+        except ProviderError as exc:
+            if exc.kind is not ErrorKind.PERMANENT:
+                raise
+            return task.but(items=(_failed(item, exc.code, exc.message),))
+        if job.pending or (job.missing and now - task.created_at < NOT_FOUND_GRACE):
+            return task
+        if job.missing:
+            meaning = "MTS does not know this job (not an intelligent-production JobId?)"
+            return task.but(items=(_failed(item, "not-found", meaning),))
+        request = {**task.request, "function": task.request.get("function") or job.function_name}
+        task = task.but(request=request)
+        if job.failed:
+            error = job_failure(job)
+            failed = task.but(items=(_failed(item, error.code, error.message),))
+            if error.kind is ErrorKind.QUOTA:
+                failed = failed.but(
+                    notes={
+                        **failed.notes,
+                        "quota_error": {
+                            "code": error.code,
+                            "message": error.message,
+                            "kind": "quota",
+                        },
+                    }
+                )
+            return failed
+        return task.but(items=(replace(item, status="done", outputs=_outputs(job)),))
+
+    async def fetch(self, output: dict[str, Any]) -> bytes:
+        """One OSS object, through a URL presigned now (allowed hosts only)."""
+        endpoint = oss_endpoint(self.oss, output.get("oss_url"))
+        url = presign_get(
+            self.credentials,
+            output["bucket"],
+            output["key"],
+            endpoint=endpoint,
+            expires=900,
+            now=self.clock(),
+        )
+        return await self.delivery.download(url)
+
+    def final_text(self, task: Task) -> str | None:
+        """The closing message: what came out, or the job's code and message."""
+        function = task.request.get("function") or "The job"
+        item = task.items[0]
+        if item.status == "failed" and item.error:
+            return messages.media_failed(
+                task.id, function, item.error.get("code", "?"), item.error.get("message", "")
+            )
+        files = sum(1 for o in item.outputs if o.get("fetch"))
+        summary = next((o["summary"] for o in item.outputs if o.get("summary")), None)
+        return messages.media_done(task.id, function, files, summary)
+
+
+def _outputs(job: IProductionJob) -> tuple[dict[str, Any], ...]:
+    """Images and subtitles become uploads; the rest is listed in the closing message."""
+    outputs: list[dict[str, Any]] = []
+    others: list[str] = []
+    for obj in job.output_files:
+        suffix = PurePosixPath(obj.key).suffix.lower()
+        kind = FILE_KINDS.get(suffix)
+        if kind is None or not obj.bucket:
+            others.append(f"oss://{obj.bucket}/{obj.key}")
+            continue
+        outputs.append(
+            {
+                "kind": kind,
+                "fetch": "oss",
+                "bucket": obj.bucket,
+                "key": obj.key,
+                "oss_url": job.output,
+                "filename": PurePosixPath(obj.key).name,
+                "comment": PurePosixPath(obj.key).name,
+            }
+        )
+    summary = _summary(job, others)
+    if summary:
+        outputs.append({"kind": "summary", "summary": summary})
+    return tuple(outputs)
+
+
+def _summary(job: IProductionJob, others: list[str]) -> str | None:
+    lines = [f"• `{o}`" for o in others]
+    data = job.result.data if job.result else None
+    if isinstance(data, dict):
+        rest = {k: v for k, v in data.items() if k != "result"}
+        if rest:
+            text = json.dumps(rest, ensure_ascii=False, indent=1)
+            lines.append(f"```{text[:2500]}```")
+    return "\n".join(lines) or None
+
+
+def _failed(item: Item, code: str, message: str) -> Item:
+    return replace(item, status="failed", error={"code": code, "message": message})
