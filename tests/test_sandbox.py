@@ -82,7 +82,7 @@ def test_scripted_session_covers_every_command(tmp_path):
     assert "Traceback" not in result.stderr
 
 
-def test_sandbox_translates_documents_through_alibaba(tmp_path):
+def test_sandbox_translates_documents_and_runs_media_jobs(tmp_path):
     notes = tmp_path / "notes.md"
     notes.write_text("# Release\n\nFaster uploads.\n", encoding="utf-8")
     script = (
@@ -90,6 +90,7 @@ def test_sandbox_translates_documents_through_alibaba(tmp_path):
         "/translate-image zh>en https://example.com/p.png --provider alibaba\n"
         "/tolk config auto-docs on en>de\n"
         f"upload {notes}\n"
+        '/media-job ImageCartoonize oss://media/cat.jpg {"Model": "3d"}\n'
         "wait\nquit\n"
     )
     result = run_bot(tmp_path, stdin=script)
@@ -101,4 +102,5 @@ def test_sandbox_translates_documents_through_alibaba(tmp_path):
     assert "[de]" in translated and "Faster uploads." in translated
     assert any(name.startswith("p-en-") for name in files)
     assert out.count("Done — 1 document translated") == 2
+    assert "ImageCartoonize finished — 2 files" in out
     assert "Traceback" not in result.stderr

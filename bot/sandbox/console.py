@@ -31,6 +31,7 @@ HELP = """Type what you would do in Slack:
   /translate-image zh>ko https://example.com/a.jpg   (add --provider alibaba for Alibaba)
   /translate-doc en>ja https://example.com/guide.docx
   /cutout https://example.com/a.png --bg 255,255,255
+  /media-job ImageCartoonize oss://media/cat.jpg {"Model": "3d"}
   /tolk help | tasks | cancel ID | retry ID
   /tolk config auto-docs on en>de                    then: upload notes.md
   /tolk config auto-docs on en>de --provider rozetta  the same through Rozetta

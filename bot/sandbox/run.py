@@ -1,5 +1,5 @@
 """The sandbox: the real bot, wired through its ordinary settings to the bundled Slack,
-Xiangji, Alibaba and Rozetta emulators on loopback, driven from the console. Nothing leaves the
+Xiangji, Alibaba (MT, MTS, OSS) and Rozetta emulators on loopback, driven from the console. Nothing leaves the
 machine: the Alibaba emulator makes up a sample for any document URL it cannot reach."""
 
 from __future__ import annotations
@@ -17,13 +17,15 @@ from bot.sandbox.console import HELP, Console
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.wiring import emulator_env, free_port
 from providers.alibaba.emulator import AlibabaMTEmulator
+from providers.mts.emulator import MtsEmulator
+from providers.oss.emulator import OssEmulator
 from providers.rozetta.emulator import RozettaEmulator
 from providers.xiangji.emulator import XiangjiEmulator
 
 DATA = Path("data/sandbox")
 BANNER = (
-    "Tolk sandbox: the real bot against emulated Slack, Xiangji, Alibaba and Rozetta on this "
-    "machine (no workspace is contacted). To connect a real workspace, put SLACK_BOT_TOKEN and "
+    "Tolk sandbox: the real bot against emulated Slack, Xiangji, Alibaba (MT, MTS, OSS) and "
+    "Rozetta on this machine (no workspace is contacted). To connect a real workspace, put SLACK_BOT_TOKEN and "
     "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN) in .env — see README.md."
 )
 
@@ -40,12 +42,15 @@ async def run_sandbox(
         XiangjiEmulator(fetch_sources=False) as xiangji,
         AlibabaMTEmulator(doc_seconds=1.0, offline_samples=True) as alibaba,
         RozettaEmulator(done_after_polls=1) as rozetta,
+        OssEmulator() as oss,
+        MtsEmulator(oss, require_oss_host=False) as mts,
     ):
         env = emulator_env(
             slack,
             xiangji,
             alibaba=alibaba,
             rozetta=rozetta,
+            mts=mts,
             port=port or free_port(),  # known before start: Alibaba fetches and calls back
             signing_secret=signing_secret,
             database_url=f"sqlite:///{DATA}/tolk.sqlite",
