@@ -1,6 +1,7 @@
 """The sandbox: the real bot, wired through its ordinary settings to the bundled Slack,
-Xiangji, Alibaba (MT, MTS, OSS) and Rozetta emulators on loopback, driven from the console. Nothing leaves the
-machine: the Alibaba emulator makes up a sample for any document URL it cannot reach."""
+Xiangji, Alibaba (MT, MTS, OSS) and Rozetta emulators on loopback, driven from the
+console. Nothing leaves the machine: the Alibaba emulator makes up a sample for any
+document URL it cannot reach."""
 
 from __future__ import annotations
 
@@ -25,8 +26,8 @@ from providers.xiangji.emulator import XiangjiEmulator
 DATA = Path("data/sandbox")
 BANNER = (
     "Tolk sandbox: the real bot against emulated Slack, Xiangji, Alibaba (MT, MTS, OSS) and "
-    "Rozetta on this machine (no workspace is contacted). To connect a real workspace, put SLACK_BOT_TOKEN and "
-    "SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN) in .env — see README.md."
+    "Rozetta on this machine (no workspace is contacted). To connect a real workspace, put "
+    "SLACK_BOT_TOKEN and SLACK_SIGNING_SECRET (or SLACK_APP_TOKEN) in .env — see README.md."
 )
 
 
