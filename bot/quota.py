@@ -85,6 +85,7 @@ class QuotaWatcher:
         self.clock = clock
         self._lock = asyncio.Lock()  # read → compare → post, one at a time
         self._usage_lock = asyncio.Lock()  # read-modify-write of the usage record
+        self.left: dict[str, float] = {}  # the last count read per service (metrics)
 
     # --- reading ------------------------------------------------------------------------
 
@@ -108,6 +109,7 @@ class QuotaWatcher:
         for name, left in readings.items():
             if left is not None:
                 cached[name] = {"left": left, "at": now}
+                self.left[name] = left
         try:
             await self._put("reading", {"at": now, "services": cached})
         except Exception:

@@ -33,16 +33,30 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
 
     web_app.router.add_get("/healthz", healthz)
     add_file_route(web_app, services)
+    if services.metrics is not None:
+        web_app.router.add_get("/metrics", services.metrics.render)
     add_callback_routes(web_app, services)
     if bolt is not None:
 
         async def slack_events(request: web.Request) -> web.Response:
-            return await to_aiohttp_response(
-                await bolt.async_dispatch(await to_bolt_request(request))
-            )
+            started = time.perf_counter()
+            bolt_request = await to_bolt_request(request)
+            response = await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+            if services.metrics is not None:
+                kind = _request_kind(bolt_request.body)
+                services.metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
+            return response
 
         web_app.router.add_post("/slack/events", slack_events)
     return web_app
+
+
+def _request_kind(body: dict) -> str:
+    if "command" in body:
+        return "command"
+    if "payload" in body:
+        return "interaction"
+    return str(body.get("type") or "other")  # event_callback, url_verification
 
 
 @asynccontextmanager

@@ -24,6 +24,7 @@ from bot.backoff import Backoff
 from bot.config import Settings
 from bot.delivery import Delivery
 from bot.links import Links
+from bot.metrics import Metrics
 from bot.poller import Poller
 from bot.quota import QuotaWatcher
 from bot.ratelimit import PROVIDER_LIMITS, RateLimits
@@ -58,6 +59,7 @@ class Services:
     alibaba: AlibabaMTClient | None = None
     rozetta: RozettaClient | None = None
     mts: MtsClient | None = None
+    metrics: Metrics | None = None
     quota: QuotaWatcher | None = None
 
     def provider_ready(self, provider: str) -> bool:
@@ -79,6 +81,32 @@ def slack_client(
     )
 
 
+def provider_hosts(settings: Settings) -> dict[str, str]:
+    """``host:port`` (or ``*.domain``) → provider, to label provider calls in metrics."""
+    hosts: dict[str, str] = {}
+
+    def add(url: str | None, provider: str) -> None:
+        if url:
+            netloc = urlsplit(url if "://" in url else f"https://{url}").netloc.lower()
+            hosts[netloc] = provider
+
+    add(settings.slack_api_url, "slack")
+    hosts["files.slack.com"] = "slack"
+    if settings.xiangji:
+        for url in (settings.xiangji.api_url, settings.xiangji.upload_url):
+            add(url, "xiangji")
+        add(settings.xiangji.account_url, "xiangji")
+        hosts["*.tosoiot.com"] = "xiangji"
+    if settings.alibaba:
+        add(settings.alibaba.mt_endpoint, "alibaba")
+        add(settings.alibaba.mts_endpoint, "mts")
+        add(settings.alibaba.oss_endpoint, "oss")
+        hosts["*.alicdn.com"] = "alibaba"
+    if settings.rozetta:
+        add(settings.rozetta.api_url, "rozetta")
+    return hosts
+
+
 @asynccontextmanager
 async def open_services(
     settings: Settings,
@@ -87,8 +115,11 @@ async def open_services(
     start_scheduler: bool = True,
 ) -> AsyncIterator[Services]:
     async with AsyncExitStack() as stack:
+        metrics = Metrics(provider_hosts(settings))
         session = await stack.enter_async_context(
-            aiohttp.ClientSession(connector=aiohttp.TCPConnector(limit=100))
+            aiohttp.ClientSession(
+                connector=aiohttp.TCPConnector(limit=100), trace_configs=[metrics.trace_config()]
+            )
         )
         store = await open_store(settings.database_url)
         stack.push_async_callback(store.close)
@@ -160,7 +191,10 @@ async def open_services(
             poll=Backoff(settings.poll_min_seconds, settings.poll_max_seconds, factor=1.5),
             clock=clock,
             on_settled=quota.on_task_settled,
+            metrics=metrics,
         )
+        metrics.gauge("tolk_quota_left", lambda: dict(quota.left))
+        metrics.gauge("tolk_tasks", lambda: dict(metrics.task_counts))
         poller = Poller(store, work, clock=clock)
         stack.push_async_callback(poller.close)
         scheduler = None
@@ -193,5 +227,6 @@ async def open_services(
             alibaba=alibaba,
             rozetta=rozetta,
             mts=mts,
+            metrics=metrics,
             quota=quota,
         )

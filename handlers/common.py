@@ -48,6 +48,8 @@ async def record_task(
     task, created = await services.store.create_if_absent(task)
     if created:
         services.poller.nudge()
+        if services.metrics is not None:
+            services.metrics.tasks_created.labels(operation).inc()
     return task, created
 
 

@@ -25,6 +25,8 @@ from slack_sdk.errors import SlackApiError
 from bot import messages
 from bot.backoff import Backoff
 from bot.delivery import Delivery, DownloadFailed, DownloadRefused, once, undeliverable
+from bot.logs import current_work
+from bot.metrics import Metrics
 from bot.storage import TaskStore
 from bot.tasks import Item, State, Task
 from providers.errors import ErrorKind, ProviderError
@@ -94,6 +96,7 @@ class Work:
         clock: Callable[[], float],
         rand: Callable[[], float] = random.random,
         on_settled: Callable[[Task], Awaitable[None]] | None = None,
+        metrics: Metrics | None = None,
     ) -> None:
         self.store = store
         self.delivery = delivery
@@ -103,6 +106,7 @@ class Work:
         self.clock = clock
         self.rand = rand
         self.on_settled = on_settled  # e.g. quota checks after provider work
+        self.metrics = metrics
 
     # --- entry points used by the poller ------------------------------------------------
 
@@ -120,11 +124,16 @@ class Work:
     async def step(self, task: Task) -> None:
         """Move one claimed task forward and save it with its lease released."""
         run = Run(task, self.store)
+        context = current_work.set(
+            {"task": task.id, "provider": task.provider, "operation": task.operation}
+        )
         try:
             await self._advance(run)
         except Exception as exc:
             self._on_error(run, exc)
             await self._finish_safely(run)
+        finally:
+            current_work.reset(context)
         await self.store.save(run.task.but(lease_until=0.0))
         if run.task.settled and not task.settled and self.on_settled is not None:
             try:
@@ -136,14 +145,18 @@ class Work:
         """One batched status round for claimed tasks sharing a poll key, then delivery."""
         op = self.operations[tasks[0].operation]
         now = self.clock()
+        work = {"task": f"{len(tasks)} tasks", "provider": op.provider, "operation": "poll"}
+        context = current_work.set(work)
         try:
-            polled = await op.poll(tasks, now)
+            polled = _stamp_ready(tasks, await op.poll(tasks, now), now)
         except ProviderError as exc:
             runs = [Run(t, self.store) for t in tasks]
             for run in runs:
                 self._on_error(run, exc)
             await self.store.save(*(r.task.but(lease_until=0.0) for r in runs))
             return
+        finally:
+            current_work.reset(context)
         for task in polled:
             await self.step(self._after_poll(task, now))
 
@@ -181,7 +194,8 @@ class Work:
             await self._post_parent(run, op)
         submitted = False
         while run.task.state is State.QUEUED:  # one provider call at a time, each persisted
-            run.task = await op.submit(run.task, now)
+            before = run.task
+            run.task = _stamp_ready([before], [await op.submit(before, now)], now)[0]
             await self.store.save(run.task)
             submitted = True
         if submitted and run.task.state is State.SUBMITTED:  # the first poll comes later
@@ -191,7 +205,7 @@ class Work:
             await self._deliver_ready(run, op)  # images finished so far go out now
             return
         if self.needs_poll(run.task):
-            polled = await op.poll([run.task], now)
+            polled = _stamp_ready([run.task], await op.poll([run.task], now), now)
             run.task = self._after_poll(polled[0], now)
         await self._deliver_ready(run, op)
         if run.task.final or run.task.state is State.SUCCEEDED:
@@ -234,6 +248,9 @@ class Work:
                 run.task = _with_item(run.task, index, item)
                 await self.store.save(run.task)
                 delivered_any = True
+                if self.metrics is not None and "ready_at" in item.meta:
+                    lag = max(0.0, self.clock() - item.meta["ready_at"])
+                    self.metrics.delivery_lag.labels(run.task.provider).observe(lag)
         own_parent = f"{run.task.id}:parent" in run.sent  # never edit someone else's message
         if delivered_any and len(run.task.items) > 1 and own_parent:
             done = sum(1 for i in run.task.items if i.status != "pending")
@@ -345,6 +362,18 @@ class Work:
         elif text:
             await self.delivery.ephemeral(task.place.channel, task.place.user, text)
         run.task = run.task.but(settled=True, updated_at=now)
+        if self.metrics is not None:
+            self.metrics.tasks_finished.labels(task.operation, str(run.task.state)).inc()
+        log.info(
+            "task %s: %s after %.1f s",
+            task.id,
+            run.task.state,
+            now - task.created_at,
+            extra={
+                "state": str(run.task.state),
+                "latency_ms": round((now - task.created_at) * 1000),
+            },
+        )
 
     def _final_blocks(self, task: Task, text: str) -> list[dict[str, Any]] | None:
         """Delivered results get a link to their origin and a Delete button."""
@@ -398,6 +427,10 @@ class Work:
         task, now = run.task, self.clock()
         if isinstance(exc, ProviderError):
             log.warning("task %s: %s", task.id, exc)
+            if self.metrics is not None:
+                self.metrics.provider_errors.labels(
+                    exc.provider, exc.operation, exc.code, str(exc.kind)
+                ).inc()
             if exc.kind is ErrorKind.PENDING:
                 run.task = task.but(next_poll_at=now + self._poll_delay(task, task.polls))
                 return
@@ -424,6 +457,22 @@ class Work:
             log.exception("task %s: unexpected error in step", task.id, exc_info=exc)
         delay = self.retry.delay(task.attempts, self.rand())
         run.task = task.but(attempts=task.attempts + 1, next_poll_at=now + delay)
+
+
+def _stamp_ready(before: Sequence[Task], after: Sequence[Task], now: float) -> list[Task]:
+    """Mark items that finished in this call with the time (``meta["ready_at"]``), so
+    delivery lag can be measured from the moment a result was known."""
+    stamped = []
+    for old, new in zip(before, after, strict=True):
+        was = {i: item.status for i, item in enumerate(old.items)}
+        items = tuple(
+            replace(item, meta={**item.meta, "ready_at": now})
+            if item.status == "done" and was.get(i) == "pending" and "ready_at" not in item.meta
+            else item
+            for i, item in enumerate(new.items)
+        )
+        stamped.append(new.but(items=items) if items != new.items else new)
+    return stamped
 
 
 def _with_item(task: Task, index: int, item: Item) -> Task:
