@@ -3,6 +3,7 @@ PostgreSQL (several replicas). One contract suite in tests runs on every impleme
 
 from __future__ import annotations
 
+from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
 from bot.tasks import Task
@@ -43,6 +44,14 @@ class TaskStore(Protocol):
 
     async def put_setting(self, namespace: str, key: str, value: Any) -> None: ...
 
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """``async with store.exclusive("quota") as mine:`` — ``mine`` is True for exactly
+        one replica at a time (the one to run the periodic job ``name``); the others get
+        False and skip it. SQLite serves one process: always True. Optional for other
+        stores: use ``bot.storage.leader.run_once_across_replicas``, which runs the job
+        when a store has no ``exclusive``."""
+        ...
+
     async def close(self) -> None: ...
 
 
@@ -51,7 +60,16 @@ async def open_store(database_url: str) -> TaskStore:
         from bot.storage.sqlite import SqliteTaskStore
 
         return await SqliteTaskStore.open(database_url.removeprefix("sqlite:///"))
+    if database_url.startswith(("postgresql://", "postgres://")):
+        try:
+            from bot.storage.postgres import PostgresTaskStore
+        except ImportError as exc:  # asyncpg is the optional "postgres" extra
+            raise ValueError(
+                f"DATABASE_URL is a PostgreSQL URL but {exc.name} is not installed; "
+                "install Tolk with the postgres extra (pip install 'tolk[postgres]')"
+            ) from exc
+        return await PostgresTaskStore.open(database_url)
     raise ValueError(
         f"DATABASE_URL {database_url.split(':', 1)[0]}:… is not supported; "
-        "use sqlite:///path/to/tolk.sqlite"
+        "use sqlite:///path/to/tolk.sqlite or postgresql://user:password@host/database"
     )

@@ -14,6 +14,8 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
 
@@ -172,6 +174,11 @@ class SqliteTaskStore:
 
         async with self._commit_lock:
             await asyncio.to_thread(write)
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """One process serves this store, so it is always the one to run ``name``."""
+        yield True
 
     async def close(self) -> None:
         await asyncio.to_thread(self._db.close)

@@ -2,9 +2,11 @@
 
 Each backend is a factory in ``FACTORIES``: given the test's ``tmp_path`` it returns an
 ``open()`` coroutine function that opens the *same* store every time it is called (so a
-test can close it and open it again, as a restarted process would). Today that is
-SQLite; a PostgreSQL factory (a fresh schema per test, skipped when no database URL is
-configured) only has to be added to ``FACTORIES`` to run the whole suite.
+test can close it and open it again, as a restarted process would). The opener may
+carry an async ``cleanup`` run after the test. SQLite gets a file in ``tmp_path``;
+PostgreSQL a fresh database per test on the server ``tests/postgres_server.py`` finds or
+starts (skipped, saying why, when there is none). Tests of what only PostgreSQL does
+(several replicas on one database) are at the end.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ import pytest
 from bot.storage import TaskStore
 from bot.storage.sqlite import SqliteTaskStore
 from bot.tasks import Item, Place, State, Task
+from tests import postgres_server
 
 Opener = Callable[[], Awaitable[TaskStore]]
 
@@ -33,7 +36,30 @@ def sqlite_factory(tmp_path: Path) -> Opener:
     return open_
 
 
-FACTORIES: dict[str, Callable[[Path], Opener]] = {"sqlite": sqlite_factory}
+def postgres_factory(tmp_path: Path) -> Opener:
+    postgres_server.server()  # skips the test when there is no server
+    url: str | None = None
+
+    async def open_() -> TaskStore:
+        nonlocal url
+        from bot.storage.postgres import PostgresTaskStore
+
+        if url is None:
+            url = await postgres_server.fresh_database()
+        return await PostgresTaskStore.open(url)
+
+    async def cleanup() -> None:
+        if url is not None:
+            await postgres_server.release_database(url)
+
+    open_.cleanup = cleanup  # type: ignore[attr-defined]
+    return open_
+
+
+FACTORIES: dict[str, Callable[[Path], Opener]] = {
+    "sqlite": sqlite_factory,
+    "postgres": postgres_factory,
+}
 
 
 class Backend:
@@ -57,10 +83,13 @@ class Backend:
 
 @pytest.fixture(params=sorted(FACTORIES))
 async def backend(request: pytest.FixtureRequest, tmp_path: Path) -> AsyncIterator[Backend]:
-    b = Backend(FACTORIES[request.param](tmp_path))
+    opener = FACTORIES[request.param](tmp_path)
+    b = Backend(opener)
     yield b
     if b.current is not None:
         await b.current.close()
+    if cleanup := getattr(opener, "cleanup", None):
+        await cleanup()
 
 
 @pytest.fixture
@@ -529,3 +558,260 @@ async def test_settings_survive_reopen(backend: Backend, store: TaskStore) -> No
     assert await reopened.get_setting("channel", "C1") == {"defaults": "zh>en", "threshold": 20}
     assert await reopened.get_setting("alerts", "xiangji") == "below"
     assert await reopened.get("TAAAA") is not None
+
+
+# --- PostgreSQL: several replicas on one database ----------------------------------------
+
+
+@pytest.fixture
+async def pg_url() -> AsyncIterator[str]:
+    postgres_server.server()  # skips when there is no server
+    url = await postgres_server.fresh_database()
+    yield url
+    await postgres_server.release_database(url)
+
+
+@pytest.fixture
+async def replicas(pg_url: str) -> AsyncIterator[list[Any]]:
+    """Two stores on one database, each with its own pool and session: two replicas."""
+    from bot.storage.postgres import PostgresTaskStore
+
+    stores = [await PostgresTaskStore.open(pg_url), await PostgresTaskStore.open(pg_url)]
+    yield stores
+    for s in stores:
+        await s.close()
+
+
+async def test_pg_concurrent_claims_from_two_replicas_never_share_a_task(
+    replicas: list[Any],
+) -> None:
+    a, b = replicas
+    for i in range(120):
+        await a.create_if_absent(make(f"T{i:04d}", created=10.0 + i))
+
+    async def drain(store: Any) -> list[str]:
+        got: list[str] = []
+        while batch := await store.claim_due(1000.0, limit=7, lease_seconds=300):
+            got += ids(batch)
+            await asyncio.sleep(0)
+        return got
+
+    from_a, from_b = await asyncio.gather(drain(a), drain(b))
+    assert not set(from_a) & set(from_b)
+    assert sorted(from_a + from_b) == sorted(f"T{i:04d}" for i in range(120))
+    assert len(from_a + from_b) == 120
+    assert from_a and from_b  # both took part
+
+
+async def test_pg_an_expired_lease_is_claimed_by_another_replica(replicas: list[Any]) -> None:
+    a, b = replicas
+    await a.create_if_absent(make("TAAAA"))
+    [held] = await a.claim_due(100.0, limit=10, lease_seconds=30)
+    assert await b.claim_due(110.0, limit=10, lease_seconds=30) == []  # a's lease holds
+    [taken] = await b.claim_due(131.0, limit=10, lease_seconds=30)  # a hung: it expired
+    assert taken.id == "TAAAA" and taken.lease_until == 161.0
+    assert await a.claim_due(140.0, limit=10, lease_seconds=30) == []
+    assert (await a.get("TAAAA")).lease_until == 161.0  # type: ignore[union-attr]
+    assert held.lease_until == 130.0
+
+
+async def test_pg_a_dead_replicas_leases_are_free_at_once(pg_url: str) -> None:
+    from bot.storage.postgres import PostgresTaskStore
+
+    a = await PostgresTaskStore.open(pg_url)
+    b = await PostgresTaskStore.open(pg_url)
+    try:
+        await a.create_if_absent(make("TAAAA"))
+        await a.claim_due(100.0, limit=10, lease_seconds=600)
+        assert await b.claim_due(101.0, limit=10, lease_seconds=30) == []
+        assert await b.next_due_at() == 700.0
+        # a's process dies: its connections drop (the server ends its session)
+        assert a._session is not None
+        await b._pool.execute("SELECT pg_terminate_backend($1)", a._session.get_server_pid())
+        for _ in range(100):  # the backend exits a moment after it is told to
+            if await b.next_due_at() == 10.0:
+                break
+            await asyncio.sleep(0.02)
+        [taken] = await b.claim_due(101.0, limit=10, lease_seconds=30)
+        assert taken.id == "TAAAA" and taken.lease_until == 131.0
+    finally:
+        await b.close()
+        await a._pool.close()
+
+
+async def test_pg_a_stale_replicas_save_is_not_applied(
+    replicas: list[Any], caplog: pytest.LogCaptureFixture
+) -> None:
+    a, b = replicas
+    await a.create_if_absent(make("TAAAA"))
+    [stale] = await a.claim_due(100.0, limit=10, lease_seconds=30)
+    [fresh] = await b.claim_due(131.0, limit=10, lease_seconds=30)  # a's lease expired
+    await b.save(fresh.to(State.SUBMITTED, 132.0, notes={"sent": {"TAAAA:parent": "1.1"}}))
+
+    with caplog.at_level("WARNING", logger="bot.storage.postgres"):
+        await a.save(stale.to(State.FAILED, 133.0, polls=9))  # a still thinks it holds it
+    assert a.skipped_saves == 1
+    assert "task TAAAA: save skipped: its lease (until 130.0) was taken" in caplog.text
+    now = await b.get("TAAAA")
+    assert now is not None
+    assert now.state is State.SUBMITTED and now.polls == 0 and now.lease_until == 161.0
+    assert now.notes == {"sent": {"TAAAA:parent": "1.1"}}
+
+    # the new owner's release applies; a's stale release stays out even once it is free
+    await b.save(now.but(lease_until=0.0, next_poll_at=170.0, polls=1))
+    await a.save(stale.to(State.FAILED, 134.0, polls=9).but(lease_until=0.0))
+    assert a.skipped_saves == 2
+    after = await a.get("TAAAA")
+    assert after is not None
+    assert (after.state, after.polls, after.lease_until, after.next_poll_at) == (
+        State.SUBMITTED,
+        1,
+        0.0,
+        170.0,
+    )
+    assert after.notes == {"sent": {"TAAAA:parent": "1.1"}}
+    assert b.skipped_saves == 0
+
+
+async def test_pg_a_save_by_a_non_holder_leaves_the_lease_alone(replicas: list[Any]) -> None:
+    a, b = replicas
+    await a.create_if_absent(make("TAAAA"))
+    before = await b.get("TAAAA")  # read while no step held it
+    [held] = await a.claim_due(100.0, limit=10, lease_seconds=30)
+    assert before is not None
+    await b.save(before.but(polls=5))  # a step holds it now: this copy may be behind
+    assert b.skipped_saves == 1
+    assert (await b.get("TAAAA")).polls == 0  # type: ignore[union-attr]
+    seen = await b.get("TAAAA")  # e.g. a handler on replica b adds a note
+    assert seen is not None and seen.lease_until == 130.0
+    await b.save(seen.but(notes={"deleted_by": "U2"}))
+    assert (await a.get("TAAAA")).notes == {"deleted_by": "U2"}  # type: ignore[union-attr]
+    assert await b.claim_due(110.0, limit=10, lease_seconds=30) == []  # still a's
+    await a.save(held.but(lease_until=0.0, next_poll_at=150.0, notes={"deleted_by": "U2"}))
+    [again] = await b.claim_due(150.0, limit=10, lease_seconds=30)
+    assert again.notes == {"deleted_by": "U2"}
+
+
+async def test_pg_a_wake_on_one_replica_waits_for_the_holder_on_another(
+    replicas: list[Any],
+) -> None:
+    a, b = replicas
+    await a.create_if_absent(make("TAAAA"))
+    [held] = await a.claim_due(100.0, limit=10, lease_seconds=30)
+    assert await b.wake("TAAAA", 101.0)  # the provider's callback reached replica b
+    assert await b.claim_due(102.0, limit=10, lease_seconds=30) == []
+    await a.save(held.but(lease_until=0.0, next_poll_at=400.0, polls=1))
+    [again] = await b.claim_due(102.0, limit=10, lease_seconds=30)
+    assert again.polls == 1 and again.next_poll_at == 101.0
+
+
+async def test_pg_migrations_are_idempotent_and_run_once(pg_url: str) -> None:
+    import asyncpg
+
+    from bot.storage.postgres import MIGRATIONS, PostgresTaskStore, migrate
+
+    # four replicas start at once on an empty database
+    stores = await asyncio.gather(*(PostgresTaskStore.open(pg_url) for _ in range(4)))
+    try:
+        await stores[0].create_if_absent(make("TAAAA"))
+        assert await stores[3].get("TAAAA") is not None
+    finally:
+        for s in stores:
+            await s.close()
+    conn = await asyncpg.connect(pg_url)
+    try:
+        rows = await conn.fetch("SELECT version, name FROM schema_migrations ORDER BY version")
+        assert [(r["version"], r["name"]) for r in rows] == [(v, n) for v, n, _ in MIGRATIONS]
+        assert await migrate(conn) == []  # and again: nothing to do
+        assert await conn.fetchval("SELECT count(*) FROM schema_migrations") == len(MIGRATIONS)
+        assert await conn.fetchval("SELECT count(*) FROM tasks") == 1  # nothing recreated
+    finally:
+        await conn.close()
+    reopened = await PostgresTaskStore.open(pg_url)
+    try:
+        assert await reopened.get("TAAAA") is not None
+    finally:
+        await reopened.close()
+
+
+async def test_pg_exclusive_is_true_for_one_replica_at_a_time(replicas: list[Any]) -> None:
+    from bot.storage.leader import run_once_across_replicas
+
+    a, b = replicas
+    async with a.exclusive("quota-check") as mine_a:
+        async with b.exclusive("quota-check") as mine_b:
+            assert (mine_a, mine_b) == (True, False)
+        async with a.exclusive("quota-check") as again_a:  # not twice in one replica either
+            assert again_a is False
+        async with b.exclusive("cleanup") as other_job:  # another job is another lock
+            assert other_job is True
+        ran: list[str] = []
+
+        async def job() -> None:
+            ran.append("b")
+
+        assert await run_once_across_replicas(b, "quota-check", job) is False
+        assert ran == []
+    async with b.exclusive("quota-check") as mine_b:  # a let go
+        assert mine_b is True
+    assert await run_once_across_replicas(b, "quota-check", job) is True
+    assert ran == ["b"]
+
+    # both fire together: exactly one runs it
+    started = asyncio.Event()
+    runs: list[str] = []
+
+    def slow(name: str) -> Callable[[], Awaitable[None]]:
+        async def run() -> None:
+            runs.append(name)
+            started.set()
+            await asyncio.sleep(0.2)
+
+        return run
+
+    results = await asyncio.gather(
+        run_once_across_replicas(a, "hourly", slow("a")),
+        run_once_across_replicas(b, "hourly", slow("b")),
+    )
+    assert sorted(results) == [False, True] and len(runs) == 1
+
+
+async def test_sqlite_exclusive_always_runs(tmp_path: Path) -> None:
+    from bot.storage.leader import run_once_across_replicas
+
+    store = await SqliteTaskStore.open(tmp_path / "tolk.sqlite")
+    try:
+        async with store.exclusive("quota-check") as mine:
+            assert mine is True
+        ran: list[int] = []
+
+        async def job() -> None:
+            ran.append(1)
+
+        assert await run_once_across_replicas(store, "quota-check", job) is True
+        assert await run_once_across_replicas(object(), "quota-check", job) is True
+        assert ran == [1, 1]
+    finally:
+        await store.close()
+
+
+def test_pg_task_json_is_what_to_json_makes() -> None:
+    """The PostgreSQL store writes tasks with a faster encoder; it must agree with
+    ``Task.to_json`` for every field, nested ones included."""
+    import json
+
+    from bot.storage.postgres import encode
+
+    task = make("TAAAA").but(
+        state=State.RUNNING,
+        items=(
+            Item(source="a", provider_id="r1", status="done", delivered=1, meta={"n": [1, 2]}),
+            Item(source="b", error={"code": "E", "message": "m"}, outputs=({"kind": "text"},)),
+        ),
+        error={"code": "X", "message": "y", "kind": "retry"},
+        notes={"sent": {"TAAAA:parent": "1.2"}, "intents": ["TAAAA:parent"], "n": None},
+        settled=False,
+        lease_until=12.5,
+    )
+    assert encode(task) == json.dumps(task.to_json())
+    assert Task.from_json(json.loads(encode(task))) == task
