@@ -39,6 +39,8 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
     if bolt is not None:
 
         async def slack_events(request: web.Request) -> web.Response:
+            if not _signature_headers_well_formed(request):
+                return web.Response(status=401, text="invalid request")
             started = time.perf_counter()
             bolt_request = await to_bolt_request(request)
             response = await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
@@ -49,6 +51,16 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
 
         web_app.router.add_post("/slack/events", slack_events)
     return web_app
+
+
+def _signature_headers_well_formed(request: web.Request) -> bool:
+    """What slack_sdk's verifier would choke on (a 500 with a traceback) is a 401 here:
+    a timestamp that is not a short integer, a signature that is not ASCII."""
+    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
+    signature = request.headers.get("X-Slack-Signature", "")
+    return (
+        timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signature.isascii()
+    )
 
 
 def _request_kind(body: dict) -> str:

@@ -230,8 +230,8 @@ def parse_media_job(text: str) -> MediaJobCommand | MediaStatusCommand:
     """``FUNCTION INPUT [JSON]`` or ``status JOBID``; the function, the ``oss://`` input and
     the JSON parameters are checked here, so a bad command never reaches MTS."""
     usage = messages.USAGE["media-job"]
-    body = slack_unescape(text.strip())
-    first, rest = _first_word(body)
+    first, rest = _first_word(text)
+    first = slack_unescape(first)
     if not first:
         raise UsageError(usage)
     if first.lower() == "status":
@@ -246,10 +246,10 @@ def parse_media_job(text: str) -> MediaJobCommand | MediaStatusCommand:
     source, params_text = _first_word(rest)
     if not source:
         raise UsageError(messages.missing_media_input(usage))
-    source = _strip_slack_link(source)
+    source = _strip_slack_link(source)  # unescaped here, once
     try:
         check_location(source, "INPUT")
-        params = check_job_params(params_text.translate(_SMART_QUOTES))
+        params = check_job_params(slack_unescape(params_text).translate(_SMART_QUOTES))
         check_function_params(function, params)
     except ValueError as exc:
         raise UsageError(f"{_sentence(exc)}\n{usage}") from None
@@ -282,14 +282,22 @@ def _first_word(text: str) -> tuple[str, str]:
     return parts[0], (parts[1] if len(parts) > 1 else "")
 
 
+# urlsplit drops these silently, so the URL it checked would not be the one sent on.
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
 def check_url(url: str, usage: str) -> None:
-    parts = urlsplit(url)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    try:
+        parts = urlsplit(url)
+        host = parts.hostname
+    except ValueError:  # an unbalanced or bad [IPv6] host
+        host = None
+    if not host or parts.scheme not in ("http", "https") or _CONTROL.search(url):
         raise UsageError(messages.not_a_url(url, usage))
 
 
 def _utf16_len(text: str) -> int:
-    return len(text.encode("utf-16-le")) // 2
+    return len(text.encode("utf-16-le", "surrogatepass")) // 2  # a lone surrogate is one unit
 
 
 @dataclass(frozen=True)
@@ -397,10 +405,16 @@ def parse_config(words: list[str]) -> ConfigChange:
         source, target = _pair(args[0], usage)
         return ConfigChange(setting, source=source, target=target)
     if setting == "quota-threshold":
-        if len(args) != 1 or not args[0].isdigit():
+        if len(args) != 1 or not _whole_number(args[0]):
             raise UsageError(messages.config_needs_number(usage))
         return ConfigChange(setting, number=int(args[0]))
     raise UsageError(messages.unknown_choice("/tolk config", words[0], CONFIG_SETTINGS, usage))
 
 
 CONFIG_SETTINGS = ("show", "auto-images", "auto-docs", "defaults", "quota-threshold")
+
+
+def _whole_number(word: str) -> bool:
+    """ASCII digits only (``"²".isdigit()`` is true, ``int("²")`` fails), and few enough to
+    be stored as a 64-bit integer."""
+    return word.isascii() and word.isdigit() and len(word) <= 18

@@ -49,7 +49,7 @@ async def request_json(
         raise fail(f"http-{status}", "the provider is temporarily unavailable", retry_after)
     try:
         return status, json.loads(body)
-    except ValueError as exc:
+    except (ValueError, RecursionError) as exc:  # RecursionError: nested past any sense
         message = f"the provider answered HTTP {status} with a body that is not JSON"
         raise fail("bad-json", message) from exc
 

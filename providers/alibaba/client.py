@@ -42,6 +42,15 @@ class AlibabaMTClient:
             nonce=nonce,
         )
 
+    @property
+    def timeout(self) -> aiohttp.ClientTimeout:
+        """The limit of one call (default ``providers._http.DEFAULT_TIMEOUT``)."""
+        return self._rpc._timeout
+
+    @timeout.setter
+    def timeout(self, value: aiohttp.ClientTimeout) -> None:
+        self._rpc._timeout = value
+
     def __repr__(self) -> str:
         return f"AlibabaMTClient(endpoint={self._rpc.base_url!r})"
 
@@ -67,11 +76,11 @@ class AlibabaMTClient:
             client_token=client_token,
         )
         status, body = await self._call(wire.CREATE_DOC, params)
-        return wire.parse_created_doc(status, body, now=self._clock())
+        return wire.parse_created_doc(status, body, now=self._clock(), redact=self._redact)
 
     async def get_doc_translate_task(self, task_id: str) -> DocTask:
         status, body = await self._call(wire.GET_DOC, {"TaskId": task_id})
-        return wire.parse_doc_task(status, body, now=self._clock())
+        return wire.parse_doc_task(status, body, now=self._clock(), redact=self._redact)
 
     async def create_image_translate_task(
         self,
@@ -86,8 +95,8 @@ class AlibabaMTClient:
             urls, source, target, extra=extra, client_token=client_token
         )
         status, body = await self._call(wire.CREATE_IMAGE, params)
-        return wire.parse_created_image(status, body, now=self._clock())
+        return wire.parse_created_image(status, body, now=self._clock(), redact=self._redact)
 
     async def get_image_translate_task(self, task_id: str, expected: int) -> ImageTask:
         status, body = await self._call(wire.GET_IMAGE, {"TaskId": task_id})
-        return wire.parse_image_task(status, body, expected, now=self._clock())
+        return wire.parse_image_task(status, body, expected, now=self._clock(), redact=self._redact)

@@ -139,22 +139,26 @@ def _bad(operation: str, detail: str) -> ProviderError:
     return ProviderError(PROVIDER, operation, "bad-response", detail, ErrorKind.RETRYABLE)
 
 
-def _object(status: int, body: Any, operation: str, now: float) -> Mapping[str, Any]:
+def _object(
+    status: int, body: Any, operation: str, now: float, redact: Iterable[str] = ()
+) -> Mapping[str, Any]:
     if status >= 400:
-        raise error_from(status, body, operation, now=now)
+        raise error_from(status, body, operation, now=now, redact=redact)
     if not isinstance(body, Mapping):
         raise _bad(operation, "Alibaba answered with JSON that is not an object")
     return body
 
 
-def _envelope(status: int, body: Any, operation: str, now: float) -> Mapping[str, Any]:
+def _envelope(
+    status: int, body: Any, operation: str, now: float, redact: Iterable[str] = ()
+) -> Mapping[str, Any]:
     """Image-task answers carry an integer body ``Code``; anything but 200 is an error."""
-    body = _object(status, body, operation, now)
+    body = _object(status, body, operation, now, redact)
     code = str(body.get("Code", ""))
     if code != "200":
         if not code:
             raise _bad(operation, "Alibaba's answer has no Code")
-        raise error_from(400, body, operation, now=now)
+        raise error_from(400, body, operation, now=now, redact=redact)
     data = body.get("Data")
     return data if isinstance(data, Mapping) else {}
 
@@ -244,16 +248,20 @@ def _str(value: Any) -> str | None:
     return str(value) if value not in (None, "") else None
 
 
-def parse_created_doc(status: int, body: Any, *, now: float = 0.0) -> DocTask:
-    body = _object(status, body, CREATE_DOC, now)
+def parse_created_doc(
+    status: int, body: Any, *, now: float = 0.0, redact: Iterable[str] = ()
+) -> DocTask:
+    body = _object(status, body, CREATE_DOC, now, redact)
     task_id = _str(body.get("TaskId"))
     if task_id is None:
         raise _bad(CREATE_DOC, "Alibaba accepted the document but sent no TaskId")
     return DocTask(task_id, str(body.get("Status") or "ready"), raw=body)
 
 
-def parse_doc_task(status: int, body: Any, *, now: float = 0.0) -> DocTask:
-    body = _object(status, body, GET_DOC, now)
+def parse_doc_task(
+    status: int, body: Any, *, now: float = 0.0, redact: Iterable[str] = ()
+) -> DocTask:
+    body = _object(status, body, GET_DOC, now, redact)
     task_id, state = _str(body.get("TaskId")), _str(body.get("Status"))
     if state is None:
         raise _bad(GET_DOC, "Alibaba's task status has no Status")
@@ -271,23 +279,27 @@ def parse_doc_task(status: int, body: Any, *, now: float = 0.0) -> DocTask:
     return task
 
 
-def parse_created_image(status: int, body: Any, *, now: float = 0.0) -> str:
-    data = _envelope(status, body, CREATE_IMAGE, now)
+def parse_created_image(
+    status: int, body: Any, *, now: float = 0.0, redact: Iterable[str] = ()
+) -> str:
+    data = _envelope(status, body, CREATE_IMAGE, now, redact)
     task_id = _str(data.get("TaskId"))
     if task_id is None:
         raise _bad(CREATE_IMAGE, "Alibaba accepted the images but sent no TaskId")
     return task_id
 
 
-def parse_image_task(status: int, body: Any, expected: int, *, now: float = 0.0) -> ImageTask:
+def parse_image_task(
+    status: int, body: Any, expected: int, *, now: float = 0.0, redact: Iterable[str] = ()
+) -> ImageTask:
     """``Data.ImageData`` is a JSON *string* of an array (§5); empty while pending."""
-    data = _envelope(status, body, GET_IMAGE, now)
+    data = _envelope(status, body, GET_IMAGE, now, redact)
     raw = data.get("ImageData")
     if raw in (None, ""):
         return ImageTask((), expected)
     try:
         decoded = json.loads(raw) if isinstance(raw, str) else raw
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         raise _bad(GET_IMAGE, "Alibaba's ImageData is not valid JSON") from None
     if not isinstance(decoded, list):
         raise _bad(GET_IMAGE, "Alibaba's ImageData is not a list")

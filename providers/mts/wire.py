@@ -207,6 +207,8 @@ def check_job_params(text: str) -> dict[str, Any]:
         raise ValueError(
             f"JobParams is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{hint}"
         ) from None
+    except (ValueError, RecursionError):  # a number thousands of digits long, or deep nesting
+        raise ValueError("JobParams nests too deeply or holds a number too long") from None
     if not isinstance(value, dict):
         raise ValueError(f"JobParams must be a JSON object {{…}}, not {_json_type(value)}")
     return value
@@ -454,7 +456,7 @@ def _loads(value: Any) -> Any:
         return value
     try:
         return json.loads(value)
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         return value
 
 
@@ -476,8 +478,8 @@ def output_files(result: JobResult | None, output: str | None) -> tuple[OssObjec
     for item in items:
         name = (item.get("file") or item.get("File")) if isinstance(item, Mapping) else item
         located = _locate(name, bucket) if isinstance(name, str) and name else None
-        if located is not None:
-            found.append(located)
+        if located is not None and located.key and not located.key.endswith("/"):
+            found.append(located)  # an object: a bucket or a folder is nothing to read
     return tuple(found)
 
 
@@ -488,8 +490,11 @@ def _locate(name: str, bucket: str | None) -> OssObject | None:
         except ValueError:
             return None
     if name.startswith(("https://", "http://")):
-        parts = urlsplit(name)
-        bucket_name, dot, _ = (parts.hostname or "").partition(".")
+        try:
+            parts = urlsplit(name)
+            bucket_name, dot, _ = (parts.hostname or "").partition(".")
+        except ValueError:  # an unbalanced or bad [IPv6] host
+            return None
         key = unquote(parts.path.lstrip("/"))
         return OssObject(bucket_name, key) if dot and key else None
     return OssObject(bucket, name.lstrip("/")) if bucket else None

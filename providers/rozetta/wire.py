@@ -40,10 +40,12 @@ import hashlib
 import hmac
 import io
 import json
+import lzma
 import re
 import stat
 import time
 import zipfile
+import zlib
 from collections.abc import Callable, Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any, Literal
@@ -496,7 +498,7 @@ def _count(value: Any) -> int | float | None:
         return None
     try:
         number = float(value)
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: an int past a float
         return None
     return int(number) if number.is_integer() else number
 
@@ -607,7 +609,7 @@ def parse_download(
         return body
     try:
         parsed = json.loads(body) if body.strip() else None
-    except ValueError:
+    except (ValueError, RecursionError):  # RecursionError: nested past Python's limit
         parsed = None
     if status >= 400 or (isinstance(parsed, Mapping) and not _is_success(parsed)):
         raise error_for(status, parsed, operation, redact=redact)
@@ -696,7 +698,15 @@ def unpack_zip(
                 out.append((name, b"".join(chunks)))
     except ProviderError:
         raise
-    except (zipfile.BadZipFile, zipfile.LargeZipFile, OSError, EOFError, RuntimeError) as exc:
+    except (
+        zipfile.BadZipFile,
+        zipfile.LargeZipFile,
+        OSError,  # also bz2's damaged streams
+        EOFError,
+        RuntimeError,
+        zlib.error,  # a damaged deflate stream
+        lzma.LZMAError,  # a damaged LZMA stream
+    ) as exc:
         raise ProviderError(
             PROVIDER,
             operation,

@@ -569,7 +569,8 @@ def parse_batch_query(
             out[rid] = None
             continue
         lines = value.get("Orc", value.get("Ocr")) if isinstance(value, Mapping) else None
-        ocr = tuple(parse_ocr_line(line) for line in (lines or []) if isinstance(line, Mapping))
+        lines = lines if isinstance(lines, list) else []
+        ocr = tuple(parse_ocr_line(line) for line in lines if isinstance(line, Mapping))
         out[rid] = _item(BatchDetail, rid, value, ocr=ocr)
     return out
 
@@ -581,7 +582,7 @@ def parse_box(value: Any) -> tuple[int, int, int, int] | None:
         if text.startswith("["):
             try:
                 value = json.loads(text)
-            except ValueError:
+            except (ValueError, RecursionError):  # not JSON, or nested past Python's limit
                 return None
         else:
             value = text.split(",")
@@ -595,7 +596,7 @@ def parse_box(value: Any) -> tuple[int, int, int, int] | None:
         if len(value) == 4:
             x, y, w, h = (round(float(str(v).strip())) for v in value)
             return x, y, w, h
-    except (TypeError, ValueError):
+    except (TypeError, ValueError, OverflowError):  # OverflowError: inf, or ints past a float
         return None
     return None
 
@@ -606,7 +607,7 @@ def parse_font_size(value: Any) -> int | None:
     text = str(value).strip().lower().removesuffix("px").strip()
     try:
         return round(float(text))
-    except ValueError:
+    except (ValueError, OverflowError):  # "1e999" is infinity
         return None
 
 
