@@ -21,6 +21,8 @@ import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.slack_retry import RateLimitRetry
+
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "tolk_task_message"
@@ -75,12 +77,23 @@ def host_allowed(url: str, allowed: Sequence[str]) -> bool:
     return False
 
 
+def _named_exactly(url: str, allowed: Sequence[str]) -> bool:
+    """``url``'s host is an entry of ``allowed`` itself, not only under a wildcard (call
+    after ``host_allowed``)."""
+    parts = urlsplit(url)
+    host = (parts.hostname or "").lower()
+    port = parts.port or (443 if parts.scheme == "https" else 80)
+    return any(entry in (host, f"{host}:{port}") for entry in allowed)
+
+
 def _private_ip(host: str) -> bool:
     try:
         ip = ipaddress.ip_address(host)
     except ValueError:
         return False
-    return ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
+    # not is_global: also carrier-grade NAT space, where clouds put metadata services
+    # (Alibaba Cloud's 100.100.100.200)
+    return not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
 
 
 async def _resolves_publicly(host: str, port: int | None) -> bool:
@@ -105,15 +118,21 @@ class Delivery:
         max_concurrent: int = 8,
     ) -> None:
         self.slack = slack
+        self._acting = only_429_retries(slack)
         self._session = session
         self._allowed = tuple(allowed_hosts)
         self.slack_file_hosts = tuple(slack_file_hosts)
         self._transfers = asyncio.Semaphore(max_concurrent)
 
     async def download(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
-        """A provider's result, from an allowed host only."""
+        """A provider's result, from an allowed host only. A host admitted by a
+        ``*.domain`` entry (not named itself) must also resolve to public addresses."""
         if not host_allowed(url, self._allowed):
             raise DownloadRefused(url)
+        if not _named_exactly(url, self._allowed):
+            parts = urlsplit(url)
+            if not await _resolves_publicly(parts.hostname or "", parts.port):
+                raise DownloadRefused(url)
         return await self._get(url, {}, limit)
 
     async def download_public(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
@@ -154,7 +173,7 @@ class Delivery:
         self, channel: str, thread_ts: str | None, filename: str, data: bytes, comment: str
     ) -> str:
         async with self._transfers:
-            resp = await self.slack.files_upload_v2(
+            resp = await self._acting.files_upload_v2(
                 channel=channel,
                 thread_ts=thread_ts,
                 file=data,
@@ -183,7 +202,7 @@ class Delivery:
         thread_ts: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
     ) -> str:
-        resp = await self.slack.chat_postMessage(
+        resp = await self._acting.chat_postMessage(
             channel=channel,
             text=text,
             blocks=blocks,
@@ -230,6 +249,24 @@ class Delivery:
 
     async def ephemeral(self, channel: str, user: str, text: str, **kwargs: Any) -> None:
         await self.slack.chat_postEphemeral(channel=channel, user=user, text=text, **kwargs)
+
+
+def only_429_retries(slack: AsyncWebClient) -> AsyncWebClient:
+    """``slack`` for calls that act (post a message, share a file): it retries a 429, which
+    Slack answers before doing anything, but not a 5xx or a dropped connection, which may
+    come after the message was posted or the file shared — a blind retry would post it
+    twice. Those failures go back to the step, which looks in Slack first (``once``,
+    ``has_file``)."""
+    return AsyncWebClient(
+        token=slack.token,
+        base_url=slack.base_url,
+        timeout=slack.timeout,
+        ssl=slack.ssl,
+        proxy=slack.proxy,
+        session=slack.session,
+        headers=slack.headers,
+        retry_handlers=[h for h in slack.retry_handlers if isinstance(h, RateLimitRetry)],
+    )
 
 
 def slack_error_code(exc: SlackApiError) -> str:

@@ -10,7 +10,9 @@ from __future__ import annotations
 
 import asyncio
 import random
+from collections.abc import Awaitable, Callable
 
+from slack_sdk.errors import SlackApiError
 from slack_sdk.http_retry.async_handler import AsyncRetryHandler
 from slack_sdk.http_retry.request import HttpRequest
 from slack_sdk.http_retry.response import HttpResponse
@@ -33,6 +35,9 @@ def retry_after_seconds(headers: object) -> float:
 
 
 class RateLimitRetry(AsyncRetryHandler):
+    # How a wait is spent; a test swaps it to see each wait without spending it.
+    sleep: Callable[[float], Awaitable[None]] = staticmethod(asyncio.sleep)
+
     async def _can_retry_async(
         self,
         *,
@@ -54,5 +59,14 @@ class RateLimitRetry(AsyncRetryHandler):
         if response is None:
             raise error or RuntimeError("429 retry without a response")
         state.next_attempt_requested = True
-        await asyncio.sleep(retry_after_seconds(response.headers) + random.random() * 0.1)
+        await self.sleep(retry_after_seconds(response.headers) + random.random() * 0.1)
         state.increment_current_attempt()
+
+
+def rate_limited_for(exc: BaseException) -> float | None:
+    """The ``Retry-After`` of a 429 the in-call retries gave up on (the step then waits
+    that long before trying again); None for any other error."""
+    response = getattr(exc, "response", None)
+    if isinstance(exc, SlackApiError) and getattr(response, "status_code", None) == 429:
+        return retry_after_seconds(response.headers)
+    return None

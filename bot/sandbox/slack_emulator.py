@@ -163,13 +163,16 @@ class Fault:
     retry_after: int | None
     times: int
     error: str | None
+    after: bool = False
 
 
 class FaultPlan:
     """Injected failures: ``add("chat.postMessage", status=429, retry_after=1, times=1)``.
 
     ``method`` is a Web API method name or ``"upload"`` for the upload URL. A status of 200
-    with ``error`` makes the call answer ``{"ok": false, "error": error}``.
+    with ``error`` makes the call answer ``{"ok": false, "error": error}``. With
+    ``after=True`` the call takes effect first and only its answer is the fault (a 5xx
+    or a timeout after Slack acted): the message is posted, the file shared.
     """
 
     def __init__(self) -> None:
@@ -182,8 +185,10 @@ class FaultPlan:
         retry_after: int | None = 1,
         times: int = 1,
         error: str | None = None,
+        *,
+        after: bool = False,
     ) -> None:
-        self.pending.append(Fault(method, status, retry_after, times, error))
+        self.pending.append(Fault(method, status, retry_after, times, error, after))
 
     def clear(self) -> None:
         self.pending.clear()
@@ -569,7 +574,7 @@ class SlackEmulator:
         self.calls.append(call)
         if delay := self.latency.get(method):
             await asyncio.sleep(delay)
-        if fault := self.faults.take(method):
+        if (fault := self.faults.take(method)) and not fault.after:
             call.faulted = True
             return self.faults.response(fault)
         status = 200
@@ -587,6 +592,9 @@ class SlackEmulator:
         except SlackError as exc:
             body = {"ok": False, "error": exc.error, **exc.extra}
         call.response = body
+        if fault:  # it took effect; the answer is lost
+            call.faulted = True
+            return self.faults.response(fault)
         return web.json_response(body, status=status)
 
     async def _handle_upload(self, request: web.Request) -> web.Response:
@@ -603,7 +611,7 @@ class SlackEmulator:
         self.calls.append(call)
         if delay := self.latency.get("upload"):
             await asyncio.sleep(delay)
-        if fault := self.faults.take("upload"):
+        if (fault := self.faults.take("upload")) and not fault.after:
             call.faulted = True
             return self.faults.response(fault)
         pending = self._pending.get(file_id)
@@ -614,6 +622,9 @@ class SlackEmulator:
                 status=400, text=f"length mismatch: declared {pending.length}, received {len(data)}"
             )
         pending.content = data
+        if fault:  # the bytes arrived; the answer is lost
+            call.faulted = True
+            return self.faults.response(fault)
         return web.Response(text=f"OK - {len(data)}")
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:

@@ -32,6 +32,7 @@ def _open(path: Path, table: str) -> SqliteDict:
         encode=json.dumps,
         decode=json.loads,
         outer_stack=False,
+        journal_mode="WAL",  # a reader (a backup, a sqlite3 shell) never blocks a commit
     )
 
 
@@ -45,6 +46,7 @@ class SqliteTaskStore:
         self._active: dict[str, Task] = {}
         self._keys: dict[str, str] = {}
         self._wakes: dict[str, float] = {}  # wakes that arrived during a lease
+        self._creating: dict[str, Task] = {}  # written, commit in flight
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteTaskStore:
@@ -84,19 +86,33 @@ class SqliteTaskStore:
     async def create_if_absent(self, task: Task) -> tuple[Task, bool]:
         existing_id = self._keys.get(task.dedupe_key)
         if existing_id is not None:
-            existing = self._active.get(existing_id) or await self._read(existing_id)
+            existing = (
+                self._active.get(existing_id)
+                or self._creating.get(existing_id)
+                or await self._read(existing_id)
+            )
             if existing is not None:
                 return existing, False
-        while task.id in self._active or "task:" + task.id in self._db:
-            task = task.but(id=new_task_id())
+        while task.id in self._active or await asyncio.to_thread(self._stored, task.id):
+            task = task.but(id=new_task_id())  # (the file is read off the event loop)
         if task.dedupe_key in self._keys:  # a concurrent create won while we awaited
             return await self.create_if_absent(task)
         self._db["task:" + task.id] = task.to_json()
         self._db["key:" + task.dedupe_key] = task.id
-        self._keys[task.dedupe_key] = task.id
-        self._active[task.id] = task
-        await self._commit()
+        self._keys[task.dedupe_key] = task.id  # reserved now: a concurrent create waits on it
+        self._creating[task.id] = task
+        try:
+            await self._commit()
+        except Exception:  # not durable: the caller says so, and no work may start
+            self._keys.pop(task.dedupe_key, None)
+            raise
+        finally:
+            self._creating.pop(task.id, None)
+        self._active[task.id] = task  # only now can the poller claim it
         return task, True
+
+    def _stored(self, task_id: str) -> bool:
+        return "task:" + task_id in self._db
 
     async def get(self, task_id: str) -> Task | None:
         return self._active.get(task_id) or await self._read(task_id)

@@ -20,13 +20,14 @@ from typing import Any, Protocol
 from urllib.parse import urlsplit
 
 import aiohttp
-from slack_sdk.errors import SlackApiError
+from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot import messages
 from bot.backoff import Backoff
 from bot.delivery import Delivery, DownloadFailed, DownloadRefused, once, undeliverable
 from bot.logs import current_work
 from bot.metrics import Metrics
+from bot.slack_retry import rate_limited_for
 from bot.storage import TaskStore
 from bot.tasks import Item, State, Task
 from providers.errors import ErrorKind, ProviderError
@@ -34,6 +35,7 @@ from providers.errors import ErrorKind, ProviderError
 log = logging.getLogger(__name__)
 
 ALL_ITEMS_FAILED = "all-items-failed"
+CANCEL_INDEX = "_recent"  # setting ("cancel", CANCEL_INDEX): {task id: user} for poll rounds
 MAX_ATTEMPTS = 8  # retryable failures before a task gives up (the deadline may come first)
 
 
@@ -157,8 +159,27 @@ class Work:
             return
         finally:
             current_work.reset(context)
-        for task in polled:
-            await self.step(self._after_poll(task, now))
+        cancels = await self.store.get_setting("cancel", CANCEL_INDEX) or {}
+        quiet, busy = [], []
+        for before, task in zip(tasks, polled, strict=True):
+            after = self._after_poll(task, now)
+            unchanged = [i.status for i in before.items] == [i.status for i in after.items]
+            if (
+                unchanged
+                and after.state is State.RUNNING
+                and after.id not in cancels
+                and now < after.deadline
+            ):
+                quiet.append(after.but(lease_until=0.0))
+            else:
+                busy.append(after)
+        if quiet:  # still waiting, nothing to deliver: one commit for all of them
+            await self.store.save(*quiet)
+        for task in busy:
+            try:
+                await self.step(task)
+            except Exception:  # its save failed: the rest of the round must still move
+                log.exception("task %s: step failed", task.id)
 
     def _after_poll(self, task: Task, now: float) -> Task:
         pending = any(i.status == "pending" for i in task.items)
@@ -166,7 +187,11 @@ class Work:
             return task.to(State.SUCCEEDED, now, attempts=0)
         polls = task.polls + 1
         return task.to(
-            State.RUNNING, now, polls=polls, next_poll_at=now + self._poll_delay(task, polls)
+            State.RUNNING,
+            now,
+            polls=polls,
+            attempts=0,  # the provider answered: failures are counted afresh
+            next_poll_at=now + self._poll_delay(task, polls),
         )
 
     def _poll_delay(self, task: Task, polls: int) -> float:
@@ -196,6 +221,7 @@ class Work:
         while run.task.state is State.QUEUED:  # one provider call at a time, each persisted
             before = run.task
             run.task = _stamp_ready([before], [await op.submit(before, now)], now)[0]
+            run.task = run.task.but(attempts=0)  # answered: a later burst has the whole budget
             await self.store.save(run.task)
             submitted = True
         if submitted and run.task.state is State.SUBMITTED:  # the first poll comes later
@@ -450,12 +476,18 @@ class Work:
             state = task.state if task.final else State.FAILED
             run.task = task.but(state=state, settled=True, updated_at=now)
             return
-        expected = (SlackApiError, DownloadFailed, aiohttp.ClientError, TimeoutError)
+        expected = (
+            SlackApiError,
+            SlackRequestError,  # files_upload_v2: the upload URL answered other than 200
+            DownloadFailed,
+            aiohttp.ClientError,
+            TimeoutError,
+        )
         if isinstance(exc, expected):
             log.warning("task %s: delivery failed, will retry: %s", task.id, exc)
         else:
             log.exception("task %s: unexpected error in step", task.id, exc_info=exc)
-        delay = self.retry.delay(task.attempts, self.rand())
+        delay = self.retry.delay(task.attempts, self.rand(), retry_after=rate_limited_for(exc))
         run.task = task.but(attempts=task.attempts + 1, next_poll_at=now + delay)
 
 

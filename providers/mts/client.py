@@ -50,6 +50,15 @@ class MtsClient:
             nonce=nonce,
         )
 
+    @property
+    def timeout(self) -> aiohttp.ClientTimeout:
+        """The limit of one call (default ``providers._http.DEFAULT_TIMEOUT``)."""
+        return self._rpc._timeout
+
+    @timeout.setter
+    def timeout(self, value: aiohttp.ClientTimeout) -> None:
+        self._rpc._timeout = value
+
     def __repr__(self) -> str:
         return f"MtsClient(endpoint={self._rpc.base_url!r})"
 

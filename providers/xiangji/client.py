@@ -14,7 +14,7 @@ from typing import Any
 
 import aiohttp
 
-from providers._http import request_json
+from providers._http import DEFAULT_TIMEOUT, request_json
 from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import wire
 from providers.xiangji.wire import (
@@ -59,10 +59,14 @@ class XiangjiClient:
         upload_url: str = "http://api2.tosoiot.com",
         account_url: str = "http://www.tosoiot.com",
         clock: Callable[[], float] = time.time,
+        timeout: aiohttp.ClientTimeout = DEFAULT_TIMEOUT,
+        query_timeout: aiohttp.ClientTimeout = QUERY_TIMEOUT,
     ) -> None:
         self._session = session
         self._keys = keys
         self._clock = clock
+        self.timeout = timeout  # per call; status and quota queries use ``query_timeout``
+        self.query_timeout = query_timeout
         self._api = api_url.rstrip("/") + "/"
         self._upload = upload_url.rstrip("/") + "/"
         self._matting_upload = upload_url.rstrip("/") + "/async-matting"
@@ -99,6 +103,7 @@ class XiangjiClient:
             kwargs.setdefault("params", params)
         else:
             kwargs.setdefault("data", params)
+        kwargs.setdefault("timeout", self.timeout)
         status, body = await request_json(
             self._session, method, url, provider=self.provider, operation=operation, **kwargs
         )
@@ -187,7 +192,7 @@ class XiangjiClient:
         if not request_ids:
             return {}
         params = wire.batch_result_params(request_ids)
-        body = await self._call(op, "GET", self._api, params, timeout=QUERY_TIMEOUT)
+        body = await self._call(op, "GET", self._api, params, timeout=self.query_timeout)
         return wire.parse_batch_result(body, op)
 
     async def get_image_translate_batch_query(
@@ -197,7 +202,7 @@ class XiangjiClient:
         if not request_ids:
             return {}
         params = wire.batch_query_params(request_ids)
-        body = await self._call(op, "GET", self._api, params, timeout=QUERY_TIMEOUT)
+        body = await self._call(op, "GET", self._api, params, timeout=self.query_timeout)
         return wire.parse_batch_query(body, op)
 
     # -- matting -------------------------------------------------------------------
@@ -241,5 +246,5 @@ class XiangjiClient:
         param = wire.QUOTA_KEY_PARAMS.get(service_type, f"key for quota type {service_type}")
         key = self._key(op, _QUOTA_KEYS.get(service_type, "-"), param)
         params = wire.quota_params(service_type, user_key=self._keys.user_key, key=key)
-        status, body = await self._call(op, "POST", self._quota, params, timeout=QUERY_TIMEOUT)
+        status, body = await self._call(op, "POST", self._quota, params, timeout=self.query_timeout)
         return wire.parse_quota(body, op, status=status, redact=self._secrets(params))
