@@ -20,6 +20,9 @@ run: install
 test: install
 	$(UV) run --frozen pytest
 
+bench: install
+	$(UV) run --frozen python -m bench
+
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .

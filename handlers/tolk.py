@@ -13,6 +13,7 @@ from bot.channels import ChannelConfig, Route, load_channel, save_channel
 from bot.languages import LanguageError, check_pair, lookup
 from bot.services import Services
 from bot.tasks import FINAL, Item, State, Task
+from bot.work import CANCEL_INDEX
 from handlers.common import command_key, record_task
 from handlers.parsing import ConfigChange, UsageError, parse_tolk
 
@@ -73,14 +74,16 @@ def _may_change(services: Services, task: Task, user: str) -> bool:
 
 
 async def _cancel(services: Services, task: Task, user: str) -> str:
+    """The per-task flag is what a step obeys; the index lets a batched status round see
+    every cancellation with one read (``Work.poll_group``)."""
     if task.state in FINAL:
         return messages.cannot_cancel(task.id, task.state)
     # The flag is read by the next step, which may be running now; bringing the task's
     # poll time forward (only when no step holds it) makes that step come at once.
     await services.store.put_setting("cancel", task.id, user)
-    current = await services.store.get(task.id)
-    if current is not None and current.lease_until <= services.clock() and not current.final:
-        await services.store.save(current.but(next_poll_at=services.clock()))
+    recent = await services.store.get_setting("cancel", CANCEL_INDEX) or {}
+    await services.store.put_setting("cancel", CANCEL_INDEX, {**recent, task.id: user})
+    await services.store.wake(task.id, services.clock())
     services.poller.nudge()
     return messages.cancelling(task.id)
 

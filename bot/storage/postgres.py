@@ -36,7 +36,6 @@ transaction pooling), for the advisory locks.
 from __future__ import annotations
 
 import asyncio
-import dataclasses
 import json
 import logging
 import random
@@ -210,27 +209,8 @@ def _task(row: asyncpg.Record) -> Task:
     return Task.from_json(body)
 
 
-_FIELDS: dict[type, tuple[str, ...]] = {}
-
-
-def _plain(obj: Any) -> Any:
-    """``dataclasses.asdict`` without its deep copies (3x faster on a batch of tasks):
-    the same JSON, ready for ``json.dumps``."""
-    if obj is None or isinstance(obj, str | int | float):
-        return obj
-    if isinstance(obj, dict):
-        return {k: _plain(v) for k, v in obj.items()}
-    if isinstance(obj, tuple | list):
-        return [_plain(v) for v in obj]
-    names = _FIELDS.get(type(obj))
-    if names is None:
-        names = _FIELDS[type(obj)] = tuple(f.name for f in dataclasses.fields(obj))
-    return {name: _plain(getattr(obj, name)) for name in names}
-
-
 def encode(task: Task) -> str:
-    """The task's JSON, as ``json.dumps(task.to_json())`` makes it."""
-    return json.dumps(_plain(task))
+    return json.dumps(task.to_json())
 
 
 def _int4(n: int) -> int:
