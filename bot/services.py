@@ -31,6 +31,7 @@ from bot.ratelimit import PROVIDER_LIMITS, RateLimits
 from bot.scheduler import build_scheduler
 from bot.slack_retry import RateLimitRetry
 from bot.storage import TaskStore, open_store
+from bot.storage.leader import run_due_across_replicas
 from bot.work import Work
 from bot.work.alibaba import alibaba_operations
 from bot.work.mts import mts_operations
@@ -41,6 +42,8 @@ from providers.alibaba.signing import Credentials
 from providers.mts.client import MtsClient
 from providers.rozetta.client import RozettaClient, RozettaKeys
 from providers.xiangji import XiangjiClient, XiangjiKeys
+
+QUOTA_EVERY = 300.0  # seconds between scheduled quota readings, across all replicas
 
 
 @dataclass
@@ -202,9 +205,10 @@ async def open_services(
             interval = min(1.0, settings.poll_min_seconds)
             scheduler = build_scheduler(poller, interval=interval)
             scheduler.add_job(
-                quota.check,
+                run_due_across_replicas,
                 "interval",
-                minutes=5,
+                args=(store, "quota-check", QUOTA_EVERY, quota.check, clock),
+                seconds=QUOTA_EVERY,
                 id="quota",
                 coalesce=True,
                 max_instances=1,

@@ -32,3 +32,26 @@ async def run_once_across_replicas(
             return False
         await job()
         return True
+
+
+async def run_due_across_replicas(
+    store: Any,
+    name: str,
+    every: float,
+    job: Callable[[], Awaitable[object]],
+    clock: Callable[[], float],
+) -> bool:
+    """Run ``job`` if no replica ran it in the last ``every`` seconds.
+
+    Every replica's scheduler fires at its own moment; under the lock, the last run's
+    time (a store setting) decides, so the work happens once per interval in all."""
+
+    async def if_due() -> None:
+        last = await store.get_setting("periodic", name)
+        now = clock()
+        if last is not None and now - float(last) < every * 0.9:
+            return
+        await store.put_setting("periodic", name, now)
+        await job()
+
+    return await run_once_across_replicas(store, name, if_due)
