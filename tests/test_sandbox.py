@@ -91,7 +91,7 @@ def test_sandbox_translates_documents_and_runs_media_jobs(tmp_path):
         "/tolk config auto-docs on en>de\n"
         f"upload {notes}\n"
         '/media-job ImageCartoonize oss://media/cat.jpg {"Model": "3d"}\n'
-        "wait\nquit\n"
+        "wait\nmetrics\nquit\n"
     )
     result = run_bot(tmp_path, stdin=script)
     assert result.returncode == 0, result.stderr
@@ -103,4 +103,5 @@ def test_sandbox_translates_documents_and_runs_media_jobs(tmp_path):
     assert any(name.startswith("p-en-") for name in files)
     assert out.count("Done — 1 document translated") == 2
     assert "ImageCartoonize finished — 2 files" in out
+    assert 'tolk_tasks_finished_total{operation="mts.iproduction",state="delivered"} 1.0' in out
     assert "Traceback" not in result.stderr

@@ -38,6 +38,7 @@ HELP = """Type what you would do in Slack:
   upload PATH…          post local files into #general as a message
   react :flag-kr: LAST  react to the last message (or a message ts)
   wait                  until no task is pending
+  metrics               what /metrics reports (tasks, provider calls, latencies)
   quit"""
 
 
@@ -92,10 +93,22 @@ class Console:
             await self.react(rest.split())
         elif word == "wait":
             await self.wait()
+        elif word == "metrics":
+            await self.metrics()
         elif word == "help":
             self.say(HELP)
         else:
             raise ConsoleError(f"unknown console command {word!r}; type help")
+
+    async def metrics(self) -> None:
+        """What ``GET /metrics`` says, without the histogram buckets."""
+        assert self._session is not None
+        url = self.events_url.replace("/slack/events", "/metrics")
+        async with self._session.get(url) as resp:
+            text = await resp.text()
+        for line in text.splitlines():
+            if line.startswith("tolk_") and "_bucket{" not in line and "_created{" not in line:
+                self.say(f"  {line}")
 
     async def slash(self, command: str, text: str) -> None:
         body = command_body(
