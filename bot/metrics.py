@@ -17,7 +17,7 @@ from __future__ import annotations
 
 import logging
 import time
-from collections.abc import Callable, Mapping
+from collections.abc import Awaitable, Callable, Mapping
 from types import SimpleNamespace
 from typing import Any
 from urllib.parse import urlsplit
@@ -40,7 +40,8 @@ class Metrics:
         self.registry = CollectorRegistry()
         self.provider_hosts = dict(provider_hosts)  # "host:port" → provider name
         self._snapshots: dict[str, Callable[[], dict[str, float]]] = {}
-        self.task_counts: dict[str, float] = {}  # unsettled tasks by state, refreshed by a job
+        self.task_counts: dict[str, float] = {}  # unsettled tasks by state, read per scrape
+        self.refresh: Callable[[], Awaitable[None]] | None = None
         r = self.registry
         self.tasks_created = Counter(
             "tolk_tasks_created", "Tasks recorded", ["operation"], registry=r
@@ -135,6 +136,11 @@ class Metrics:
         )
 
     async def render(self, _: web.Request) -> web.Response:
+        if self.refresh is not None:
+            try:
+                await self.refresh()
+            except Exception:  # the rest of the page is still worth having
+                log.exception("could not refresh the task counts")
         return web.Response(
             body=generate_latest(self.registry),
             headers={"Content-Type": "text/plain; version=0.0.4; charset=utf-8"},

@@ -198,6 +198,11 @@ async def open_services(
         )
         metrics.gauge("tolk_quota_left", lambda: dict(quota.left))
         metrics.gauge("tolk_tasks", lambda: dict(metrics.task_counts))
+
+        async def count_tasks() -> None:
+            metrics.task_counts = dict(await store.count_unsettled())
+
+        metrics.refresh = count_tasks
         poller = Poller(store, work, clock=clock)
         stack.push_async_callback(poller.close)
         scheduler = None

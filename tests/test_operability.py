@@ -40,9 +40,19 @@ async def test_metrics_count_tasks_calls_acks_and_delivery(tolk, xiangji):
     assert total(m, "tolk_provider_call_seconds_count", provider="xiangji") >= 3
     assert total(m, "tolk_slack_ack_seconds_count", kind="command") == 2
     assert total(m, "tolk_delivery_lag_seconds_count", provider="xiangji") >= 3
+    assert total(m, "tolk_tasks") == 0  # nothing left unsettled
     assert "tolk_provider_calls_total" in m and not any(
         dict(k).get("provider") == "slack" for k in m["tolk_provider_calls_total"]
     )
+
+
+async def test_unsettled_tasks_are_counted_by_state(tolk, xiangji):
+    xiangji.pending_polls = 10**6
+    urls = " ".join(xiangji.sample_url(f"w{i}") for i in range(2))
+    await tolk.command("/translate-image", f"zh>ko {urls}")
+    await tolk.services.poller.drain()
+    m = await scrape(tolk)
+    assert total(m, "tolk_tasks", state="submitted") + total(m, "tolk_tasks", state="running") == 1
 
 
 async def test_provider_errors_are_counted_by_code(tolk, xiangji):

@@ -32,6 +32,10 @@ class TaskStore(Protocol):
         settled."""
         ...
 
+    async def count_unsettled(self) -> dict[str, int]:
+        """Unsettled tasks by state (metrics)."""
+        ...
+
     async def next_due_at(self) -> float | None:
         """When the earliest unsettled task falls due (``None`` when there is none)."""
         ...

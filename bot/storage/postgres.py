@@ -416,6 +416,12 @@ class PostgresTaskStore:
     async def next_due_at(self) -> float | None:
         return await self._pool.fetchval(_NEXT_DUE)
 
+    async def count_unsettled(self) -> dict[str, int]:
+        rows = await self._pool.fetch(
+            "SELECT body->>'state' AS state, count(*) AS n FROM tasks WHERE NOT settled GROUP BY 1"
+        )
+        return {r["state"]: r["n"] for r in rows}
+
     async def list_for_channel(self, channel: str, *, active_only: bool = True) -> list[Task]:
         rows = await self._pool.fetch(
             f"""SELECT {_COLUMNS} FROM tasks t WHERE channel = $1 AND (NOT settled OR NOT $2)

@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+from collections import Counter
 from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager
 from pathlib import Path
@@ -152,6 +153,9 @@ class SqliteTaskStore:
         elif task.next_poll_at > now:
             self._active[task_id] = task.but(next_poll_at=now)  # memory is the working set
         return True
+
+    async def count_unsettled(self) -> dict[str, int]:
+        return dict(Counter(str(t.state) for t in self._active.values()))
 
     async def next_due_at(self) -> float | None:
         times = [max(t.next_poll_at, t.lease_until) for t in self._active.values()]

@@ -816,3 +816,12 @@ def test_fast_task_json_is_what_asdict_makes() -> None:
     assert Task.from_json(json.loads(json.dumps(task.to_json()))) == task
     with pytest.raises(TypeError, match="no field 'colour'"):
         task.but(colour="red")
+
+
+async def test_count_unsettled_by_state(store: TaskStore) -> None:
+    first, _ = await store.create_if_absent(make("TAAAA"))
+    await store.create_if_absent(make("TBBBB"))
+    await store.save(first.to(State.SUBMITTED, 20.0))
+    done, _ = await store.create_if_absent(make("TCCCC"))
+    await store.save(settle(done))
+    assert await store.count_unsettled() == {"queued": 1, "submitted": 1}
