@@ -13,13 +13,14 @@ from collections.abc import Callable, Mapping, Sequence
 import aiohttp
 
 from providers.alibaba import wire
-from providers.alibaba.rpc import AlibabaRpc
+from providers.alibaba.rpc import PopClient
 from providers.alibaba.signing import Credentials, new_nonce
 from providers.alibaba.wire import DocTask, ImageTask
 
 
-class AlibabaMTClient:
+class AlibabaMTClient(PopClient):
     provider = wire.PROVIDER
+    _version = wire.VERSION
 
     def __init__(
         self,
@@ -30,29 +31,8 @@ class AlibabaMTClient:
         clock: Callable[[], float] = time.time,
         nonce: Callable[[], str] = new_nonce,
     ) -> None:
+        super().__init__(session, credentials, endpoint, clock, nonce)
         self._clock = clock
-        self._redact = (credentials.access_key_id, credentials.access_key_secret)
-        self._rpc = AlibabaRpc(
-            session,
-            credentials,
-            endpoint=endpoint,
-            version=wire.VERSION,
-            provider=wire.PROVIDER,
-            clock=clock,
-            nonce=nonce,
-        )
-
-    @property
-    def timeout(self) -> aiohttp.ClientTimeout:
-        """The limit of one call (default ``providers._http.DEFAULT_TIMEOUT``)."""
-        return self._rpc._timeout
-
-    @timeout.setter
-    def timeout(self, value: aiohttp.ClientTimeout) -> None:
-        self._rpc._timeout = value
-
-    def __repr__(self) -> str:
-        return f"AlibabaMTClient(endpoint={self._rpc.base_url!r})"
 
     async def _call(self, action: str, params: Mapping[str, str]) -> tuple[int, object]:
         return await self._rpc.call(action, params, method=wire.METHODS[action])

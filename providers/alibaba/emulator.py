@@ -65,21 +65,16 @@ import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any
+from typing import Any, Self
 from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
 import yarl
 from aiohttp import web
 
-from providers.alibaba.pop_verify import (
-    V2_COMMON,
-    PopRefusal,
-    PopVerifier,
-    Verified,
-    header_map,
-    request_params,
-)
+from providers.alibaba.pop_emulator import PopEmulator, PopFaults, _CodeFault, new_request_id
+from providers.alibaba.pop_emulator import Received as Received  # re-exported
+from providers.alibaba.pop_verify import PopRefusal, Verified
 
 CREATE_DOC = "CreateDocTranslateTask"
 GET_DOC = "GetDocTranslateTask"
@@ -147,22 +142,7 @@ IMAGE_MESSAGES = {  # §5
 READY, TRANSLATING, TRANSLATED, ERROR = "ready", "translating", "translated", "error"
 
 
-def new_request_id() -> str:
-    return str(uuid.uuid4()).upper()
-
-
 # -- records ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    action: str
-    method: str
-    params: dict[str, str]  # business parameters (query + form; V2 common ones left out)
-    headers: dict[str, str] = field(repr=False)
-    body: bytes = field(repr=False)
-    signature: str  # "v3" or "v2"
-    at: float
 
 
 @dataclass(frozen=True)
@@ -230,60 +210,15 @@ def refuse(code: str, status: int = 400, message: str | None = None) -> PopRefus
 # -- fault plan ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _CodeFault:
-    code: str
-    status: int
-    message: str | None
-
-
-class Faults:
-    """Planned misbehaviour. ``action`` may be ``"*"`` to match every action."""
-
-    def __init__(self) -> None:
-        self.clear()
+class Faults(PopFaults):
+    """Planned misbehaviour. ``action`` may be ``"*"`` to match every action. A scripted
+    ``code`` of an image operation that is numeric (101–199) comes as HTTP 200 with that
+    body ``Code``; anything else in the §3 shape."""
 
     def clear(self) -> None:
-        self._codes: dict[str, list[_CodeFault]] = {}
-        self._http: dict[str, list[tuple[int, float | None]]] = {}
-        self._malformed: dict[str, int] = {}
-        self._delays: dict[str, float] = {}
+        super().clear()
         self._doc_errors: list[tuple[str, str]] = []
         self._image_items: dict[int, str] = {}
-
-    def code(
-        self,
-        action: str,
-        code: str,
-        *,
-        status: int = 400,
-        message: str | None = None,
-        times: int = 1,
-    ) -> None:
-        """The next ``times`` calls answer error ``code`` (image operations: a numeric code
-        101–199 comes as HTTP 200 with that body ``Code``; anything else in the §3 shape)."""
-        self._codes.setdefault(action, []).extend([_CodeFault(code, status, message)] * times)
-
-    def throttle(self, action: str, times: int = 1) -> None:
-        """The next ``times`` calls answer HTTP 400 ``Throttling.User``."""
-        self.code(action, "Throttling.User", times=times)
-
-    def http(
-        self, action: str, status: int, *, times: int = 1, retry_after: float | None = None
-    ) -> None:
-        """The next ``times`` calls answer a bare HTTP ``status`` (no JSON)."""
-        self._http.setdefault(action, []).extend([(status, retry_after)] * times)
-
-    def malformed(self, action: str, times: int = 1) -> None:
-        """The next ``times`` calls answer HTTP 200 with a body that is not JSON."""
-        self._malformed[action] = self._malformed.get(action, 0) + times
-
-    def delay(self, action: str, seconds: float) -> None:
-        """Every call of ``action`` waits ``seconds`` first (0 removes the delay)."""
-        if seconds > 0:
-            self._delays[action] = seconds
-        else:
-            self._delays.pop(action, None)
 
     def doc_error(
         self, code: str = "Error", message: str = MESSAGES["Error"], times: int = 1
@@ -294,25 +229,6 @@ class Faults:
     def image_item(self, index: int, code: str = "105") -> None:
         """Element ``index`` of the next image task created fails with ``errorCode``."""
         self._image_items[index] = code
-
-    def _pop(self, table: dict[str, list[Any]], action: str) -> Any:
-        for key in (action, "*"):
-            if table.get(key):
-                value = table[key].pop(0)
-                if not table[key]:
-                    del table[key]
-                return value
-        return None
-
-    def _take_malformed(self, action: str) -> bool:
-        for key in (action, "*"):
-            if self._malformed.get(key):
-                self._malformed[key] -= 1
-                return True
-        return False
-
-    def _delay_for(self, action: str) -> float:
-        return self._delays.get(action, self._delays.get("*", 0.0))
 
     def _take_doc_error(self) -> tuple[str, str] | None:
         return self._doc_errors.pop(0) if self._doc_errors else None
@@ -333,10 +249,18 @@ class _Fetch:
 # -- the server ---------------------------------------------------------------------------
 
 
-class AlibabaMTEmulator:
+class AlibabaMTEmulator(PopEmulator):
     """The alimt API on a free port. Start with ``await em.start()`` or ``async with``; read
     ``requests``, ``docs``, ``images``, ``callbacks``, ``fetched`` and ``downloads``; steer
     with ``faults``, ``qps``, ``keys``, :meth:`finish` and :meth:`drain`."""
+
+    _version = VERSION
+    _methods = METHODS
+    _default_qps = DEFAULT_QPS
+    _max_body = 64 * 1024 * 1024
+    _product = "alimt"
+    _refuse = staticmethod(refuse)
+    faults: Faults
 
     def __init__(
         self,
@@ -356,38 +280,26 @@ class AlibabaMTEmulator:
         fetch_timeout: float = 5.0,
         offline_samples: bool = False,
     ) -> None:
-        self.keys: dict[str, str] = {access_key_id: access_key_secret}
-        self.clock = clock
+        super().__init__(access_key_id, access_key_secret, clock, max_skew, nonce_window)
+        self.faults = Faults()
+        self.strict_methods = strict_methods
         self.doc_seconds = doc_seconds
         self.image_pending_polls = image_pending_polls
         self.file_ttl = file_ttl
         self.client_token_window = client_token_window
         self.require_domain = require_domain
-        self.strict_methods = strict_methods
         self.max_doc_bytes = max_doc_bytes
         self.fetch_timeout = fetch_timeout
         self.offline_samples = offline_samples  # sandbox: an unreachable URL yields a sample
-        self.verifier = PopVerifier(
-            lambda key: self.keys.get(key),
-            clock=lambda: self.clock(),
-            max_skew=max_skew,
-            nonce_window=nonce_window,
-        )
-        self.qps: dict[str, int] = dict(DEFAULT_QPS)
-        self.faults = Faults()
-        self.requests: list[Received] = []
         self.docs: dict[str, DocTask] = {}
         self.images: dict[str, ImageTask] = {}
         self.callbacks: list[CallbackSent] = []
         self.fetched: list[tuple[str, int | None]] = []
         self.downloads: list[str] = []
-        self.endpoint = ""
         self._link_key = secrets.token_bytes(16)
         self._tokens: dict[tuple[str, str], tuple[str, float]] = {}
-        self._window: dict[tuple[str, int], int] = {}
         self._timers: dict[str, asyncio.Task[None]] = {}
         self._background: set[asyncio.Task[Any]] = set()
-        self._runner: web.AppRunner | None = None
         self._http: aiohttp.ClientSession | None = None
         self._actions: dict[str, Callable[[Verified], Awaitable[dict[str, Any]]]] = {
             CREATE_DOC: self._create_doc,
@@ -399,43 +311,25 @@ class AlibabaMTEmulator:
     # -- lifecycle ----------------------------------------------------------------------
 
     def app(self) -> web.Application:
-        app = web.Application(client_max_size=64 * 1024 * 1024)
-        app.router.add_route("GET", "/", self._api)
-        app.router.add_route("POST", "/", self._api)
+        app = super().app()  # the API on /
         app.router.add_get("/files/doc/{task}/{name}", self._download_doc)
         app.router.add_get("/files/img/{task}/{index}.png", self._download_image)
         app.router.add_get("/samples/{name}", self._sample)
         return app
 
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> AlibabaMTEmulator:
+    async def start(self, host: str = "127.0.0.1", port: int = 0) -> Self:
         self._http = aiohttp.ClientSession()
-        self._runner = web.AppRunner(self.app())
-        try:
-            await self._runner.setup()
-            await web.TCPSite(self._runner, host, port).start()
-        except BaseException:
-            await self.close()
-            raise
-        self.endpoint = f"http://{host}:{self._runner.addresses[0][1]}"
-        return self
+        return await super().start(host, port)
 
     async def close(self) -> None:
         for task in [*self._timers.values(), *self._background]:
             task.cancel()
         await asyncio.gather(*self._timers.values(), *self._background, return_exceptions=True)
         self._timers.clear()
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
+        await super().close()
         if self._http is not None:
             await self._http.close()
             self._http = None
-
-    async def __aenter__(self) -> AlibabaMTEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     @property
     def max_skew(self) -> float | None:
@@ -454,9 +348,6 @@ class AlibabaMTEmulator:
         self.verifier.nonce_window = seconds
 
     # -- inspection and control -----------------------------------------------------------
-
-    def requests_for(self, action: str) -> list[Received]:
-        return [r for r in self.requests if r.action == action]
 
     def sample_doc_url(self, name: str = "guide.txt") -> str:
         """A source document served by the emulator itself (content chosen by extension)."""
@@ -498,108 +389,21 @@ class AlibabaMTEmulator:
 
     # -- the API --------------------------------------------------------------------------
 
-    async def _api(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        query = request.rel_url.raw_query_string
-        headers = list(request.headers.items())
-        received = self._record(request, query, headers, body)
-        early = await self._early_fault(received.action)
-        if early is not None:
-            return early
+    async def _act(self, verified: Verified) -> dict[str, Any]:
+        return await self._actions[verified.action](verified)
+
+    async def _answer(self, verified: Verified) -> dict[str, Any]:
         try:
-            verified = self.verifier.verify(request.method, request.path, query, headers, body)
-            self._route(verified, request.method)
-            self._throttle(verified.action)
-            self._scripted_code(verified.action)
-            payload = await self._actions[verified.action](verified)
-        except PopRefusal as refusal:
-            return self._error(refusal, request.host)
+            return await super()._answer(verified)
         except ImageFailure as failure:
-            payload = {"Code": failure.code, "Message": failure.message}
-            payload["RequestId"] = new_request_id()
-        return self._json(payload)
+            return {"Code": failure.code, "Message": failure.message, "RequestId": new_request_id()}
 
-    def _record(
-        self, request: web.Request, query: str, headers: list[tuple[str, str]], body: bytes
-    ) -> Received:
-        lowered = header_map(headers)
-        params = request_params(query, headers, body)
-        v3 = bool(lowered.get("authorization"))
-        action = lowered.get("x-acs-action", "") if v3 else params.get("Action", "")
-        if not v3:
-            params = {k: v for k, v in params.items() if k not in V2_COMMON}
-        received = Received(
-            action=action.strip(),
-            method=request.method,
-            params=params,
-            headers=dict(request.headers),
-            body=body,
-            signature="v3" if v3 else "v2",
-            at=self.clock(),
-        )
-        self.requests.append(received)
-        return received
-
-    async def _early_fault(self, action: str) -> web.StreamResponse | None:
-        seconds = self.faults._delay_for(action)
-        if seconds:
-            await asyncio.sleep(seconds)
-        planned = self.faults._pop(self.faults._http, action)
-        if planned is not None:
-            status, retry_after = planned
-            headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
-            text = f"HTTP {status} from the emulator"
-            return web.Response(status=status, text=text, headers=headers)
-        if self.faults._take_malformed(action):
-            return web.Response(text="<html>upstream error</html>", content_type="application/json")
-        return None
-
-    def _route(self, verified: Verified, method: str) -> None:
-        if verified.version != VERSION:
-            raise refuse("InvalidVersion")
-        expected = METHODS.get(verified.action)
-        if expected is None or (self.strict_methods and method != expected):
-            raise refuse("InvalidAction.NotFound", 404)
-
-    def _throttle(self, action: str) -> None:
-        limit = self.qps.get(action)
-        if limit is None:
-            return
-        second = int(self.clock())
-        self._window = {k: n for k, n in self._window.items() if k[1] == second}
-        count = self._window.get((action, second), 0)
-        if count >= limit:
-            raise refuse("Throttling.User")
-        self._window[(action, second)] = count + 1
-
-    def _scripted_code(self, action: str) -> None:
-        fault: _CodeFault | None = self.faults._pop(self.faults._codes, action)
-        if fault is None:
-            return
+    def _scripted_error(self, action: str, fault: _CodeFault) -> Exception:
         if action in (CREATE_IMAGE, GET_IMAGE) and fault.code.isdigit():
             number = int(fault.code)
             if 100 <= number < 200:
-                raise ImageFailure(number, fault.message)
-        raise refuse(fault.code, fault.status, fault.message)
-
-    def _json(self, payload: dict[str, Any]) -> web.Response:
-        headers = {"x-acs-request-id": str(payload.get("RequestId", ""))}
-        return web.json_response(payload, headers=headers)
-
-    def _error(self, refusal: PopRefusal, host: str) -> web.Response:
-        request_id = new_request_id()
-        body = {
-            "RequestId": request_id,
-            "HostId": host,
-            "Code": refusal.code,
-            "Message": refusal.message,
-            "Recommend": (
-                f"https://api.alibabacloud.com/troubleshoot?q={quote(refusal.code)}&product=alimt"
-            ),
-        }
-        return web.json_response(
-            body, status=refusal.status, headers={"x-acs-request-id": request_id}
-        )
+                return ImageFailure(number, fault.message)
+        return super()._scripted_error(action, fault)
 
     # -- documents ------------------------------------------------------------------------
 

@@ -11,7 +11,7 @@ from __future__ import annotations
 
 import time
 from collections.abc import Callable, Mapping
-from typing import Any
+from typing import Any, ClassVar
 
 import aiohttp
 from yarl import URL
@@ -99,3 +99,43 @@ class AlibabaRpc:
             data=body or None,
             headers=headers,
         )
+
+
+class PopClient:
+    """What a product's client keeps: its :class:`AlibabaRpc` (``_rpc``) for the product's
+    ``provider`` and API ``_version``, the secrets its error messages must never show
+    (``_redact``) and the limit of one call (``timeout``)."""
+
+    provider: ClassVar[str]
+    _version: ClassVar[str]
+
+    def __init__(
+        self,
+        session: aiohttp.ClientSession,
+        credentials: Credentials,
+        endpoint: str,
+        clock: Callable[[], float],
+        nonce: Callable[[], str],
+    ) -> None:
+        self._redact = (credentials.access_key_id, credentials.access_key_secret)
+        self._rpc = AlibabaRpc(
+            session,
+            credentials,
+            endpoint=endpoint,
+            version=self._version,
+            provider=self.provider,
+            clock=clock,
+            nonce=nonce,
+        )
+
+    @property
+    def timeout(self) -> aiohttp.ClientTimeout:
+        """The limit of one call (default ``providers._http.DEFAULT_TIMEOUT``)."""
+        return self._rpc._timeout
+
+    @timeout.setter
+    def timeout(self, value: aiohttp.ClientTimeout) -> None:
+        self._rpc._timeout = value
+
+    def __repr__(self) -> str:
+        return f"{type(self).__name__}(endpoint={self._rpc.base_url!r})"

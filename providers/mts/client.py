@@ -19,14 +19,15 @@ from typing import Any
 
 import aiohttp
 
-from providers.alibaba.rpc import AlibabaRpc
+from providers.alibaba.rpc import PopClient
 from providers.alibaba.signing import Credentials, new_nonce
 from providers.mts import wire
 from providers.mts.wire import IProductionJob
 
 
-class MtsClient:
+class MtsClient(PopClient):
     provider = wire.PROVIDER
+    _version = wire.VERSION
 
     def __init__(
         self,
@@ -38,29 +39,8 @@ class MtsClient:
         nonce: Callable[[], str] = new_nonce,
         pace: Callable[[], Awaitable[None]] | None = None,
     ) -> None:
+        super().__init__(session, credentials, endpoint, clock, nonce)
         self._pace = pace
-        self._redact = (credentials.access_key_id, credentials.access_key_secret)
-        self._rpc = AlibabaRpc(
-            session,
-            credentials,
-            endpoint=endpoint,
-            version=wire.VERSION,
-            provider=wire.PROVIDER,
-            clock=clock,
-            nonce=nonce,
-        )
-
-    @property
-    def timeout(self) -> aiohttp.ClientTimeout:
-        """The limit of one call (default ``providers._http.DEFAULT_TIMEOUT``)."""
-        return self._rpc._timeout
-
-    @timeout.setter
-    def timeout(self, value: aiohttp.ClientTimeout) -> None:
-        self._rpc._timeout = value
-
-    def __repr__(self) -> str:
-        return f"MtsClient(endpoint={self._rpc.base_url!r})"
 
     async def _call(self, action: str, params: Mapping[str, str]) -> tuple[int, Any]:
         if self._pace is not None:

@@ -52,7 +52,6 @@ Choices where the spec is silent ([inferred] there):
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import json
 import re
@@ -63,19 +62,11 @@ import zlib
 from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Literal
-from urllib.parse import quote
+from typing import Any, ClassVar, Literal
 
-from aiohttp import web
-
-from providers.alibaba.pop_verify import (
-    V2_COMMON,
-    PopRefusal,
-    PopVerifier,
-    Verified,
-    header_map,
-    request_params,
-)
+from providers.alibaba.pop_emulator import PopEmulator, PopFaults, new_request_id
+from providers.alibaba.pop_emulator import Received as Received  # re-exported
+from providers.alibaba.pop_verify import PopRefusal, Verified
 from providers.oss.emulator import DEFAULT_KEY_ID, DEFAULT_SECRET, OssEmulator
 
 SUBMIT = "SubmitIProductionJob"
@@ -122,10 +113,6 @@ MESSAGES = {
 DEFAULT_FAIL = ("ProcessFailed", "The algorithm could not process the input.")
 
 
-def new_request_id() -> str:
-    return str(uuid.uuid4()).upper()
-
-
 def refuse(code: str, status: int = 400, message: str | None = None) -> PopRefusal:
     return PopRefusal(status, code, message or MESSAGES.get(code, MESSAGES["InternalError"]))
 
@@ -135,17 +122,6 @@ def _invalid(name: str, why: str) -> PopRefusal:
 
 
 # -- records ------------------------------------------------------------------------------
-
-
-@dataclass(frozen=True)
-class Received:
-    action: str
-    method: str
-    params: dict[str, str]  # business parameters (query + form; V2 common ones left out)
-    headers: dict[str, str] = field(repr=False)
-    body: bytes = field(repr=False)
-    signature: str  # "v3" or "v2"
-    at: float
 
 
 @dataclass
@@ -184,58 +160,12 @@ class Job:
 # -- fault plan ---------------------------------------------------------------------------
 
 
-@dataclass(frozen=True)
-class _CodeFault:
-    code: str
-    status: int
-    message: str | None
-
-
-class Faults:
+class Faults(PopFaults):
     """Planned misbehaviour. ``action`` may be ``"*"`` to match both actions."""
 
-    def __init__(self) -> None:
-        self.clear()
-
     def clear(self) -> None:
-        self._codes: dict[str, list[_CodeFault]] = {}
-        self._http: dict[str, list[tuple[int, float | None]]] = {}
-        self._malformed: dict[str, int] = {}
-        self._delays: dict[str, float] = {}
+        super().clear()
         self._failures: list[tuple[str, str]] = []
-
-    def code(
-        self,
-        action: str,
-        code: str,
-        *,
-        status: int = 400,
-        message: str | None = None,
-        times: int = 1,
-    ) -> None:
-        """The next ``times`` calls answer error ``code`` in the POP error shape."""
-        self._codes.setdefault(action, []).extend([_CodeFault(code, status, message)] * times)
-
-    def throttle(self, action: str, times: int = 1) -> None:
-        """The next ``times`` calls answer HTTP 400 ``Throttling.User``."""
-        self.code(action, "Throttling.User", times=times)
-
-    def http(
-        self, action: str, status: int, *, times: int = 1, retry_after: float | None = None
-    ) -> None:
-        """The next ``times`` calls answer a bare HTTP ``status`` (no JSON)."""
-        self._http.setdefault(action, []).extend([(status, retry_after)] * times)
-
-    def malformed(self, action: str, times: int = 1) -> None:
-        """The next ``times`` calls answer HTTP 200 with a body that is not JSON."""
-        self._malformed[action] = self._malformed.get(action, 0) + times
-
-    def delay(self, action: str, seconds: float) -> None:
-        """Every call of ``action`` waits ``seconds`` first (0 removes the delay)."""
-        if seconds > 0:
-            self._delays[action] = seconds
-        else:
-            self._delays.pop(action, None)
 
     def fail_next(
         self,
@@ -247,25 +177,6 @@ class Faults:
         """The next ``times`` jobs submitted end ``Fail`` with this ``Result`` code/message."""
         self._failures.extend([(code, message)] * times)
 
-    def _pop(self, table: dict[str, list[Any]], action: str) -> Any:
-        for key in (action, "*"):
-            if table.get(key):
-                value = table[key].pop(0)
-                if not table[key]:
-                    del table[key]
-                return value
-        return None
-
-    def _take_malformed(self, action: str) -> bool:
-        for key in (action, "*"):
-            if self._malformed.get(key):
-                self._malformed[key] -= 1
-                return True
-        return False
-
-    def _delay_for(self, action: str) -> float:
-        return self._delays.get(action, self._delays.get("*", 0.0))
-
     def _take_failure(self) -> tuple[str, str] | None:
         return self._failures.pop(0) if self._failures else None
 
@@ -273,10 +184,17 @@ class Faults:
 # -- the server ---------------------------------------------------------------------------
 
 
-class MtsEmulator:
+class MtsEmulator(PopEmulator):
     """The MTS iProduction API on a free port. Start with ``await em.start()`` or
     ``async with``; read ``requests``, ``jobs`` and ``oss.objects``; steer with ``faults``,
     ``qps``, ``keys`` and :meth:`finish`."""
+
+    _version = VERSION
+    _methods: ClassVar[dict[str, str]] = {SUBMIT: "POST", QUERY: "POST"}
+    _default_qps = DEFAULT_QPS
+    _product = "mts"
+    _refuse = staticmethod(refuse)
+    faults: Faults
 
     def __init__(
         self,
@@ -297,67 +215,22 @@ class MtsEmulator:
         require_input: bool = False,
         unknown_job: Literal["empty", "error"] = "empty",
     ) -> None:
+        super().__init__(access_key_id, access_key_secret, clock, max_skew, nonce_window)
+        self.faults = Faults()
+        self.strict_methods = strict_methods  # True: POST only, as the SDK sends
         self.oss = oss if oss is not None else OssEmulator(clock=clock)
-        self.keys: dict[str, str] = {access_key_id: access_key_secret}
-        self.clock = clock
         self.queued_polls = queued_polls
         self.analysing_polls = analysing_polls
         self.job_seconds = job_seconds
-        self.strict_methods = strict_methods  # True: POST only, as the SDK sends
         self.require_oss_host = require_oss_host
         self.require_pipeline = require_pipeline
         self.pipelines = pipelines
         self.require_input = require_input
         self.unknown_job = unknown_job
         self.default_pipeline = uuid.uuid4().hex
-        self.verifier = PopVerifier(
-            lambda key: self.keys.get(key),
-            clock=lambda: self.clock(),
-            max_skew=max_skew,
-            nonce_window=nonce_window,
-        )
-        self.qps: dict[str, int] = dict(DEFAULT_QPS)
-        self.faults = Faults()
-        self.requests: list[Received] = []
         self.jobs: dict[str, Job] = {}
-        self.endpoint = ""
-        self._window: dict[tuple[str, int], int] = {}
-        self._runner: web.AppRunner | None = None
-
-    # -- lifecycle ----------------------------------------------------------------------
-
-    def app(self) -> web.Application:
-        app = web.Application()
-        app.router.add_route("GET", "/", self._api)
-        app.router.add_route("POST", "/", self._api)
-        return app
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> MtsEmulator:
-        self._runner = web.AppRunner(self.app())
-        try:
-            await self._runner.setup()
-            await web.TCPSite(self._runner, host, port).start()
-        except BaseException:
-            await self.close()
-            raise
-        self.endpoint = f"http://{host}:{self._runner.addresses[0][1]}"
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> MtsEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- inspection and control -----------------------------------------------------------
-
-    def requests_for(self, action: str) -> list[Received]:
-        return [r for r in self.requests if r.action == action]
 
     def finish(
         self,
@@ -378,99 +251,10 @@ class MtsEmulator:
 
     # -- the API --------------------------------------------------------------------------
 
-    async def _api(self, request: web.Request) -> web.StreamResponse:
-        body = await request.read()
-        query = request.rel_url.raw_query_string
-        headers = list(request.headers.items())
-        received = self._record(request, query, headers, body)
-        early = await self._early_fault(received.action)
-        if early is not None:
-            return early
-        try:
-            verified = self.verifier.verify(request.method, request.path, query, headers, body)
-            self._route(verified, request.method)
-            self._throttle(verified.action)
-            self._scripted_code(verified.action)
-            if verified.action == SUBMIT:
-                payload = self._submit(verified.params)
-            else:
-                payload = self._query(verified.params)
-        except PopRefusal as refusal:
-            return self._error(refusal, request.host)
-        return web.json_response(payload, headers={"x-acs-request-id": payload["RequestId"]})
-
-    def _record(
-        self, request: web.Request, query: str, headers: list[tuple[str, str]], body: bytes
-    ) -> Received:
-        lowered = header_map(headers)
-        params = request_params(query, headers, body)
-        v3 = bool(lowered.get("authorization"))
-        action = lowered.get("x-acs-action", "") if v3 else params.get("Action", "")
-        if not v3:
-            params = {k: v for k, v in params.items() if k not in V2_COMMON}
-        received = Received(
-            action=action.strip(),
-            method=request.method,
-            params=params,
-            headers=dict(request.headers),
-            body=body,
-            signature="v3" if v3 else "v2",
-            at=self.clock(),
-        )
-        self.requests.append(received)
-        return received
-
-    async def _early_fault(self, action: str) -> web.StreamResponse | None:
-        seconds = self.faults._delay_for(action)
-        if seconds:
-            await asyncio.sleep(seconds)
-        planned = self.faults._pop(self.faults._http, action)
-        if planned is not None:
-            status, retry_after = planned
-            headers = {"Retry-After": f"{retry_after:g}"} if retry_after is not None else {}
-            return web.Response(
-                status=status, text=f"HTTP {status} from the emulator", headers=headers
-            )
-        if self.faults._take_malformed(action):
-            return web.Response(text="<html>upstream error</html>", content_type="application/json")
-        return None
-
-    def _route(self, verified: Verified, method: str) -> None:
-        if verified.version != VERSION:
-            raise refuse("InvalidVersion")
-        if verified.action not in (SUBMIT, QUERY) or (self.strict_methods and method != "POST"):
-            raise refuse("InvalidAction.NotFound", 404)
-
-    def _throttle(self, action: str) -> None:
-        limit = self.qps.get(action)
-        if limit is None:
-            return
-        second = int(self.clock())
-        self._window = {k: n for k, n in self._window.items() if k[1] == second}
-        count = self._window.get((action, second), 0)
-        if count >= limit:
-            raise refuse("Throttling.User")
-        self._window[(action, second)] = count + 1
-
-    def _scripted_code(self, action: str) -> None:
-        fault: _CodeFault | None = self.faults._pop(self.faults._codes, action)
-        if fault is not None:
-            raise refuse(fault.code, fault.status, fault.message)
-
-    def _error(self, refusal: PopRefusal, host: str) -> web.Response:
-        request_id = new_request_id()
-        body = {
-            "RequestId": request_id,
-            "HostId": host,
-            "Code": refusal.code,
-            "Message": refusal.message,
-            "Recommend": (
-                f"https://api.alibabacloud.com/troubleshoot?q={quote(refusal.code)}&product=mts"
-            ),
-        }
-        return web.json_response(
-            body, status=refusal.status, headers={"x-acs-request-id": request_id}
-        )
+    async def _act(self, verified: Verified) -> dict[str, Any]:
+        if verified.action == SUBMIT:
+            return self._submit(verified.params)
+        return self._query(verified.params)
 
     # -- SubmitIProductionJob -------------------------------------------------------------
 

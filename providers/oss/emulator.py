@@ -48,6 +48,8 @@ from xml.sax.saxutils import escape
 
 from aiohttp import web
 
+from providers._emulator import LoopbackServer
+
 DEFAULT_KEY_ID = "LTAI5tTolkEmulator"
 DEFAULT_SECRET = "emulator-secret"
 V4 = "OSS4-HMAC-SHA256"
@@ -150,8 +152,10 @@ def v1_signature(secret: str, method: str, expires: str, bucket: str, key: str) 
 # -- the server -----------------------------------------------------------------------------
 
 
-class OssEmulator:
+class OssEmulator(LoopbackServer):
     """Objects over presigned path-style GETs on a free port (``endpoint``)."""
+
+    _url_name = "endpoint"
 
     def __init__(
         self,
@@ -169,7 +173,6 @@ class OssEmulator:
         self.buckets: set[str] = set()
         self.requests: list[OssReceived] = []
         self.endpoint = ""
-        self._runner: web.AppRunner | None = None
 
     # -- lifecycle ------------------------------------------------------------------------
 
@@ -178,28 +181,6 @@ class OssEmulator:
         app.router.add_route("GET", "/{path:.*}", self._get)
         app.router.add_route("HEAD", "/{path:.*}", self._get)
         return app
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> OssEmulator:
-        self._runner = web.AppRunner(self.app())
-        try:
-            await self._runner.setup()
-            await web.TCPSite(self._runner, host, port).start()
-        except BaseException:
-            await self.close()
-            raise
-        self.endpoint = f"http://{host}:{self._runner.addresses[0][1]}"
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> OssEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- objects --------------------------------------------------------------------------
 

@@ -27,7 +27,6 @@ than ``faults.code(operation, 40103)``.
 
 from __future__ import annotations
 
-import asyncio
 import hashlib
 import hmac
 import io
@@ -45,6 +44,8 @@ from urllib.parse import unquote
 
 import aiohttp
 from aiohttp import web
+
+from providers._emulator import CodeFaults, LoopbackServer
 
 FILE_TRANSLATE = "file-translate"
 TRANSLATE_RESULT = "translate-result"
@@ -117,47 +118,37 @@ class Refusal(Exception):
         self.message = message or MESSAGES.get(code, "General error.")
 
 
-class Faults:
+class Faults(CodeFaults):
     """Planned misbehaviour. ``operation`` is one of ``OPERATIONS`` or ``"*"``.
 
     HTTP faults, malformed bodies, delays and codes act like a gateway in front of the
     service: they answer before authentication, so they consume no nonce.
     """
 
-    def __init__(self) -> None:
-        self.clear()
-
     def clear(self) -> None:
-        self._http: dict[str, list[int]] = {}
-        self._codes: dict[str, list[int]] = {}
-        self._malformed: dict[str, int] = {}
-        self._delays: dict[str, float] = {}
-        self.retry_after: int | None = None
+        super().clear()
         self._item_errors: dict[str, tuple[int | str, str | None]] = {}
         self._zip_extra: list[tuple[str, bytes]] = []
+
+    # The shared plan, under this emulator's parameter name ``operation``.
 
     def http(
         self, operation: str, status: int = 502, times: int = 1, retry_after: int | None = None
     ) -> None:
         """The next ``times`` calls answer HTTP ``status`` with a text body."""
-        self._http.setdefault(operation, []).extend([status] * times)
-        if retry_after is not None:
-            self.retry_after = retry_after
+        super().http(operation, status, times, retry_after)
 
     def malformed(self, operation: str, times: int = 1) -> None:
         """The next ``times`` calls answer HTTP 200 with a body that is not JSON."""
-        self._malformed[operation] = self._malformed.get(operation, 0) + times
+        super().malformed(operation, times)
 
     def delay(self, operation: str, seconds: float) -> None:
         """Every call of ``operation`` waits ``seconds`` first (0 removes the delay)."""
-        if seconds > 0:
-            self._delays[operation] = seconds
-        else:
-            self._delays.pop(operation, None)
+        super().delay(operation, seconds)
 
     def code(self, operation: str, code: int, times: int = 1) -> None:
         """The next ``times`` calls are refused with Rozetta ``code`` (e.g. 40103)."""
-        self._codes.setdefault(operation, []).extend([code] * times)
+        super().code(operation, code, times)
 
     def item_error(
         self, *targets: str, code: int | str = 40102, message: str | None = None
@@ -171,25 +162,6 @@ class Faults:
     def zip_extra(self, name: str, data: bytes = b"x") -> None:
         """The next download's archive also holds an entry ``name`` (e.g. ``../evil``)."""
         self._zip_extra.append((name, data))
-
-    def _pop(self, table: dict[str, list[int]], operation: str) -> int | None:
-        for key in (operation, "*"):
-            if table.get(key):
-                value = table[key].pop(0)
-                if not table[key]:
-                    del table[key]
-                return value
-        return None
-
-    def _take_malformed(self, operation: str) -> bool:
-        for key in (operation, "*"):
-            if self._malformed.get(key):
-                self._malformed[key] -= 1
-                return True
-        return False
-
-    def _delay_for(self, operation: str) -> float:
-        return self._delays.get(operation, self._delays.get("*", 0.0))
 
 
 @dataclass
@@ -221,7 +193,7 @@ class _Translation:
     items: list[_Item]
 
 
-class RozettaEmulator:
+class RozettaEmulator(LoopbackServer):
     def __init__(
         self,
         *,
@@ -271,7 +243,6 @@ class RozettaEmulator:
         self._items: dict[str, _Item] = {}
         self._numeric = itertools.count(5507)
         self._seq = itertools.count()
-        self._runner: web.AppRunner | None = None
         if history:
             self.seed_history(history)
 
@@ -284,26 +255,6 @@ class RozettaEmulator:
         app.router.add_get("/api/v1/translate-result/{tid}", self._entry(TRANSLATE_RESULT))
         app.router.add_get("/api/v1/downloads", self._entry(DOWNLOADS))
         return app
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> RozettaEmulator:
-        self._runner = web.AppRunner(self.app())
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0]
-        self.base_url = f"http://{host}:{bound[1]}"
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> RozettaEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- inspection and control ---------------------------------------------------
 
@@ -380,18 +331,9 @@ class RozettaEmulator:
         return response
 
     async def _fault(self, operation: str, record: dict[str, Any]) -> web.StreamResponse | None:
-        seconds = self.faults._delay_for(operation)
-        if seconds:
-            await asyncio.sleep(seconds)
-        status = self.faults._pop(self.faults._http, operation)
-        if status is not None:
-            retry = self.faults.retry_after
-            headers = {"Retry-After": str(retry)} if retry else {}
-            return web.Response(
-                status=status, text=f"HTTP {status} from the emulator", headers=headers
-            )
-        if self.faults._take_malformed(operation):
-            return web.Response(text="<html>upstream error</html>", content_type="application/json")
+        early = await self.faults._gateway(operation)
+        if early is not None:
+            return early
         code = self.faults._pop(self.faults._codes, operation)
         if code is not None:
             record["code"] = code

@@ -34,6 +34,8 @@ from urllib.parse import parse_qsl, unquote
 import aiohttp
 from aiohttp import web
 
+from providers._emulator import CodeFaults, LoopbackServer
+
 TRANSLATE = "GetImageTranslate"
 TEXT = "GetTextTranslate"
 BATCH = "GetImageTranslateBatch"
@@ -110,43 +112,13 @@ class Refusal(Exception):
         self.message = message or MESSAGES.get(code, "未知错误")
 
 
-class Faults:
+class Faults(CodeFaults):
     """Planned misbehaviour. ``action`` may be ``"*"`` to match every action."""
 
-    def __init__(self) -> None:
-        self.clear()
-
     def clear(self) -> None:
-        self._codes: dict[str, list[int]] = {}
-        self._http: dict[str, list[int]] = {}
-        self._malformed: dict[str, int] = {}
-        self._delays: dict[str, float] = {}
-        self.retry_after: int | None = None
+        super().clear()
         self._by_id: dict[str, int] = {}
         self._by_index: dict[int, int] = {}
-
-    def code(self, action: str, code: int, times: int = 1) -> None:
-        """The next ``times`` calls of ``action`` answer with ``Code`` = ``code``."""
-        self._codes.setdefault(action, []).extend([code] * times)
-
-    def http(
-        self, action: str, status: int = 502, times: int = 1, retry_after: int | None = None
-    ) -> None:
-        """The next ``times`` calls answer HTTP ``status`` (with ``Retry-After`` if given)."""
-        self._http.setdefault(action, []).extend([status] * times)
-        if retry_after is not None:
-            self.retry_after = retry_after
-
-    def malformed(self, action: str, times: int = 1) -> None:
-        """The next ``times`` calls answer HTTP 200 with a body that is not JSON."""
-        self._malformed[action] = self._malformed.get(action, 0) + times
-
-    def delay(self, action: str, seconds: float) -> None:
-        """Every call of ``action`` waits ``seconds`` first (0 removes the delay)."""
-        if seconds > 0:
-            self._delays[action] = seconds
-        else:
-            self._delays.pop(action, None)
 
     def item(self, *targets: str | int, code: int) -> None:
         """Script per-image outcomes: a str is a request id; an int is a position in the
@@ -156,25 +128,6 @@ class Faults:
                 self._by_index[target] = code
             else:
                 self._by_id[str(target)] = code
-
-    def _pop(self, table: dict[str, list[int]], action: str) -> int | None:
-        for key in (action, "*"):
-            if table.get(key):
-                value = table[key].pop(0)
-                if not table[key]:
-                    del table[key]
-                return value
-        return None
-
-    def _take_malformed(self, action: str) -> bool:
-        for key in (action, "*"):
-            if self._malformed.get(key):
-                self._malformed[key] -= 1
-                return True
-        return False
-
-    def _delay_for(self, action: str) -> float:
-        return self._delays.get(action, self._delays.get("*", 0.0))
 
 
 @dataclass
@@ -194,7 +147,7 @@ class _Job:
     done_at: float | None = None
 
 
-class XiangjiEmulator:
+class XiangjiEmulator(LoopbackServer):
     def __init__(
         self,
         *,
@@ -234,7 +187,6 @@ class XiangjiEmulator:
         self._jobs: dict[str, _Job] = {}
         self._renders: dict[tuple[str, str], bytes] = {}
         self._failures = 0
-        self._runner: web.AppRunner | None = None
 
     # -- lifecycle ----------------------------------------------------------------
 
@@ -264,26 +216,6 @@ class XiangjiEmulator:
         app.router.add_get("/i/{rid}/{name}.png", self._image)
         app.router.add_get("/src/{name}.png", self._sample)
         return app
-
-    async def start(self, host: str = "127.0.0.1", port: int = 0) -> XiangjiEmulator:
-        self._runner = web.AppRunner(self.app())
-        await self._runner.setup()
-        site = web.TCPSite(self._runner, host, port)
-        await site.start()
-        bound = self._runner.addresses[0]
-        self.base_url = f"http://{host}:{bound[1]}"
-        return self
-
-    async def close(self) -> None:
-        if self._runner is not None:
-            await self._runner.cleanup()
-            self._runner = None
-
-    async def __aenter__(self) -> XiangjiEmulator:
-        return await self.start()
-
-    async def __aexit__(self, *exc: object) -> None:
-        await self.close()
 
     # -- inspection and control ---------------------------------------------------
 
@@ -400,19 +332,9 @@ class XiangjiEmulator:
         return params, files
 
     async def _fault(self, action: str, route: str) -> web.StreamResponse | None:
-        seconds = self.faults._delay_for(action)
-        if seconds:
-            await asyncio.sleep(seconds)
-        status = self.faults._pop(self.faults._http, action)
-        if status is not None:
-            headers = (
-                {"Retry-After": str(self.faults.retry_after)} if self.faults.retry_after else {}
-            )
-            return web.Response(
-                status=status, text=f"HTTP {status} from the emulator", headers=headers
-            )
-        if self.faults._take_malformed(action):
-            return web.Response(text="<html>upstream error</html>", content_type="application/json")
+        early = await self.faults._gateway(action)
+        if early is not None:
+            return early
         code = self.faults._pop(self.faults._codes, action)
         if code is None:
             return None
