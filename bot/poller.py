@@ -6,6 +6,14 @@ run concurrently under a bound and outlive the tick (a synchronous provider call
 take a minute); the store's lease keeps a task from being claimed twice meanwhile.
 The APScheduler job in ``bot/scheduler.py`` only fires ``tick``; handlers ``nudge`` so
 new work starts at once.
+
+A tick claims only as many tasks to step as it has free slots (``step_limit``); tasks
+waiting on a provider are claimed whatever their number, as one status round serves
+them all. A step waits on provider rate limits (Xiangji: 2 submissions a second per
+process), so a replica that claimed a backlog would sit on leases the other replicas
+could use, and a task still waiting for a slot when its lease ran out would be claimed
+again and run twice. Poll rounds have slots of their own, so results that are ready are
+polled and delivered while submissions wait.
 """
 
 from __future__ import annotations
@@ -16,6 +24,7 @@ from collections import defaultdict
 from collections.abc import Awaitable, Callable
 
 from bot.storage import TaskStore
+from bot.tasks import Task
 from bot.work import Work
 
 log = logging.getLogger(__name__)
@@ -37,7 +46,10 @@ class Poller:
         self.clock = clock
         self.claim_limit = claim_limit
         self.lease_seconds = lease_seconds
-        self._slots = asyncio.Semaphore(concurrency)
+        self.concurrency = concurrency
+        self._slots = asyncio.Semaphore(concurrency)  # steps
+        self._poll_slots = asyncio.Semaphore(concurrency)  # batched status rounds
+        self._steps = 0  # steps started and not finished
         self._running: set[asyncio.Task[None]] = set()
         self._tick_lock = asyncio.Lock()
         self._nudged = False
@@ -49,29 +61,43 @@ class Poller:
             self._nudged = False
             self.ticks += 1
             claimed = await self.store.claim_due(
-                self.clock(), limit=self.claim_limit, lease_seconds=self.lease_seconds
+                self.clock(),
+                limit=self.claim_limit,
+                lease_seconds=self.lease_seconds,
+                step_limit=max(0, self.concurrency - self._steps),
             )
             groups = defaultdict(list)
             for task in claimed:
                 if key := self.work.poll_key(task):
                     groups[key].append(task)
                 else:
-                    self._start(self.work.step(task))
+                    self._start_step(task)
             for tasks in groups.values():
-                self._start(self.work.poll_group(tasks))
+                self._start(self.work.poll_group(tasks), slots=self._poll_slots)
             return len(claimed)
 
     def nudge(self) -> None:
         """Run a tick soon (new work arrived); many nudges before it runs make one tick."""
         if not self._nudged:
             self._nudged = True
-            self._start(self.tick(), bounded=False)
+            self._start(self.tick())
 
-    def _start(self, job: Awaitable[object], *, bounded: bool = True) -> None:
+    def _start_step(self, task: Task) -> None:
+        self._steps += 1
+
+        async def step() -> None:
+            try:
+                await self.work.step(task)
+            finally:
+                self._steps -= 1
+
+        self._start(step(), slots=self._slots)
+
+    def _start(self, job: Awaitable[object], *, slots: asyncio.Semaphore | None = None) -> None:
         async def run() -> None:
             try:
-                if bounded:
-                    async with self._slots:
+                if slots is not None:
+                    async with slots:
                         await job
                 else:
                     await job

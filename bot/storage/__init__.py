@@ -6,7 +6,10 @@ from __future__ import annotations
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
-from bot.tasks import Task
+from bot.tasks import State, Task
+
+# Tasks in these states wait on a provider: the poller polls them together, in batches.
+WAITING = frozenset({State.SUBMITTED, State.RUNNING})
 
 
 class TaskStore(Protocol):
@@ -20,8 +23,14 @@ class TaskStore(Protocol):
         """Persist tasks in one commit, leases as given (the poller releases its own)."""
         ...
 
-    async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[Task]:
-        """Unsettled tasks due by ``now`` and not leased, leased to the caller, oldest first."""
+    async def claim_due(
+        self, now: float, *, limit: int, lease_seconds: float, step_limit: int | None = None
+    ) -> list[Task]:
+        """Unsettled tasks due by ``now`` and not leased, leased to the caller, oldest first.
+
+        With ``step_limit``, at most that many of them are tasks not waiting on a provider
+        (``WAITING`` states): work a replica does one task at a time, so it takes only as
+        much as it has room for and leaves the rest to replicas that have room."""
         ...
 
     async def wake(self, task_id: str, now: float) -> bool:

@@ -46,6 +46,7 @@ from typing import Any
 
 import asyncpg
 
+from bot.storage import WAITING
 from bot.tasks import Task, new_task_id
 
 log = logging.getLogger(__name__)
@@ -99,23 +100,41 @@ _LIVE_OWNERS = f"""
 
 _COLUMNS = "t.body, t.next_poll_at, t.lease_until"
 
-_CLAIM = f"""
-WITH due AS (
-    SELECT id FROM tasks
-    WHERE NOT settled
+_DUE = f"""
+    NOT settled
       AND (next_poll_at <= $1 OR wake_at <= $1)
       AND (lease_until <= $1
            OR (lease_owner IS NOT NULL AND lease_owner NOT IN ({_LIVE_OWNERS})))
-    ORDER BY LEAST(next_poll_at, wake_at), created_at, id
-    LIMIT $2
-    FOR UPDATE SKIP LOCKED
-)
+"""
+_ORDER = "ORDER BY LEAST(next_poll_at, wake_at), created_at, id"
+_LEASE = f"""
 UPDATE tasks t
 SET lease_until = $1 + $3, lease_owner = $4,
     next_poll_at = LEAST(t.next_poll_at, t.wake_at), wake_at = NULL
 FROM due WHERE t.id = due.id
 RETURNING t.id, t.created_at, {_COLUMNS}
 """
+
+_CLAIM = f"""
+WITH due AS (
+    SELECT id FROM tasks WHERE {_DUE} {_ORDER} LIMIT $2 FOR UPDATE SKIP LOCKED
+)
+{_LEASE}"""
+
+# The same, with at most $5 tasks that are not waiting on a provider ($6: the waiting states)
+_CLAIM_STEPS = f"""
+WITH waiting AS (
+    SELECT id, next_poll_at, wake_at, created_at FROM tasks
+    WHERE {_DUE} AND body->>'state' = ANY($6::text[])
+    {_ORDER} LIMIT $2 FOR UPDATE SKIP LOCKED
+), steps AS (
+    SELECT id, next_poll_at, wake_at, created_at FROM tasks
+    WHERE {_DUE} AND NOT body->>'state' = ANY($6::text[])
+    {_ORDER} LIMIT LEAST($2, $5) FOR UPDATE SKIP LOCKED
+), due AS (
+    SELECT id FROM (SELECT * FROM waiting UNION ALL SELECT * FROM steps) d {_ORDER} LIMIT $2
+)
+{_LEASE}"""
 
 # A lease counts while its time runs and its owner is alive (no owner: time alone).
 _NEXT_DUE = f"""
@@ -401,9 +420,22 @@ class PostgresTaskStore:
                 else:
                     log.warning("task %s: save skipped: a running step holds its lease", task.id)
 
-    async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[Task]:
+    async def claim_due(
+        self, now: float, *, limit: int, lease_seconds: float, step_limit: int | None = None
+    ) -> list[Task]:
         await self._alive()
-        rows = await self._pool.fetch(_CLAIM, now, limit, lease_seconds, self.owner)
+        if step_limit is None:
+            rows = await self._pool.fetch(_CLAIM, now, limit, lease_seconds, self.owner)
+        else:
+            rows = await self._pool.fetch(
+                _CLAIM_STEPS,
+                now,
+                limit,
+                lease_seconds,
+                self.owner,
+                max(0, step_limit),
+                sorted(WAITING),
+            )
         rows = sorted(rows, key=lambda r: (r["next_poll_at"], r["created_at"], r["id"]))
         claimed = [_task(row) for row in rows]
         for task in claimed:

@@ -22,6 +22,7 @@ from typing import Any
 
 from sqlitedict import SqliteDict
 
+from bot.storage import WAITING
 from bot.tasks import Task, new_task_id
 
 
@@ -136,9 +137,15 @@ class SqliteTaskStore:
                 self._active[task.id] = task
         await self._commit()
 
-    async def claim_due(self, now: float, *, limit: int, lease_seconds: float) -> list[Task]:
+    async def claim_due(
+        self, now: float, *, limit: int, lease_seconds: float, step_limit: int | None = None
+    ) -> list[Task]:
         due = [t for t in self._active.values() if t.next_poll_at <= now and t.lease_until <= now]
         due.sort(key=lambda t: t.next_poll_at)
+        if step_limit is not None:
+            steps = [t.id for t in due if t.state not in WAITING][: max(0, step_limit)]
+            keep = set(steps)
+            due = [t for t in due if t.state in WAITING or t.id in keep]
         claimed = [t.but(lease_until=now + lease_seconds) for t in due[:limit]]
         for task in claimed:
             self._active[task.id] = task

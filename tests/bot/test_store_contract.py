@@ -825,3 +825,22 @@ async def test_count_unsettled_by_state(store: TaskStore) -> None:
     done, _ = await store.create_if_absent(make("TCCCC"))
     await store.save(settle(done))
     assert await store.count_unsettled() == {"queued": 1, "submitted": 1}
+
+
+async def test_step_limit_caps_only_tasks_not_waiting_on_a_provider(store: TaskStore) -> None:
+    """A replica takes as many queued tasks as it has room for; every task waiting on a
+    provider comes along (one status round serves them all)."""
+    for n in range(4):
+        await store.create_if_absent(make(f"TQ{n:03d}", created=10.0 + n))
+    for n in range(3):
+        waiting, _ = await store.create_if_absent(make(f"TW{n:03d}", created=20.0 + n))
+        await store.save(waiting.to(State.SUBMITTED, 30.0))
+    claimed = await store.claim_due(100.0, limit=100, lease_seconds=30, step_limit=1)
+    assert sorted(ids(claimed)) == ["TQ000", "TW000", "TW001", "TW002"]  # the oldest queued
+    rest = await store.claim_due(100.0, limit=100, lease_seconds=30, step_limit=0)
+    assert rest == []
+    assert ids(await store.claim_due(100.0, limit=100, lease_seconds=30)) == [
+        "TQ001",
+        "TQ002",
+        "TQ003",
+    ]
