@@ -8,6 +8,7 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
+from bot import messages
 from bot.services import Services
 from handlers import register_all
 
@@ -29,6 +30,18 @@ def build_app(services: Services, *, signing_secret: str | None = None) -> Async
         context["services"] = services
         await next()
 
+    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+        """A listener failed (the store was locked past its wait, say): nothing was
+        recorded, so tell the person to try again rather than leave Slack's bare error."""
+        logging.getLogger("bolt").error("listener failed: %r", error)
+        url = body.get("response_url") if isinstance(body, dict) else None
+        if url:
+            try:
+                await services.slack_webhook(url, messages.try_again())
+            except Exception:
+                logging.getLogger("bolt").warning("could not tell the person to try again")
+
     app.use(inject_services)
+    app.error(on_error)
     register_all(app)
     return app

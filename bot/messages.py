@@ -205,6 +205,13 @@ def no_mts_output() -> str:
     )
 
 
+def try_again() -> str:
+    return (
+        ":hourglass: Tolk could not record that just now (its store is busy) and did nothing. "
+        "Please send it again in a moment."
+    )
+
+
 def no_public_url() -> str:
     return (
         "Alibaba must download the file from Tolk, and Tolk has no public address: an admin "

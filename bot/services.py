@@ -22,7 +22,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.backoff import Backoff
 from bot.config import Settings
-from bot.delivery import Delivery
+from bot.delivery import Delivery, host_allowed
 from bot.links import Links
 from bot.metrics import Metrics
 from bot.poller import Poller
@@ -67,6 +67,17 @@ class Services:
 
     def provider_ready(self, provider: str) -> bool:
         return getattr(self, provider, None) is not None
+
+    async def slack_webhook(self, url: str, text: str) -> None:
+        """An ephemeral answer through a command's ``response_url`` (Slack hosts only)."""
+        if not host_allowed(url, ("hooks.slack.com", urlsplit(self.settings.slack_api_url).netloc)):
+            return
+        async with self.session.post(
+            url,
+            json={"response_type": "ephemeral", "text": text},
+            timeout=aiohttp.ClientTimeout(total=10),
+        ) as resp:
+            await resp.read()
 
 
 def slack_client(

@@ -66,9 +66,12 @@ def store_path(tolk: Tolk) -> Path:
     return Path(tolk.services.settings.database_url.removeprefix("sqlite:///"))
 
 
-async def timed_command(tolk: Tolk, command: str, text: str) -> tuple[int, str, float]:
+async def timed_command(
+    tolk: Tolk, command: str, text: str, response_url: str | None = None
+) -> tuple[int, str, float]:
     started = time.monotonic()
-    status, body = await tolk.command(command, text)
+    extra = {"response_url": response_url} if response_url else {}
+    status, body = await tolk.command(command, text, **extra)
     return status, body, time.monotonic() - started
 
 
@@ -174,12 +177,14 @@ async def test_a_long_lock_during_commands(tolk, env, slack, xiangji):
     await submitted(tolk, *before)
     locker = Locker(store_path(tolk), LONG)
     await locker.locked()
+    hooks = [slack.new_response_url(channel="C0GENERAL", user="U0ALICE") for _ in range(3)]
     answers = await asyncio.gather(
         *(
             timed_command(
                 tolk,
                 "/translate-image",
                 f"zh>ko {xiangji.sample_url(f'c{n}a')} {xiangji.sample_url(f'c{n}b')}",
+                hooks[n],
             )
             for n in range(3)
         )
@@ -190,7 +195,9 @@ async def test_a_long_lock_during_commands(tolk, env, slack, xiangji):
         if status == 200:
             accepted[task_id_in(body)] = (f"c{n}", 2)
         else:
-            assert body == ""  # Bolt's bare 500: Slack shows its own error to the person
+            assert body == ""  # Bolt's 500 — and the person is told to send it again:
+            (told,) = [r for r in slack.responses if r["url"] == hooks[n]]
+            assert "did nothing" in told["text"] and "again" in told["text"]
     assert len(accepted) > 1
     status, body = await tolk.command("/translate-image", f"zh>ko {xiangji.sample_url('after0')}")
     assert status == 200  # the store works again
