@@ -28,8 +28,8 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench.emulators import percentile, serve
-from bench.harness import SIGNING_SECRET
+from bench.emulators import serve
+from bench.harness import SIGNING_SECRET, percentile
 from bot.config import load_settings
 from bot.runtime import serving
 from bot.sandbox.wiring import free_port

@@ -14,8 +14,7 @@ from collections.abc import Callable
 
 import aiohttp
 
-from bench.ack_latency import percentile
-from bench.harness import BOT_TOKEN, SIGNING_SECRET
+from bench.harness import BOT_TOKEN, SIGNING_SECRET, percentile
 from bot.config import load_settings
 from bot.runtime import serving
 from bot.sandbox.signed import command_body, post_signed

@@ -115,8 +115,3 @@ def serve(conn: Connection) -> None:
                     conn.send(("error", repr(exc)))
 
     asyncio.run(main())
-
-
-def percentile(values: list[float], p: float) -> float:
-    ordered = sorted(values)
-    return ordered[min(len(ordered) - 1, round(p / 100 * (len(ordered) - 1)))] if ordered else 0.0

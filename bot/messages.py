@@ -205,6 +205,14 @@ def no_mts_output() -> str:
     )
 
 
+def provider_gave_no_reason() -> str:
+    return "the provider could not translate it and gave no reason"
+
+
+def unknown_mts_job() -> str:
+    return "MTS does not know this job (is it an intelligent-production JobId?)"
+
+
 def try_again() -> str:
     return (
         ":hourglass: Tolk could not record that just now (its store is busy) and did nothing. "

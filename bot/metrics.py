@@ -39,7 +39,7 @@ class Metrics:
     def __init__(self, provider_hosts: Mapping[str, str]) -> None:
         self.registry = CollectorRegistry()
         self.provider_hosts = dict(provider_hosts)  # "host:port" → provider name
-        self._snapshots: dict[str, Callable[[], dict[str, float]]] = {}
+        self._snapshots: dict[str, tuple[str, Callable[[], dict[str, float]]]] = {}
         self.task_counts: dict[str, float] = {}  # unsettled tasks by state, read per scrape
         self.refresh: Callable[[], Awaitable[None]] | None = None
         r = self.registry
@@ -84,9 +84,9 @@ class Metrics:
         )
         r.register(_Snapshots(self._snapshots))
 
-    def gauge(self, name: str, read: Callable[[], dict[str, float]]) -> None:
-        """A labelled gauge read at scrape time (``read`` returns label value → number)."""
-        self._snapshots[name] = read
+    def gauge(self, name: str, label: str, read: Callable[[], dict[str, float]]) -> None:
+        """A gauge read at scrape time (``read`` returns ``label`` value → number)."""
+        self._snapshots[name] = (label, read)
 
     def provider_of(self, url: Any) -> str:
         netloc = urlsplit(str(url)).netloc.lower()
@@ -124,6 +124,8 @@ class Metrics:
         seconds = time.perf_counter() - getattr(ctx, "started", time.perf_counter())
         self.provider_calls.labels(provider, status).inc()
         self.provider_seconds.labels(provider).observe(seconds)
+        if not log.isEnabledFor(logging.DEBUG):
+            return
         work = current_work.get()
         log.debug(
             "%s %s %s → %s in %.0f ms",
@@ -148,12 +150,11 @@ class Metrics:
 
 
 class _Snapshots(Collector):
-    def __init__(self, reads: dict[str, Callable[[], dict[str, float]]]) -> None:
+    def __init__(self, reads: dict[str, tuple[str, Callable[[], dict[str, float]]]]) -> None:
         self._reads = reads
 
     def collect(self) -> Any:
-        for name, read in self._reads.items():
-            label = "state" if name == "tolk_tasks" else "service"
+        for name, (label, read) in self._reads.items():
             family = GaugeMetricFamily(name, f"{name} by {label}", labels=[label])
             try:
                 values = read()

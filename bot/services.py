@@ -207,8 +207,8 @@ async def open_services(
             on_settled=quota.on_task_settled,
             metrics=metrics,
         )
-        metrics.gauge("tolk_quota_left", lambda: dict(quota.left))
-        metrics.gauge("tolk_tasks", lambda: dict(metrics.task_counts))
+        metrics.gauge("tolk_quota_left", "service", lambda: dict(quota.left))
+        metrics.gauge("tolk_tasks", "state", lambda: dict(metrics.task_counts))
 
         async def count_tasks() -> None:
             metrics.task_counts = dict(await store.count_unsettled())

@@ -16,8 +16,10 @@ Messages carry the provider's code and meaning, never a key, token or signature.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from enum import StrEnum
+from typing import Any
 
 
 class ErrorKind(StrEnum):
@@ -45,3 +47,20 @@ class ProviderError(Exception):
     @property
     def retryable(self) -> bool:
         return self.kind is ErrorKind.RETRYABLE
+
+
+def explain(
+    meaning: str, provider_message: Any, *, provider: str, redact: Iterable[str] = ()
+) -> str:
+    """A code's English ``meaning`` plus the provider's own words — on one line, at most
+    200 characters, every secret in ``redact`` replaced — unless they say the same."""
+    said = "" if provider_message is None else " ".join(str(provider_message).split())
+    for secret in redact:
+        if secret:
+            said = said.replace(secret, "[redacted]")
+    said = said[:200] + "…" if len(said) > 200 else said
+    if not meaning:
+        return said or "no detail given"
+    if said and said.lower().rstrip(".") != meaning.lower().rstrip("."):
+        return f"{meaning} ({provider}: {said})"
+    return meaning

@@ -111,8 +111,12 @@ async def test_status_follows_a_job_submitted_elsewhere(media, slack, mts):
     job_id = await submitted_elsewhere(media, mts)
     _, body = await media.command("/media-job", f"status {job_id}")
     await media.settle()
-    assert mts.requests_for(SUBMIT)[-1].params.get("UserData") != task_id_in(body)
     assert len(mts.requests_for(SUBMIT)) == 1  # nothing new was submitted
+    assert [r.params["JobId"] for r in mts.requests_for(QUERY)][-1] == job_id
+    task = await media.services.store.get(task_id_in(body))
+    assert task.state is State.DELIVERED and task.items[0].provider_id == job_id
+    files = thread_files(slack, "C0GENERAL", parent_of(slack)["ts"])
+    assert sorted(files) == sorted(k.rsplit("/", 1)[-1] for k in mts.jobs[job_id].files)
     assert "ImageCartoonize finished" in closing(slack)
 
 

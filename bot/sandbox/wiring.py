@@ -39,30 +39,27 @@ def emulator_env(
         "XIANGJI_API_URL": xiangji.api_url,
         "XIANGJI_UPLOAD_URL": xiangji.upload_url,
         "XIANGJI_ACCOUNT_URL": xiangji.account_url,
-        "TOLK_ALLOWED_FILE_HOSTS": urlsplit(xiangji.base_url).netloc,
     }
+    result_hosts = [xiangji.base_url]  # where results are downloaded from
     if alibaba is not None:
         key_id, secret = next(iter(alibaba.keys.items()))
         env |= {
             "ALIBABA_ACCESS_KEY_ID": key_id,
             "ALIBABA_ACCESS_KEY_SECRET": secret,
             "ALIBABA_MT_ENDPOINT": alibaba.endpoint,
-            "TOLK_ALLOWED_FILE_HOSTS": ",".join(
-                urlsplit(e).netloc for e in (xiangji.base_url, alibaba.endpoint)
-            ),
         }
+        result_hosts.append(alibaba.endpoint)
         if port:
             env["TOLK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     if mts is not None:
         key_id, secret = next(iter(mts.keys.items()))
-        hosts = [*env["TOLK_ALLOWED_FILE_HOSTS"].split(","), urlsplit(mts.oss.endpoint).netloc]
+        result_hosts.append(mts.oss.endpoint)
         env |= {
             "ALIBABA_ACCESS_KEY_ID": key_id,
             "ALIBABA_ACCESS_KEY_SECRET": secret,
             "ALIBABA_MTS_ENDPOINT": mts.endpoint,
             "ALIBABA_MTS_OUTPUT": "oss://tolk-media.oss-cn-hangzhou.aliyuncs.com/tolk/",
             "ALIBABA_OSS_ENDPOINT": mts.oss.endpoint,
-            "TOLK_ALLOWED_FILE_HOSTS": ",".join(dict.fromkeys(hosts)),
         }
     if rozetta is not None:
         access, secret = next(iter(rozetta.keys.items()))
@@ -73,6 +70,7 @@ def emulator_env(
             "ROZETTA_CONTRACT_ID": rozetta.contract_id or "",
             "ROZETTA_FIELD_ID": sorted(rozetta.field_ids)[0],
         }
+    env["TOLK_ALLOWED_FILE_HOSTS"] = ",".join(urlsplit(url).netloc for url in result_hosts)
     return env
 
 

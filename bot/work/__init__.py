@@ -268,10 +268,10 @@ class Work:
                         "task %s: refusing to download from %s", run.task.id, _host(str(exc))
                     )
                     item = fail_item(item, "download-refused", messages.download_refused(str(exc)))
-                    run.task = _with_item(run.task, index, item)
+                    run.task = with_item(run.task, index, item)
                     break
                 item = replace(item, delivered=item.delivered + 1)
-                run.task = _with_item(run.task, index, item)
+                run.task = with_item(run.task, index, item)
                 await self.store.save(run.task)
                 delivered_any = True
                 if self.metrics is not None and "ready_at" in item.meta:
@@ -507,7 +507,7 @@ def _stamp_ready(before: Sequence[Task], after: Sequence[Task], now: float) -> l
     return stamped
 
 
-def _with_item(task: Task, index: int, item: Item) -> Task:
+def with_item(task: Task, index: int, item: Item) -> Task:
     items = list(task.items)
     items[index] = item
     return task.but(items=tuple(items))
@@ -528,6 +528,30 @@ def result_filename(task: Task, index: int, output: dict) -> str:
     variant = f"-{output['variant']}" if output.get("variant") else ""
     target = task.request.get("target", "")
     return f"{stem}-{target}{variant}-{task.id}-{index + 1}{ext}"
+
+
+async def submit_one_by_one(
+    task: Task, now: float, send: Callable[[Task, int], Awaitable[Item]]
+) -> Task:
+    """One item per call (``send`` returns it submitted or failed): QUEUED while items
+    are left — the engine saves after each, so a restart never sends one twice — then
+    SUBMITTED, or SUCCEEDED when the provider refused every item."""
+    index = next(
+        (i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id),
+        None,
+    )
+    if index is not None:
+        task = with_item(task, index, await send(task, index))
+    if any(i.status == "pending" and not i.provider_id for i in task.items):
+        return task.but(updated_at=now)
+    if any(waiting(i) for i in task.items):
+        return task.to(State.SUBMITTED, now)
+    return task.to(State.SUCCEEDED, now)
+
+
+def waiting(item: Item) -> bool:
+    """Submitted and not finished: the provider has it."""
+    return item.status == "pending" and bool(item.provider_id)
 
 
 def fail_item(item: Item, code: str, message: str) -> Item:

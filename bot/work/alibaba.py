@@ -25,6 +25,7 @@ from bot import messages
 from bot.links import Links
 from bot.ratelimit import RateLimits
 from bot.tasks import Item, State, Task
+from bot.work import fail_item, submit_one_by_one, waiting, with_item
 from providers.alibaba.client import AlibabaMTClient
 from providers.alibaba.wire import DocTask, describe
 from providers.errors import ErrorKind, ProviderError
@@ -88,29 +89,16 @@ class TranslateDoc:
         return self.links.file_url(task.id, index, item.meta.get("name", "document"))
 
     async def submit(self, task: Task, now: float) -> Task:
-        index = next(
-            (
-                i
-                for i, item in enumerate(task.items)
-                if item.status == "pending" and not item.provider_id
-            ),
-            None,
-        )
-        if index is not None:
-            task = _with_item(task, index, await self._create(task, index))
-            if self.links.public_url:
-                task = task.but(notes={**task.notes, "callback": True})
-        if any(i.status == "pending" and not i.provider_id for i in task.items):
-            return task.but(updated_at=now)  # the engine saves, then submits the next
-        if any(i.status == "pending" for i in task.items):
-            return task.to(State.SUBMITTED, now)
-        return task.to(State.SUCCEEDED, now)  # every document was refused
+        task = await submit_one_by_one(task, now, self._create)
+        if self.links.public_url and not task.notes.get("callback"):
+            task = task.but(notes={**task.notes, "callback": True})
+        return task
 
     async def _create(self, task: Task, index: int) -> Item:
         item, r = task.items[index], task.request
         file_url = self.file_url(task, index)
         if file_url is None:
-            return _failed(item, "no-public-url", messages.no_public_url())
+            return fail_item(item, "no-public-url", messages.no_public_url())
         callback = self.links.callback_url("alibaba", task.id) if self.links.public_url else None
         await self.limits.acquire("alibaba.doc.create")
         try:
@@ -125,12 +113,12 @@ class TranslateDoc:
         except ProviderError as exc:
             if exc.kind is not ErrorKind.PERMANENT:
                 raise  # retried by the engine (same ClientToken), or a quota failure
-            return _failed(item, exc.code, exc.message)
+            return fail_item(item, exc.code, exc.message)
         return replace(item, provider_id=created.task_id)
 
     async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
         """One ``GetDocTranslateTask`` per pending document, at most 5 a second."""
-        pending = [(t, i) for t in tasks for i, item in enumerate(t.items) if _waiting(item)]
+        pending = [(t, i) for t in tasks for i, item in enumerate(t.items) if waiting(item)]
         results = await asyncio.gather(*(self._status(t.items[i]) for t, i in pending))
         found = {(t.id, i): doc for (t, i), doc in zip(pending, results, strict=True)}
         return [self._absorb(t, found) for t in tasks]
@@ -152,11 +140,13 @@ class TranslateDoc:
                     "filename": name,
                     "comment": messages.doc_comment(name, doc.page_count),
                 }
-                task = _with_item(task, index, replace(item, status="done", outputs=(output,)))
+                task = with_item(task, index, replace(item, status="done", outputs=(output,)))
             elif doc.failed:
                 code = doc.error_code or "error"
-                task = _with_item(
-                    task, index, _failed(item, code, doc.error_message or "translation failed")
+                task = with_item(
+                    task,
+                    index,
+                    fail_item(item, code, doc.error_message or messages.provider_gave_no_reason()),
                 )
         return task
 
@@ -208,19 +198,5 @@ class TranslateImage:
                 outputs = ({"kind": "image", "url": element.url},)
                 items.append(replace(item, status="done", outputs=outputs))
             else:
-                items.append(_failed(item, element.error_code, describe(element.error_code)))
+                items.append(fail_item(item, element.error_code, describe(element.error_code)))
         return task.but(items=tuple(items))
-
-
-def _waiting(item: Item) -> bool:
-    return item.status == "pending" and bool(item.provider_id)
-
-
-def _failed(item: Item, code: str, message: str) -> Item:
-    return replace(item, status="failed", error={"code": code, "message": message})
-
-
-def _with_item(task: Task, index: int, item: Item) -> Task:
-    items = list(task.items)
-    items[index] = item
-    return task.but(items=tuple(items))

@@ -22,7 +22,8 @@ from typing import Any
 from bot import messages
 from bot.delivery import Delivery
 from bot.ratelimit import RateLimits
-from bot.tasks import Item, State, Task
+from bot.tasks import State, Task
+from bot.work import fail_item
 from providers.alibaba.signing import Credentials
 from providers.errors import ErrorKind, ProviderError
 from providers.mts.client import MtsClient
@@ -139,17 +140,16 @@ class IProduction:
         except ProviderError as exc:
             if exc.kind is not ErrorKind.PERMANENT:
                 raise
-            return task.but(items=(_failed(item, exc.code, exc.message),))
+            return task.but(items=(fail_item(item, exc.code, exc.message),))
         if job.pending or (job.missing and now - task.created_at < NOT_FOUND_GRACE):
             return task
         if job.missing:
-            meaning = "MTS does not know this job (not an intelligent-production JobId?)"
-            return task.but(items=(_failed(item, "not-found", meaning),))
+            return task.but(items=(fail_item(item, "not-found", messages.unknown_mts_job()),))
         request = {**task.request, "function": task.request.get("function") or job.function_name}
         task = task.but(request=request)
         if job.failed:
             error = job_failure(job)
-            failed = task.but(items=(_failed(item, error.code, error.message),))
+            failed = task.but(items=(fail_item(item, error.code, error.message),))
             if error.kind is ErrorKind.QUOTA:
                 failed = failed.but(
                     notes={
@@ -226,7 +226,3 @@ def _summary(job: IProductionJob, others: list[str]) -> str | None:
             text = json.dumps(rest, ensure_ascii=False, indent=1)
             lines.append(f"```{text[:2500]}```")
     return "\n".join(lines) or None
-
-
-def _failed(item: Item, code: str, message: str) -> Item:
-    return replace(item, status="failed", error={"code": code, "message": message})

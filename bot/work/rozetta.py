@@ -26,7 +26,8 @@ from urllib.parse import unquote, urlsplit
 
 from bot import messages
 from bot.delivery import Delivery, DownloadRefused, FileTooLarge
-from bot.tasks import Item, State, Task
+from bot.tasks import Item, Task
+from bot.work import fail_item, submit_one_by_one, waiting
 from providers.errors import ErrorKind, ProviderError
 from providers.rozetta.client import RozettaClient
 from providers.rozetta.wire import TranslateItem, Translation, choose_poll
@@ -69,21 +70,10 @@ class TranslateDoc:
     # --- submission ---------------------------------------------------------------------------
 
     async def submit(self, task: Task, now: float) -> Task:
-        index = next(
-            (i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id),
-            None,
-        )
-        if index is not None:
-            items = list(task.items)
-            items[index] = await self._upload(task, items[index])
-            task = task.but(items=tuple(items))
-        if any(i.status == "pending" and not i.provider_id for i in task.items):
-            return task.but(updated_at=now)
-        if any(i.status == "pending" for i in task.items):
-            return task.to(State.SUBMITTED, now)
-        return task.to(State.SUCCEEDED, now)
+        return await submit_one_by_one(task, now, self._upload)
 
-    async def _upload(self, task: Task, item: Item) -> Item:
+    async def _upload(self, task: Task, index: int) -> Item:
+        item = task.items[index]
         name = source_name(item)
         try:
             if item.meta.get("kind") == "slack-file":
@@ -91,9 +81,9 @@ class TranslateDoc:
             else:
                 data = await self.delivery.download_public(item.source, limit=MAX_DOC_BYTES)
         except FileTooLarge:
-            return _failed(item, "too-large", messages.file_too_large(name, MAX_DOC_BYTES))
+            return fail_item(item, "too-large", messages.file_too_large(name, MAX_DOC_BYTES))
         except DownloadRefused:
-            return _failed(item, "refused", messages.url_refused(item.source))
+            return fail_item(item, "refused", messages.url_refused(item.source))
         r = task.request
         try:
             translate_id = await self.client.file_translate(
@@ -102,14 +92,14 @@ class TranslateDoc:
         except ProviderError as exc:
             if exc.kind is not ErrorKind.PERMANENT:
                 raise
-            return _failed(item, exc.code, exc.message)
+            return fail_item(item, exc.code, exc.message)
         return replace(item, provider_id=translate_id)
 
     # --- polling --------------------------------------------------------------------------------
 
     async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
         """One round for every pending Rozetta task: one "all" call, or per id if cheaper."""
-        wanted = sorted({i.provider_id for t in tasks for i in t.items if _waiting(i)})
+        wanted = sorted({i.provider_id for t in tasks for i in t.items if waiting(i)})
         found: dict[str, Translation] = {}
         if wanted and choose_poll(len(wanted), self.history) == "all":
             everything = await self.client.translate_result_all()
@@ -125,14 +115,14 @@ class TranslateDoc:
     def _absorb(self, task: Task, found: dict[str, Translation]) -> Task:
         items = list(task.items)
         for index, item in enumerate(items):
-            translation = found.get(item.provider_id or "") if _waiting(item) else None
+            translation = found.get(item.provider_id or "") if waiting(item) else None
             result = _item_for(translation, task.request["target_code"]) if translation else None
             if result is None or result.state == "pending":
                 continue
             if result.state == "failed":
                 error = result.failure("translate-result")
-                message = error.message if error else "Rozetta could not translate this file"
-                items[index] = _failed(item, result.failure_code or "item-error", message)
+                message = error.message if error else messages.provider_gave_no_reason()
+                items[index] = fail_item(item, result.failure_code or "item-error", message)
                 continue
             name = result.file_name or source_name(item)
             output = {
@@ -164,11 +154,3 @@ def _item_for(translation: Translation, target: str) -> TranslateItem | None:
     items = translation.items
     same = [i for i in items if (i.target_lang or "").lower() == target.lower()]
     return (same or list(items) or [None])[0]
-
-
-def _waiting(item: Item) -> bool:
-    return item.status == "pending" and bool(item.provider_id)
-
-
-def _failed(item: Item, code: str, message: str) -> Item:
-    return replace(item, status="failed", error={"code": code, "message": message})

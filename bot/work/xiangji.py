@@ -18,6 +18,7 @@ from bot.languages import detect_source, provider_code
 from bot.ratelimit import RateLimits
 from bot.slacktext import protect, restore
 from bot.tasks import State, Task
+from bot.work import fail_item
 from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
 from providers.xiangji.wire import BatchDetail, BatchItem
@@ -256,11 +257,11 @@ class TranslateMessage(_Xiangji):
         try:
             data = await self.delivery.download_slack_file(item.source, limit=MAX_IMAGE_BYTES)
         except FileTooLarge:
-            return _refused(item, "too-large", messages.file_too_large(name, MAX_IMAGE_BYTES))
+            return fail_item(item, "too-large", messages.file_too_large(name, MAX_IMAGE_BYTES))
         except DownloadRefused:
-            return _refused(item, "not-slack", messages.not_a_slack_file(name))
+            return fail_item(item, "not-slack", messages.not_a_slack_file(name))
         if not any(data.startswith(magic) for magic in IMAGE_MAGIC):
-            return _refused(item, "not-an-image", messages.not_an_image(name))
+            return fail_item(item, "not-an-image", messages.not_an_image(name))
         await self.limits.acquire("xiangji.submit")
         result = await self.client.upload_image_translate(
             data,
@@ -273,7 +274,3 @@ class TranslateMessage(_Xiangji):
         return replace(
             item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
         )
-
-
-def _refused(item: Any, code: str, message: str) -> Any:
-    return replace(item, status="failed", error={"code": code, "message": message})

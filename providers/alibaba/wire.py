@@ -21,7 +21,7 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
-from providers.errors import ErrorKind, ProviderError
+from providers.errors import ErrorKind, ProviderError, explain
 
 PROVIDER = "alibaba"
 VERSION = "2018-10-12"
@@ -101,17 +101,7 @@ def classify(code: str | int, status: int = 400) -> ErrorKind:
 
 def describe(code: str, provider_message: Any = None, redact: Iterable[str] = ()) -> str:
     """The code's English meaning plus Alibaba's own words (no secrets, bounded)."""
-    meaning = MEANINGS.get(code, "")
-    said = "" if provider_message is None else " ".join(str(provider_message).split())
-    for secret in redact:
-        if secret:
-            said = said.replace(secret, "[redacted]")
-    said = said[:200] + "…" if len(said) > 200 else said
-    if not meaning:
-        return said or "no detail given"
-    if said and said.lower().rstrip(".") != meaning.lower():
-        return f"{meaning} (Alibaba: {said})"
-    return meaning
+    return explain(MEANINGS.get(code, ""), provider_message, provider="Alibaba", redact=redact)
 
 
 def throttle_wait(now: float) -> float:

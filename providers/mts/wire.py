@@ -43,7 +43,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import unquote, urlsplit
 
-from providers.errors import ErrorKind, ProviderError
+from providers.errors import ErrorKind, ProviderError, explain
 from providers.oss.presign import OssObject, split_oss_url
 
 PROVIDER = "mts"
@@ -138,15 +138,7 @@ def classify(code: str | int, status: int = 400) -> ErrorKind:
 
 def describe(code: str, provider_message: Any = None, redact: Iterable[str] = ()) -> str:
     """The code's meaning plus Alibaba's own words (no secrets, bounded)."""
-    meaning = MEANINGS.get(code, "")
-    said = "" if provider_message is None else " ".join(str(provider_message).split())
-    for secret in redact:
-        if secret:
-            said = said.replace(secret, "[redacted]")
-    said = said[:200] + "…" if len(said) > 200 else said
-    if not meaning:
-        return said or "no detail given"
-    return f"{meaning} (Alibaba: {said})" if said else meaning
+    return explain(MEANINGS.get(code, ""), provider_message, provider="Alibaba", redact=redact)
 
 
 def error_from(

@@ -51,7 +51,7 @@ from dataclasses import dataclass, field
 from typing import Any, Literal
 from urllib.parse import quote
 
-from providers.errors import ErrorKind, ProviderError
+from providers.errors import ErrorKind, ProviderError, explain
 
 PROVIDER = "rozetta"
 
@@ -371,20 +371,8 @@ def classify(code: int | str) -> ErrorKind:
 def describe(code: int | str, provider_message: Any = None, redact: Iterable[str] = ()) -> str:
     """English meaning of ``code`` plus Rozetta's own text, with secrets removed."""
     number = _as_int(code)
-    meaning = MEANINGS.get(number, "") if number is not None else ""
-    if not meaning and number is not None:
-        meaning = "unrecognised Rozetta code"
-    said = "" if provider_message is None else str(provider_message).strip()
-    for secret in redact:
-        if secret:
-            said = said.replace(secret, "[redacted]")
-    if len(said) > 200:
-        said = said[:200] + "…"
-    if not meaning:
-        return said or "no detail given"
-    if said and said.lower().rstrip(".") != meaning.lower().rstrip("."):
-        return f"{meaning} (Rozetta: {said})"
-    return meaning
+    meaning = MEANINGS.get(number, "unrecognised Rozetta code") if number is not None else ""
+    return explain(meaning, provider_message, provider="Rozetta", redact=redact)
 
 
 def _bad_response(operation: str, detail: str) -> ProviderError:

@@ -19,7 +19,7 @@ from dataclasses import dataclass, field
 from typing import Any
 from urllib.parse import quote
 
-from providers.errors import ErrorKind, ProviderError
+from providers.errors import ErrorKind, ProviderError, explain
 
 PROVIDER = "xiangji"
 
@@ -379,17 +379,7 @@ def describe(code: int | str, provider_message: Any = None, redact: Iterable[str
     """English meaning of ``code`` plus the provider's own text, with secrets removed."""
     number = _as_int(code)
     meaning = MEANINGS.get(number, "unrecognised Xiangji code") if number is not None else ""
-    said = "" if provider_message is None else str(provider_message).strip()
-    for secret in redact:
-        if secret:
-            said = said.replace(secret, "[redacted]")
-    if len(said) > 200:
-        said = said[:200] + "…"
-    if not meaning:
-        return said or "no detail given"
-    if said and said.lower() != meaning.lower():
-        return f"{meaning} (Xiangji: {said})"
-    return meaning
+    return explain(meaning, provider_message, provider="Xiangji", redact=redact)
 
 
 def _bad_response(
