@@ -60,12 +60,16 @@ class Poller:
         async with self._tick_lock:
             self._nudged = False
             self.ticks += 1
-            claimed = await self.store.claim_due(
-                self.clock(),
-                limit=self.claim_limit,
-                lease_seconds=self.lease_seconds,
-                step_limit=max(0, self.concurrency - self._steps),
-            )
+            try:
+                claimed = await self.store.claim_due(
+                    self.clock(),
+                    limit=self.claim_limit,
+                    lease_seconds=self.lease_seconds,
+                    step_limit=max(0, self.concurrency - self._steps),
+                )
+            except Exception as exc:  # the store hiccupped; nothing was claimed
+                log.warning("could not claim due tasks (%r); trying again next tick", exc)
+                return 0
             groups = defaultdict(list)
             for task in claimed:
                 if key := self.work.poll_key(task):

@@ -340,7 +340,8 @@ async def test_three_replicas_one_killed_every_result_once(tmp_path: Path) -> No
     finished_by_survivors = set(re.findall(r"task (T[0-9A-Z]+): delivered after", survivor_logs))
     assert left_by_victim <= finished_by_survivors
     assert held_by_victim <= finished_by_survivors
-    assert "Traceback" not in survivor_logs
+    trace = survivor_logs.find("Traceback")
+    assert trace == -1, survivor_logs[max(0, trace - 300) : trace + 3000]
 
     # --- one provider submission per task ------------------------------------------
     submissions = Counter(
