@@ -11,7 +11,9 @@ Routes on one server (``base_url``)::
     /api2/async-matting                local-file matting
     /account/open/user/amount-query    quota (lowercase envelope)
     /i/<request_id>/<name>.png         result images, rendered lazily with Pillow
+                                       (``r<n>``: the n-th refinement saved in an editor)
     /src/<name>.png                    sample source images (``sample_url``)
+    /image-editor/, /koutu/            stand-in refinement editors (``editor.py``)
 
 Every answer is HTTP 200 + ``application/json`` unless a fault says otherwise.
 """
@@ -155,6 +157,7 @@ class XiangjiEmulator(LoopbackServer):
         img_trans_key: str = "xj-img",
         text_trans_key: str = "xj-text",
         matting_key: str = "xj-matting",
+        aigc_key: str = "xj-aigc",
         quota: dict[int, int] | None = None,
         pending_polls: int = 1,
         bad_sign_code: int = 104,
@@ -168,6 +171,7 @@ class XiangjiEmulator(LoopbackServer):
     ) -> None:
         self.user_key = user_key
         self.keys = {1: img_trans_key, 2: text_trans_key, 8: matting_key}
+        self.aigc_key = aigc_key  # the image editor's AigcKey (smart eraser), spec §3.3
         self.quota: dict[int, int] = (
             dict(quota) if quota is not None else {1: 80828, 2: 1_000_000, 8: 5000}
         )
@@ -182,10 +186,13 @@ class XiangjiEmulator(LoopbackServer):
         self.clock = clock
         self.requests: list[Received] = []
         self.downloads: list[str] = []
+        self.editor_opens: list[dict[str, Any]] = []  # see editor.py
+        self.editor_saves: list[dict[str, Any]] = []
         self.faults = Faults()
         self.base_url = ""
         self._jobs: dict[str, _Job] = {}
         self._renders: dict[tuple[str, str], bytes] = {}
+        self._refinements: dict[str, int] = {}  # request id -> editor saves so far
         self._failures = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -203,6 +210,8 @@ class XiangjiEmulator(LoopbackServer):
         return self.base_url + "/account"
 
     def app(self) -> web.Application:
+        from providers.xiangji.editor import add_editor_routes  # it imports this module
+
         app = web.Application(client_max_size=64 * 1024 * 1024)
         for path, route in (
             ("/api", "api"),
@@ -215,6 +224,7 @@ class XiangjiEmulator(LoopbackServer):
             app.router.add_route("*", path, self._entry(route))
         app.router.add_get("/i/{rid}/{name}.png", self._image)
         app.router.add_get("/src/{name}.png", self._sample)
+        add_editor_routes(app, self)
         return app
 
     # -- inspection and control ---------------------------------------------------
@@ -631,22 +641,31 @@ class XiangjiEmulator(LoopbackServer):
     async def _image(self, request: web.Request) -> web.StreamResponse:
         rid, name = request.match_info["rid"], request.match_info["name"]
         job = self._jobs.get(rid)
-        if job is None or name not in {"o", "f", "i", "c"}:
+        number, saved = name[1:], self._refinements.get(rid, 0)
+        refined = name[:1] == "r" and number.isascii() and number.isdigit()
+        refined = refined and 0 < int(number) <= saved
+        if job is None or (name not in {"o", "f", "i", "c"} and not refined):
             raise web.HTTPNotFound()
         self.downloads.append(request.path)
         if name == "o":
             if job.upload is None:
                 raise web.HTTPNotFound()
             return web.Response(body=job.upload, content_type=_sniff(job.upload))
-        if job.state != 200 or (name == "c") != (job.kind == "matting"):
+        if job.state != 200 or (not refined and (name == "c") != (job.kind == "matting")):
             raise web.HTTPNotFound()
-        key = (rid, name)
+        if refined and (rid, name) not in self._renders:
+            base = await self._rendered(job, "c" if job.kind == "matting" else "f")
+            self._renders[rid, name] = await asyncio.to_thread(_refine, base, int(number))
+        return web.Response(body=await self._rendered(job, name), content_type="image/png")
+
+    async def _rendered(self, job: _Job, name: str) -> bytes:
+        key = (job.id, name)
         if not self.render:  # benchmarks: Tolk's work, not Pillow's, is being measured
             self._renders.setdefault(key, _fixed_png())
         if key not in self._renders:
             source = job.upload if job.upload is not None else await self._fetch(job.origin_url)
             self._renders[key] = await asyncio.to_thread(_render, job, name, source)
-        return web.Response(body=self._renders[key], content_type="image/png")
+        return self._renders[key]
 
     async def _sample(self, request: web.Request) -> web.StreamResponse:
         png = await asyncio.to_thread(_sample_png, request.match_info["name"])
@@ -751,6 +770,23 @@ def _render(job: _Job, name: str, source: bytes | None) -> bytes:
         draw.text((8, 8), "WATERMARK", fill=(220, 30, 30), font=_font(size * 2))
     out = io.BytesIO()
     image.save(out, "PNG")
+    return out.getvalue()
+
+
+def _refine(base: bytes, number: int) -> bytes:
+    """An editor save: the result image with a 'refined #n' band across the top."""
+    from PIL import Image, ImageDraw
+
+    with Image.open(io.BytesIO(base)) as opened:
+        image = opened.convert("RGB")
+    size = max(14, image.width // 24)
+    draw = ImageDraw.Draw(image)
+    draw.rectangle((0, 0, image.width, 2 * size), fill=(234, 88, 12))
+    draw.text(
+        (8, size // 2), f"refined #{number} · editor stand-in", fill=(255,) * 3, font=_font(size)
+    )
+    out = io.BytesIO()
+    image.save(out, "PNG", compress_level=1)
     return out.getvalue()
 
 
