@@ -17,6 +17,7 @@ from urllib.parse import urlsplit
 from providers.alibaba.wire import CALLBACK_SOURCE_IPS
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
+DEFAULT_XIANGJI_EDITOR_URL = "https://www.xiangjifanyi.com"
 
 
 class ConfigError(ValueError):
@@ -38,6 +39,8 @@ class XiangjiSettings:
     api_url: str = "http://api.tosoiot.com"
     upload_url: str = "http://api2.tosoiot.com"
     account_url: str = "http://www.tosoiot.com"
+    aigc_key: str | None = field(default=None, repr=False)  # the editor's smart eraser
+    editor_url: str = DEFAULT_XIANGJI_EDITOR_URL  # serves /image-editor/ and /koutu/
 
 
 @dataclass(frozen=True)
@@ -97,7 +100,7 @@ class Settings:
         ]
         if self.xiangji:
             x = self.xiangji
-            values += [x.user_key, x.img_trans_key, x.text_trans_key, x.matting_key]
+            values += [x.user_key, x.img_trans_key, x.text_trans_key, x.matting_key, x.aigc_key]
         if self.alibaba:
             values += [self.alibaba.access_key_id, self.alibaba.access_key_secret]
         if self.rozetta:
@@ -171,6 +174,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             api_url=_base(get("XIANGJI_API_URL", "http://api.tosoiot.com")),
             upload_url=_base(get("XIANGJI_UPLOAD_URL", "http://api2.tosoiot.com")),
             account_url=_base(get("XIANGJI_ACCOUNT_URL", "http://www.tosoiot.com")),
+            aigc_key=get("XIANGJI_AIGC_KEY"),
+            editor_url=_http_url(
+                "XIANGJI_EDITOR_URL", get("XIANGJI_EDITOR_URL", DEFAULT_XIANGJI_EDITOR_URL)
+            ),
         )
 
     alibaba = None
@@ -205,8 +212,8 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         raise ConfigError("Set both ROZETTA_ACCESS_KEY and ROZETTA_SECRET_KEY, or neither")
 
     public_url = get("TOLK_PUBLIC_URL")
-    if public_url and urlsplit(public_url).scheme not in ("http", "https"):
-        raise ConfigError(f"TOLK_PUBLIC_URL must be an http(s) URL, got {public_url!r}")
+    if public_url:
+        _http_url("TOLK_PUBLIC_URL", public_url)
 
     hosts = tuple(h.strip().lower() for h in (get("TOLK_ALLOWED_FILE_HOSTS") or "").split(","))
     return Settings(
@@ -247,6 +254,14 @@ def _callback_ips(value: str | None) -> tuple[str, ...]:
                 f"{ip!r} is not an IP address"
             ) from None
     return ips
+
+
+def _http_url(name: str, url: str | None) -> str:
+    assert url is not None
+    parts = urlsplit(url)
+    if parts.scheme not in ("http", "https") or not parts.netloc:
+        raise ConfigError(f"{name} must be an http(s) URL, got {url!r}")
+    return url.rstrip("/")
 
 
 def _base(url: str | None) -> str:

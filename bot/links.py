@@ -1,4 +1,5 @@
-"""Signed links: files a provider must fetch, and per-task callback addresses.
+"""Signed links: files a provider must fetch, per-task callback addresses, and the
+per-user pages that open Xiangji's editor (``/refine/…``, ``bot/refine.py``).
 
 A Slack upload is private, so when a provider has to fetch one (Alibaba document
 translation takes only a ``FileUrl``) Tolk serves it itself under ``TOLK_PUBLIC_URL``::
@@ -37,6 +38,7 @@ if TYPE_CHECKING:
 log = logging.getLogger(__name__)
 
 LINK_SECONDS = 3600.0
+REFINE_SECONDS = 1800.0  # a Refine link: long enough to touch up an image, no longer
 MAX_SERVED_BYTES = 50 * 1024 * 1024  # Alibaba's document limit
 _UNSAFE = re.compile(r"[^A-Za-z0-9._-]+")
 
@@ -88,9 +90,27 @@ class Links:
     def file_link_valid(
         self, task_id: str, index: str, expires: str, signature: str, name: str
     ) -> bool:
-        expected = self._sign("file", task_id, index, expires, name)
-        genuine = hmac.compare_digest(expected.encode(), signature.encode())
+        return self._valid(signature, expires, "file", task_id, index, expires, name)
+
+    def _valid(self, signature: str, expires: str, *signed: str) -> bool:
+        """``signature`` is the one for ``signed`` (which includes ``expires``), and
+        ``expires`` is still ahead."""
+        genuine = hmac.compare_digest(self._sign(*signed).encode(), signature.encode())
         return genuine and expires.isdigit() and int(expires) > self._clock()
+
+    # --- refine pages ----------------------------------------------------------------------
+
+    def refine_url(self, task_id: str, index: int, user: str, lang: str) -> str:
+        """A page that opens Xiangji's editor on one image, for one Slack user: the
+        signature binds task, image, user and editor language, so none can be swapped."""
+        expires = str(int(self._clock() + REFINE_SECONDS))
+        signature = self._sign("refine", task_id, str(index), user, lang, expires)
+        return f"{self._base()}/refine/{task_id}/{index}/{user}/{lang}/{expires}/{signature}"
+
+    def refine_link_valid(
+        self, task_id: str, index: str, user: str, lang: str, expires: str, signature: str
+    ) -> bool:
+        return self._valid(signature, expires, "refine", task_id, index, user, lang, expires)
 
     # --- callbacks -------------------------------------------------------------------------
 

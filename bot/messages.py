@@ -490,8 +490,14 @@ def delete_button(task_id: str) -> dict[str, Any]:
     }
 
 
-def result_blocks(text: str, task_id: str, origin: dict[str, str] | None) -> list[dict[str, Any]]:
-    """A result or closing message: the text, a link back to the original, and Delete."""
+def result_blocks(
+    text: str,
+    task_id: str,
+    origin: dict[str, str] | None,
+    refine: Sequence[tuple[int, str]] = (),
+) -> list[dict[str, Any]]:
+    """A result or closing message: the text, a link back to the original, Refine for
+    images Xiangji's editor can touch up (``refine``: item index and name), and Delete."""
     link = origin_link(origin)
     blocks: list[dict[str, Any]] = [
         {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
@@ -499,8 +505,85 @@ def result_blocks(text: str, task_id: str, origin: dict[str, str] | None) -> lis
     if link:
         context = f"<{link}|original message>"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
-    blocks.append({"type": "actions", "elements": [delete_button(task_id)]})
+    blocks.append(
+        {"type": "actions", "elements": [*refine_elements(task_id, refine), delete_button(task_id)]}
+    )
     return blocks
+
+
+REFINE_BUTTONS = 5  # more images than this: one menu instead of a row of buttons
+
+
+def refine_elements(task_id: str, refine: Sequence[tuple[int, str]]) -> list[dict[str, Any]]:
+    """Refine buttons (``tolk_refine_<n>``, value ``<task>:<index>``), or one menu."""
+    if len(refine) > REFINE_BUTTONS:
+        options = [
+            {
+                "text": {"type": "plain_text", "text": f"{index + 1} · {name}"[:75]},
+                "value": f"{task_id}:{index}",
+            }
+            for index, name in refine[:100]
+        ]
+        placeholder = {"type": "plain_text", "text": "Refine an image…"}
+        return [
+            {
+                "type": "static_select",
+                "action_id": "tolk_refine_pick",
+                "placeholder": placeholder,
+                "options": options,
+            }
+        ]
+    return [
+        {
+            "type": "button",
+            "action_id": f"tolk_refine_{index + 1}",
+            "value": f"{task_id}:{index}",
+            "text": {
+                "type": "plain_text",
+                "text": "Refine" if len(refine) == 1 else f"Refine {index + 1}",
+            },
+        }
+        for index, _ in refine
+    ]
+
+
+def refine_link(url: str, what: str, minutes: int) -> tuple[str, list[dict[str, Any]]]:
+    """The ephemeral answer to Refine: a link for the person who pressed it."""
+    text = (
+        f":art: Your editor link for {what}. It is yours alone and works for {minutes} "
+        "minutes; save in the editor and the refined image comes back to this thread."
+    )
+    button = {
+        "type": "button",
+        "action_id": "tolk_refine_open",
+        "text": {"type": "plain_text", "text": "Open the editor"},
+        "url": url,
+        "style": "primary",
+    }
+    blocks = [
+        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
+        {"type": "actions", "elements": [button]},
+    ]
+    return f"{text} {url}", blocks
+
+
+def refine_unavailable(task_id: str, why: str) -> str:
+    return f"That image of task `{task_id}` cannot be refined: {why}."
+
+
+def refine_needs_public_url() -> str:
+    return (
+        "Refine opens a page served by Tolk, and this Tolk has no public address: "
+        "an admin sets `TOLK_PUBLIC_URL` to turn it on."
+    )
+
+
+def refined_comment(user: str, what: str) -> str:
+    return f":art: Refined by <@{user}> in Xiangji's editor · {what}"
+
+
+def refine_failed(user: str, what: str, reason: str) -> str:
+    return f":warning: The image <@{user}> refined ({what}) could not be posted: {reason}."
 
 
 def message_translation(

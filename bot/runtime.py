@@ -1,5 +1,5 @@
 """Running Tolk: the aiohttp server (``/slack/events`` in HTTP mode, ``/healthz``,
-provider callbacks, signed file links) and, in Socket Mode, the websocket to Slack."""
+provider callbacks, signed file links, Refine pages) and, in Socket Mode, the websocket to Slack."""
 
 from __future__ import annotations
 
@@ -18,6 +18,7 @@ from bot.app import build_app
 from bot.callbacks import add_callback_routes
 from bot.config import Mode, Settings
 from bot.links import add_file_route
+from bot.refine import add_refine_routes
 from bot.services import Services, open_services
 
 log = logging.getLogger(__name__)
@@ -33,6 +34,7 @@ def build_web_app(services: Services, bolt: AsyncApp | None) -> web.Application:
 
     web_app.router.add_get("/healthz", healthz)
     add_file_route(web_app, services)
+    add_refine_routes(web_app, services)
     if services.metrics is not None:
         web_app.router.add_get("/metrics", services.metrics.render)
     add_callback_routes(web_app, services)

@@ -10,6 +10,7 @@ import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass
+from typing import Any
 from urllib.parse import urlsplit
 
 import aiohttp
@@ -32,6 +33,7 @@ from bot.scheduler import build_scheduler
 from bot.slack_retry import RateLimitRetry
 from bot.storage import TaskStore, open_store
 from bot.storage.leader import run_due_across_replicas
+from bot.tasks import Item, Place, Task, new_task_id
 from bot.work import Work
 from bot.work.alibaba import alibaba_operations
 from bot.work.mts import mts_operations
@@ -78,6 +80,39 @@ class Services:
             timeout=aiohttp.ClientTimeout(total=10),
         ) as resp:
             await resp.read()
+
+
+async def record_task(
+    services: Services,
+    *,
+    dedupe_key: str,
+    place: Place,
+    provider: str,
+    operation: str,
+    request: dict[str, Any],
+    items: tuple[Item, ...],
+) -> tuple[Task, bool]:
+    """Create the task unless its dedupe key exists; start work at once if new."""
+    now = services.clock()
+    task = Task(
+        id=new_task_id(),
+        dedupe_key=dedupe_key,
+        place=place,
+        provider=provider,
+        operation=operation,
+        request=request,
+        items=items,
+        created_at=now,
+        updated_at=now,
+        next_poll_at=now,
+        deadline=now + services.settings.task_timeout_seconds,
+    )
+    task, created = await services.store.create_if_absent(task)
+    if created:
+        services.poller.nudge()
+        if services.metrics is not None:
+            services.metrics.tasks_created.labels(operation).inc()
+    return task, created
 
 
 def slack_client(
@@ -206,6 +241,7 @@ async def open_services(
             clock=clock,
             on_settled=quota.on_task_settled,
             metrics=metrics,
+            refine=bool(xiangji and settings.public_url),
         )
         metrics.gauge("tolk_quota_left", "service", lambda: dict(quota.left))
         metrics.gauge("tolk_tasks", "state", lambda: dict(metrics.task_counts))

@@ -12,6 +12,7 @@ def register_all(app: AsyncApp) -> None:
         home,
         media_job,
         reactions,
+        refine,
         shortcuts,
         tolk,
         translate,
@@ -32,6 +33,7 @@ def register_all(app: AsyncApp) -> None:
         shortcuts,
         home,
         actions,
+        refine,
     )
     for surface in surfaces:
         surface.register(app)

@@ -54,10 +54,10 @@ async def on_delete_results(
     task_id = str(action.get("value") or "")
     task = await services.store.get(task_id)
     if task is None:
-        await _tell(services, channel, user, thread_ts, messages.results_task_missing(task_id))
+        await tell(services, channel, user, thread_ts, messages.results_task_missing(task_id))
     elif task.place.user != user:
         text = messages.results_not_yours(task.id, task.place.user)
-        await _tell(services, channel, user, thread_ts, text)
+        await tell(services, channel, user, thread_ts, text)
     elif not task.notes.get("deleted_by") and task.id not in _running:
         job = asyncio.ensure_future(remove_results(services, task.id, user))
         _running[task.id] = job
@@ -110,7 +110,7 @@ async def _remove(services: Services, task_id: str, user: str) -> None:
     if problems:
         log.warning("task %s: results partly removed: %s", task.id, problems)
         text = messages.results_partly_removed(task.id, problems)
-        await _tell(services, channel, user, thread_ts, text)
+        await tell(services, channel, user, thread_ts, text)
         return
     text = messages.results_removed(task.id, user)
     if parent_ts:
@@ -119,7 +119,7 @@ async def _remove(services: Services, task_id: str, user: str) -> None:
         except SlackApiError as exc:  # e.g. someone deleted the parent: the results are gone
             log.warning("task %s: editing the parent failed: %s", task.id, exc)
     else:
-        await _tell(services, channel, user, thread_ts, text)
+        await tell(services, channel, user, thread_ts, text)
     await _note_removed(services, task, user)
 
 
@@ -162,14 +162,20 @@ async def _note_removed(services: Services, task: Task, user: str) -> None:
     await services.store.save(current.but(notes=notes))
 
 
-async def _tell(
-    services: Services, channel: str | None, user: str, thread_ts: str | None, text: str
+async def tell(
+    services: Services,
+    channel: str | None,
+    user: str,
+    thread_ts: str | None,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
 ) -> None:
+    """An ephemeral answer to whoever pressed a button, where they pressed it."""
     if not channel:
         return
     try:
         await services.slack.chat_postEphemeral(
-            channel=channel, user=user, text=text, thread_ts=thread_ts
+            channel=channel, user=user, text=text, blocks=blocks, thread_ts=thread_ts
         )
     except SlackApiError as exc:
         log.warning("ephemeral to %s in %s failed: %s", user, channel, exc)

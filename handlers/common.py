@@ -14,43 +14,11 @@ from bot import messages
 from bot.delivery import host_allowed
 from bot.languages import Language, check_pair, lookup, provider_code
 from bot.services import Services
+from bot.services import record_task as record_task  # the handlers' way in
 from bot.slacktext import has_words
-from bot.tasks import Item, Place, Task, new_task_id
+from bot.tasks import Item, Place, Task
 from handlers.parsing import UsageError
 from providers.alibaba.wire import DOC_TYPES
-
-
-async def record_task(
-    services: Services,
-    *,
-    dedupe_key: str,
-    place: Place,
-    provider: str,
-    operation: str,
-    request: dict[str, Any],
-    items: tuple[Item, ...],
-) -> tuple[Task, bool]:
-    """Create the task unless its dedupe key exists; start work at once if new."""
-    now = services.clock()
-    task = Task(
-        id=new_task_id(),
-        dedupe_key=dedupe_key,
-        place=place,
-        provider=provider,
-        operation=operation,
-        request=request,
-        items=items,
-        created_at=now,
-        updated_at=now,
-        next_poll_at=now,
-        deadline=now + services.settings.task_timeout_seconds,
-    )
-    task, created = await services.store.create_if_absent(task)
-    if created:
-        services.poller.nudge()
-        if services.metrics is not None:
-            services.metrics.tasks_created.labels(operation).inc()
-    return task, created
 
 
 def require_xiangji(services: Services, key: str, what: str, variable: str) -> None:

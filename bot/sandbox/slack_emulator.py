@@ -724,7 +724,7 @@ class SlackEmulator:
             raise SlackError("no_text")
         if len(text) > _MAX_TEXT:
             raise SlackError("msg_too_long")
-        if blocks and len(blocks) > _MAX_BLOCKS:
+        if blocks and (len(blocks) > _MAX_BLOCKS or not _interactive_ok(blocks)):
             raise SlackError("invalid_blocks")
         return str(text), blocks or [], attachments or []
 
@@ -1077,6 +1077,34 @@ HANDLERS: dict[str, Handler] = {
     "reactions.add": SlackEmulator._reactions_add,
     "reactions.get": SlackEmulator._reactions_get,
 }
+
+
+def _interactive_ok(blocks: list[Any]) -> bool:
+    """Slack's limits on interactive elements: at most 25 per actions block, action ids
+    unique in the message, button text ≤ 75 and value ≤ 2000 characters, a URL ≤ 3000,
+    a menu of 1–100 options."""
+    seen: set[str] = set()
+    for block in blocks:
+        elements = block.get("elements", []) if isinstance(block, dict) else []
+        if block.get("type") == "actions" and not 0 < len(elements) <= 25:
+            return False
+        for element in elements if block.get("type") == "actions" else ():
+            action_id = element.get("action_id")  # Slack makes one up when it is left out
+            if action_id in seen:
+                return False
+            if action_id:
+                seen.add(action_id)
+            text = (element.get("text") or {}).get("text", "")
+            if len(text) > 75 or len(str(element.get("value", ""))) > 2000:
+                return False
+            if len(str(element.get("url", ""))) > 3000:
+                return False
+            if (
+                element.get("type") == "static_select"
+                and not 0 < len(element.get("options", [])) <= 100
+            ):
+                return False
+    return True
 
 
 def _shown(message: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:

@@ -30,6 +30,7 @@ from bot.metrics import Metrics
 from bot.slack_retry import rate_limited_for
 from bot.storage import TaskStore
 from bot.tasks import Item, State, Task
+from bot.work.refine import refinable
 from providers.errors import ErrorKind, ProviderError
 
 log = logging.getLogger(__name__)
@@ -99,6 +100,7 @@ class Work:
         rand: Callable[[], float] = random.random,
         on_settled: Callable[[Task], Awaitable[None]] | None = None,
         metrics: Metrics | None = None,
+        refine: bool = False,
     ) -> None:
         self.store = store
         self.delivery = delivery
@@ -109,6 +111,7 @@ class Work:
         self.rand = rand
         self.on_settled = on_settled  # e.g. quota checks after provider work
         self.metrics = metrics
+        self.refine = refine  # Refine buttons on editable images (the page needs a public URL)
 
     # --- entry points used by the poller ------------------------------------------------
 
@@ -402,10 +405,12 @@ class Work:
         )
 
     def _final_blocks(self, task: Task, text: str) -> list[dict[str, Any]] | None:
-        """Delivered results get a link to their origin and a Delete button."""
+        """Delivered results get a link to their origin, Refine buttons for images
+        Xiangji's editor can open, and a Delete button."""
         if task.state is not State.DELIVERED:
             return None
-        return messages.result_blocks(text, task.id, task.request.get("origin"))
+        refine = refinable(task) if self.refine else []
+        return messages.result_blocks(text, task.id, task.request.get("origin"), refine)
 
     def _final_text(self, task: Task, op: Operation) -> str | None:
         all_failed = (task.error or {}).get("code") == ALL_ITEMS_FAILED

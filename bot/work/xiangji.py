@@ -19,6 +19,8 @@ from bot.ratelimit import RateLimits
 from bot.slacktext import protect, restore
 from bot.tasks import State, Task
 from bot.work import fail_item
+from bot.work.refine import OPERATION as REFINE
+from bot.work.refine import Refine
 from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
 from providers.xiangji.wire import BatchDetail, BatchItem
@@ -38,6 +40,7 @@ def xiangji_operations(
         "xiangji.translate_image": TranslateImage(client, limits),
         "xiangji.cutout": Cutout(client, limits),
         "xiangji.translate_message": TranslateMessage(client, limits, delivery),
+        REFINE: Refine(),
     }
 
 

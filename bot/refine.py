@@ -1,0 +1,275 @@
+"""The Refine page: Xiangji's editor on one image, for one Slack user, and the way its
+result comes back.
+
+    GET  /refine/<task>/<index>/<user>/<lang>/<expires>/<signature>   the page
+    POST the same path                                                  the editor's result
+
+The link (``Links.refine_url``) is signed over task, image, user and editor language,
+and expires. It authorises one result: the first POST records an ``xiangji.refine``
+task whose dedupe key is the signature, so however often the page posts — a second
+save, a reload, a replay — the refined image is posted once. The page listens only to
+the editor's origin and only for the documented message name; the server checks again
+everything the page sends (request id, allowed host) and trusts none of it.
+"""
+
+from __future__ import annotations
+
+import html
+import json
+import logging
+import secrets
+from typing import Any
+from urllib.parse import urlsplit
+
+from aiohttp import web
+
+from bot.delivery import host_allowed
+from bot.links import REFINE_SECONDS
+from bot.services import Services, record_task
+from bot.tasks import Item, Place, Task
+from bot.work import result_filename
+from bot.work.refine import EDITORS, OPERATION, image_label, refinable
+from providers.xiangji.refine import EditorKeys, editor_origin, editor_url
+
+log = logging.getLogger(__name__)
+
+ROUTE = "/refine/{task}/{index}/{user}/{lang}/{expires}/{sig}"
+MAX_RESULT_BYTES = 64 * 1024  # {name, url, requestId, all} for one image
+USED = "refine"  # setting namespace: link signature → the refine task it made
+
+# Slack locale → the editor's UI language (seed part 九); English for the rest.
+_LOCALES = {"zh-cn": "CHS", "zh-tw": "CHT", "ja-jp": "JPN", "ko-kr": "KOR"}
+_LANGUAGE_PREFIXES = {"zh": "CHS", "en": "ENG", "ja": "JPN", "ko": "KOR", "es": "ESP", "pt": "PTB"}
+
+
+def editor_language(locale: str | None) -> str:
+    locale = (locale or "").lower()
+    return _LOCALES.get(locale) or _LANGUAGE_PREFIXES.get(locale[:2], "ENG")
+
+
+def add_refine_routes(app: web.Application, services: Services) -> None:
+    async def page(request: web.Request) -> web.Response:
+        return await _page(services, request)
+
+    async def result(request: web.Request) -> web.Response:
+        return await _result(services, request)
+
+    app.router.add_get(ROUTE, page)
+    app.router.add_post(ROUTE, result)
+
+
+class _Refused(Exception):
+    def __init__(self, status: int, message: str) -> None:
+        super().__init__(message)
+        self.status = status
+        self.message = message
+
+
+async def _target(services: Services, request: web.Request) -> tuple[Task, int, str]:
+    """The task and image a genuine, unexpired link points at, and its signature."""
+    m = request.match_info
+    if not services.links.refine_link_valid(
+        m["task"], m["index"], m["user"], m["lang"], m["expires"], m["sig"]
+    ):
+        raise _Refused(
+            403,
+            "This Refine link has expired or is not valid. Press Refine under the image "
+            "in Slack for a new one.",
+        )
+    task = await services.store.get(m["task"])
+    index = int(m["index"])
+    if task is None or index not in dict(refinable(task)):
+        raise _Refused(404, "That image is no longer there to refine.")
+    return task, index, m["sig"]
+
+
+async def _page(services: Services, request: web.Request) -> web.Response:
+    try:
+        task, index, signature = await _target(services, request)
+        if await services.store.get_setting(USED, signature):
+            raise _Refused(
+                410,
+                "This link has already sent its refined image to Slack. To refine the "
+                "image again, press Refine in Slack for a new link.",
+            )
+    except _Refused as exc:
+        return _html(exc.status, "Refine", f"<p>{html.escape(exc.message)}</p>")
+    settings = services.settings.xiangji
+    assert settings is not None  # refinable tasks exist only with Xiangji configured
+    editor = EDITORS[task.operation]
+    keys = EditorKeys(settings.user_key, settings.aigc_key, settings.text_trans_key)
+    src = editor_url(
+        settings.editor_url,
+        editor,
+        keys,
+        commit_time=int(services.clock()),
+        lang=request.match_info["lang"],
+    )
+    label = image_label(task, index)
+    config = {
+        "editorOrigin": editor_origin(settings.editor_url),
+        "idsMessage": editor.ids_message,
+        "resultMessage": editor.result_message,
+        "requestId": task.items[index].provider_id,
+    }
+    nonce = secrets.token_urlsafe(16)
+    body = _PAGE.format(
+        nonce=nonce,
+        label=html.escape(label.replace("`", "")),
+        minutes=int(REFINE_SECONDS // 60),
+        src=html.escape(src),
+        config=json.dumps(config).replace("<", "\\u003c"),
+    )
+    csp = (
+        f"default-src 'none'; script-src 'nonce-{nonce}'; style-src 'nonce-{nonce}'; "
+        f"frame-src {config['editorOrigin']}; connect-src 'self'; img-src 'self' data:; "
+        "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
+    )
+    log.info("task %s: Refine page opened for image %d", task.id, index + 1)
+    return _html(200, f"Refine {label.replace('`', '')}", body, csp=csp)
+
+
+async def _result(services: Services, request: web.Request) -> web.Response:
+    try:
+        task, index, signature = await _target(services, request)
+        _same_origin(services, request)
+        refined = await _refined_url(services, request, task, index)
+    except _Refused as exc:
+        return web.json_response({"error": exc.message}, status=exc.status)
+    original = next(o["url"] for o in task.items[index].outputs if o.get("kind") == "image")
+    if refined == original:
+        return web.json_response({"status": "unchanged"})
+    user = request.match_info["user"]
+    label = image_label(task, index)
+    name = result_filename(task, index, task.items[index].outputs[0])
+    refine, created = await record_task(
+        services,
+        dedupe_key=f"refine:{signature}",
+        place=Place(task.place.team, task.place.channel, user, task.place.thread_ts),
+        provider="xiangji",
+        operation=OPERATION,
+        request={"by": user, "of": task.id, "index": index, "label": label, "name": name},
+        items=(Item(source=refined, provider_id=task.items[index].provider_id),),
+    )
+    if not created:
+        return web.json_response({"status": "already-sent", "task": refine.id}, status=409)
+    await services.store.put_setting(USED, signature, refine.id)
+    log.info(
+        "task %s: refined image %d handed over; task %s posts it", task.id, index + 1, refine.id
+    )
+    return web.json_response({"status": "accepted", "task": refine.id}, status=202)
+
+
+def _same_origin(services: Services, request: web.Request) -> None:
+    """A browser names the page that sent the POST: it must be ours."""
+    origin = request.headers.get("Origin")
+    ours = editor_origin(services.settings.public_url or "")
+    if origin is not None and origin != ours:
+        raise _Refused(403, "Results are accepted only from Tolk's own Refine page.")
+
+
+async def _refined_url(services: Services, request: web.Request, task: Task, index: int) -> str:
+    """The refined URL for this link's image, from the editor's documented message."""
+    if request.content_type != "application/json":
+        raise _Refused(415, "Send the editor's message as application/json.")
+    raw = await request.content.read(MAX_RESULT_BYTES + 1)
+    if len(raw) > MAX_RESULT_BYTES:
+        raise _Refused(413, "That result is larger than an editor's message can be.")
+    try:
+        data: Any = json.loads(raw)
+    except ValueError:
+        raise _Refused(400, "The result is not JSON.") from None
+    editor = EDITORS[task.operation]
+    if not isinstance(data, dict) or data.get("name") != editor.result_message:
+        raise _Refused(400, f"Expected the editor's {editor.result_message} message.")
+    request_id = task.items[index].provider_id
+    everything = data.get("all") if isinstance(data.get("all"), dict) else {}
+    refined = everything.get(request_id)
+    if refined is None and data.get("requestId") == request_id:
+        refined = data.get("url")
+    if not isinstance(refined, str) or urlsplit(refined).scheme not in ("http", "https"):
+        raise _Refused(400, "The message carries no refined URL for this link's image.")
+    if not host_allowed(refined, services.settings.allowed_file_hosts):
+        raise _Refused(400, "The refined image is not on a host Tolk downloads from.")
+    return refined
+
+
+def _html(status: int, title: str, body: str, *, csp: str | None = None) -> web.Response:
+    page = _FRAME.format(title=html.escape(title), body=body)
+    headers = {
+        "Cache-Control": "no-store",
+        "Referrer-Policy": "no-referrer",  # the link is the credential: never pass it on
+        "X-Content-Type-Options": "nosniff",
+        "Content-Security-Policy": csp or "default-src 'none'",
+    }
+    return web.Response(status=status, text=page, content_type="text/html", headers=headers)
+
+
+_FRAME = """<!doctype html>
+<html lang="en"><head><meta charset="utf-8">
+<meta name="viewport" content="width=device-width, initial-scale=1">
+<title>{title} · Tolk</title></head>
+<body>{body}</body></html>
+"""
+
+_PAGE = """<style nonce="{nonce}">
+  body {{ margin: 0; font: 15px/1.4 system-ui, sans-serif; color: #1d1c1d;
+         display: flex; flex-direction: column; height: 100vh; }}
+  header {{ padding: 10px 16px; background: #4a154b; color: #fff; display: flex;
+           gap: 16px; align-items: baseline; flex-wrap: wrap; }}
+  header h1 {{ font-size: 17px; margin: 0; }}
+  #tolk-status {{ opacity: .9; }}
+  body[data-state=sent] #tolk-status {{ font-weight: 600; }}
+  body[data-state=error] #tolk-status {{ color: #ffd2d2; font-weight: 600; }}
+  iframe {{ flex: 1; width: 100%; border: 0; }}
+</style>
+<header><h1>Refine {label}</h1>
+  <span id="tolk-status">Loading Xiangji's editor…</span></header>
+<iframe id="xiangji-editor" title="Xiangji image editor" src="{src}"
+  referrerpolicy="no-referrer"
+  sandbox="allow-scripts allow-same-origin allow-forms allow-popups allow-modals allow-downloads">
+</iframe>
+<script type="application/json" id="tolk-refine">{config}</script>
+<script nonce="{nonce}">
+  const cfg = JSON.parse(document.getElementById("tolk-refine").textContent);
+  const frame = document.getElementById("xiangji-editor");
+  const status = document.getElementById("tolk-status");
+  const show = (state, text) => {{
+    document.body.dataset.state = state;
+    status.textContent = text;
+  }};
+  document.body.dataset.state = "loading";
+  document.body.dataset.posts = "0";
+  frame.addEventListener("load", () => {{
+    frame.contentWindow.postMessage(
+      {{ name: cfg.idsMessage, requestIds: [cfg.requestId] }}, cfg.editorOrigin);
+    show("editing", "Edit, then save in the editor: the result goes to the Slack thread " +
+      "(this link works for {minutes} minutes).");
+  }});
+  window.addEventListener("message", async (event) => {{
+    if (event.origin !== cfg.editorOrigin || event.source !== frame.contentWindow) return;
+    const data = event.data;
+    if (!data || typeof data !== "object" || data.name !== cfg.resultMessage) return;
+    show("sending", "Sending the refined image to Slack…");
+    document.body.dataset.posts = String(Number(document.body.dataset.posts) + 1);
+    const message = {{ name: data.name, url: data.url, requestId: data.requestId, all: data.all }};
+    try {{
+      const resp = await fetch(location.pathname, {{
+        method: "POST", headers: {{ "Content-Type": "application/json" }},
+        body: JSON.stringify(message), cache: "no-store", credentials: "omit" }});
+      const answer = await resp.json();
+      if (answer.status === "accepted") {{
+        show("sent", "Sent: the refined image is on its way to the Slack thread.");
+      }} else if (answer.status === "already-sent") {{
+        show("sent", "Already sent to Slack. For another version, press Refine again.");
+      }} else if (answer.status === "unchanged") {{
+        show("editing", "Nothing changed yet: edit the image, then save.");
+      }} else {{
+        show("error", answer.error || "Tolk did not take the result.");
+      }}
+    }} catch (err) {{
+      show("error", "Could not reach Tolk: " + err);
+    }}
+  }});
+</script>
+"""
