@@ -16,7 +16,7 @@ from bot.config import load_settings
 from bot.runtime import serving
 from bot.sandbox.signed import command_body, post_signed
 from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.wiring import emulator_env
+from bot.sandbox.wiring import emulator_env, free_port
 from bot.services import Services
 from providers.xiangji.emulator import XiangjiEmulator
 
@@ -92,6 +92,30 @@ async def tolk(env: dict[str, str]) -> AsyncIterator[Tolk]:
         aiohttp.ClientSession() as session,
     ):
         yield Tolk(services, port, session)
+
+
+@pytest.fixture
+async def public_tolk(
+    slack: SlackEmulator, xiangji: XiangjiEmulator, tmp_path: Any
+) -> AsyncIterator[Tolk]:
+    """Tolk with a public address (loopback, a fixed port): Refine pages, signed links."""
+    port = free_port()
+    env = {
+        **emulator_env(
+            slack,
+            xiangji,
+            signing_secret=SIGNING_SECRET,
+            database_url=f"sqlite:///{tmp_path}/tolk.sqlite",
+            port=port,
+        ),
+        "TOLK_POLL_MIN_SECONDS": "0.05",
+        "TOLK_POLL_MAX_SECONDS": "0.2",
+    }
+    async with (
+        serving(load_settings(env), host="127.0.0.1") as (services, bound),
+        aiohttp.ClientSession() as session,
+    ):
+        yield Tolk(services, bound, session)
 
 
 class FakeClock:

@@ -20,7 +20,13 @@ from typing import Any, TextIO
 
 import aiohttp
 
-from bot.sandbox.signed import command_body, event_body, post_signed
+from bot.sandbox.signed import (
+    block_actions_payload,
+    command_body,
+    event_body,
+    interaction_body,
+    post_signed,
+)
 from bot.sandbox.slack_emulator import SlackEmulator
 
 USER = "U0ALICE"
@@ -37,6 +43,8 @@ HELP = """Type what you would do in Slack:
   /tolk config auto-docs on en>de --provider rozetta  the same through Rozetta
   upload PATH…          post local files into #general as a message
   react :flag-kr: LAST  react to the last message (or a message ts)
+  refine [TASK] [N]     press Refine on a translated or cut-out image: prints your
+                        editor link (open it in a browser on this machine)
   wait                  until no task is pending
   metrics               what /metrics reports (tasks, provider calls, latencies)
   quit"""
@@ -91,6 +99,8 @@ class Console:
             await self.upload(shlex.split(rest))
         elif word == "react":
             await self.react(rest.split())
+        elif word == "refine":
+            await self.refine(rest.split())
         elif word == "wait":
             await self.wait()
         elif word == "metrics":
@@ -163,6 +173,49 @@ class Console:
             }
         )
 
+    async def refine(self, words: list[str]) -> None:
+        """Press Refine (image ``N``, default 1) on the latest result, or task ``TASK``'s."""
+        task = next((w.upper() for w in words if not w.isdigit()), "")
+        number = next((int(w) for w in words if w.isdigit()), 1)
+        found = self._refine_control(task, number)
+        if found is None:
+            raise ConsoleError(
+                "no image result to refine yet; translate one first, e.g. "
+                "/translate-image zh>en https://example.com/a.jpg"
+            )
+        message, action = found
+        payload = block_actions_payload(
+            message,
+            action,
+            user=USER,
+            channel=CHANNEL,
+            trigger_id=self.slack.new_trigger_id(),
+            response_url=self.slack.new_response_url(channel=CHANNEL, user=USER),
+        )
+        status, _ = await self._post(interaction_body(payload))
+        if status >= 400:
+            self.say(f"  (the bot answered HTTP {status})")
+
+    def _refine_control(self, task: str, number: int) -> tuple[dict, dict] | None:
+        """The newest message with a Refine control (for ``task``, if named), and the
+        press on image ``number``."""
+        replies = [
+            reply
+            for parent in self.slack.messages(CHANNEL)
+            for reply in self.slack.thread(CHANNEL, parent["ts"])
+        ]
+        for message in reversed(replies):
+            for element in _refine_elements(message):
+                choices = [element] if "value" in element else element.get("options", [])
+                for choice in choices:
+                    task_id, _, index = choice["value"].partition(":")
+                    if index == str(number - 1) and task in ("", task_id):
+                        press = (
+                            element if choice is element else {**element, "selected_option": choice}
+                        )
+                        return message, press
+        return None
+
     async def wait(self, limit: float = 120.0) -> None:
         deadline = time.monotonic() + limit
         while time.monotonic() < deadline:
@@ -191,7 +244,12 @@ class Console:
                 resp.get("ts", self._last_ts) if not args.get("thread_ts") else self._last_ts
             )
             where = "  ↳ thread" if args.get("thread_ts") else f"  [#{self._channel_name(args)}]"
-            return [f"{where} Tolk: {_text(args)}"]
+            lines = [f"{where} Tolk: {_text(args)}"]
+            if _refine_elements(args):
+                lines.append(
+                    "      [Refine] type `refine` (or `refine TASK N`) for your editor link"
+                )
+            return lines
         if method == "chat.postEphemeral":
             return [f"  (only you) Tolk: {_text(args)}"]
         if method == "chat.update":
@@ -269,6 +327,20 @@ def _text(args: dict[str, Any]) -> str:
             extra = " ".join(e.get("text", "") for e in block.get("elements", []))
             return f"{_first_section(args) or text}  ({extra})"
     return text.replace("\n", "\n        ")
+
+
+def _refine_elements(message: dict[str, Any]) -> list[dict[str, Any]]:
+    blocks = message.get("blocks") or []
+    if isinstance(blocks, str):
+        with contextlib.suppress(ValueError):
+            blocks = json.loads(blocks)
+    return [
+        element
+        for block in blocks
+        if isinstance(block, dict) and block.get("type") == "actions"
+        for element in block.get("elements", [])
+        if str(element.get("action_id", "")).startswith("tolk_refine_")
+    ]
 
 
 def _first_section(args: dict[str, Any]) -> str:

@@ -103,3 +103,36 @@ async def post_signed(
 def interaction_body(payload: dict[str, Any]) -> str:
     """Shortcuts, button clicks and modal submissions: form-encoded ``payload=<json>``."""
     return urlencode({"payload": json.dumps(payload)})
+
+
+def block_actions_payload(
+    message: dict[str, Any],
+    action: dict[str, Any],
+    *,
+    user: str,
+    channel: str,
+    trigger_id: str,
+    response_url: str,
+    team: str = "T0TOLK",
+) -> dict[str, Any]:
+    """A press on ``action`` (a button or menu choice) of ``message``, as Slack reports it."""
+    container = {
+        "type": "message",
+        "message_ts": message["ts"],
+        "channel_id": channel,
+        "is_ephemeral": False,
+        **({"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}),
+    }
+    return {
+        "type": "block_actions",
+        "user": {"id": user, "username": user.lower(), "team_id": team},
+        "api_app_id": "A0TOLK",
+        "token": "legacy-verification-token",
+        "container": container,
+        "trigger_id": trigger_id,
+        "team": {"id": team, "domain": "tolk"},
+        "channel": {"id": channel, "name": "general"},
+        "message": message,
+        "response_url": response_url,
+        "actions": [{"block_id": "actions", "action_ts": f"{time.time():.6f}", **action}],
+    }

@@ -24,8 +24,8 @@ def emulator_env(
     mts: MtsEmulator | None = None,
     port: int = 0,
 ) -> dict[str, str]:
-    """With ``alibaba``, Tolk also needs a public address the emulator can reach (signed
-    links, callbacks): loopback on ``port``, which then must be a fixed one."""
+    """With ``port`` (a fixed one), Tolk has a public address on loopback: for Alibaba's
+    signed links and callbacks, and for the Refine pages a browser opens."""
     env = {
         "SLACK_BOT_TOKEN": slack.bot_token,
         "SLACK_SIGNING_SECRET": signing_secret,
@@ -39,7 +39,11 @@ def emulator_env(
         "XIANGJI_API_URL": xiangji.api_url,
         "XIANGJI_UPLOAD_URL": xiangji.upload_url,
         "XIANGJI_ACCOUNT_URL": xiangji.account_url,
+        "XIANGJI_AIGC_KEY": xiangji.aigc_key,
+        "XIANGJI_EDITOR_URL": xiangji.base_url,  # the stand-in editor pages
     }
+    if port:
+        env["TOLK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     result_hosts = [xiangji.base_url]  # where results are downloaded from
     if alibaba is not None:
         key_id, secret = next(iter(alibaba.keys.items()))
@@ -49,8 +53,6 @@ def emulator_env(
             "ALIBABA_MT_ENDPOINT": alibaba.endpoint,
         }
         result_hosts.append(alibaba.endpoint)
-        if port:
-            env["TOLK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     if mts is not None:
         key_id, secret = next(iter(mts.keys.items()))
         result_hosts.append(mts.oss.endpoint)

@@ -12,7 +12,7 @@ import pytest
 from PIL import Image
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.signed import event_body, interaction_body, post_signed
+from bot.sandbox.signed import block_actions_payload, event_body, interaction_body, post_signed
 from handlers import actions
 from tests.conftest import SIGNING_SECRET
 
@@ -47,27 +47,14 @@ def delete_button(task_id: str) -> dict[str, Any]:
 async def press_delete(tolk, slack, task_id: str, message: dict[str, Any], user: str):
     """A click on the Delete button of ``message``, as Slack sends it."""
     channel = "C0GENERAL"
-    payload = {
-        "type": "block_actions",
-        "user": {"id": user, "username": user.lower(), "team_id": "T0TOLK"},
-        "api_app_id": "A0TOLK",
-        "token": "legacy-verification-token",
-        "container": {
-            "type": "message",
-            "message_ts": message["ts"],
-            "channel_id": channel,
-            "is_ephemeral": False,
-            **({"thread_ts": message["thread_ts"]} if message.get("thread_ts") else {}),
-        },
-        "trigger_id": slack.new_trigger_id(),
-        "team": {"id": "T0TOLK", "domain": "tolk"},
-        "channel": {"id": channel, "name": "general"},
-        "message": message,
-        "response_url": slack.new_response_url(
-            channel=channel, user=user, message_ts=message["ts"]
-        ),
-        "actions": [button_on(message) or delete_button(task_id)],
-    }
+    payload = block_actions_payload(
+        message,
+        button_on(message) or delete_button(task_id),
+        user=user,
+        channel=channel,
+        trigger_id=slack.new_trigger_id(),
+        response_url=slack.new_response_url(channel=channel, user=user, message_ts=message["ts"]),
+    )
     body = interaction_body(payload)
     status, text = await post_signed(tolk.session, tolk.events_url, SIGNING_SECRET, body)
     await actions.settle()
