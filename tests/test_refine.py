@@ -5,12 +5,16 @@ from __future__ import annotations
 
 import hashlib
 import html
+import io
 import re
 from urllib.parse import parse_qsl, urlsplit
 
 import pytest
+from PIL import Image
 
 from bot.links import REFINE_SECONDS
+from bot.sandbox.signed import event_body, post_signed
+from tests.conftest import SIGNING_SECRET
 from tests.refine_support import CHANNEL, finished, link_for, press, refine_controls, refine_link
 
 
@@ -255,3 +259,43 @@ async def test_refine_on_a_task_that_is_gone_is_explained(public_tolk, slack, xi
     assert await press(public_tolk, slack, final, {**button, "value": "T9999:0"}) == 200
     (note,) = slack.ephemerals(CHANNEL)
     assert "T9999" in note["text"] and "/refine/" not in note["text"]
+
+
+async def test_an_image_translated_by_a_flag_is_refined_into_the_messages_thread(
+    public_tolk, slack, xiangji
+):
+    canvas = io.BytesIO()
+    Image.new("RGB", (64, 48), (200, 60, 60)).save(canvas, "PNG")
+    message = slack.post_user_message(
+        CHANNEL, "U0BOB", "", files=[("p.png", canvas.getvalue(), "image/png")]
+    )
+    reaction = {
+        "type": "reaction_added",
+        "user": "U0ALICE",
+        "reaction": "jp",
+        "item": {"type": "message", "channel": CHANNEL, "ts": message["ts"]},
+    }
+    body = event_body(reaction)
+    status, _ = await post_signed(
+        public_tolk.session,
+        public_tolk.events_url,
+        SIGNING_SECRET,
+        body,
+        content_type="application/json",
+    )
+    assert status == 200
+    await public_tolk.settle()
+    final = slack.thread(CHANNEL, message["ts"])[-1]
+    (button,) = refine_controls(final)
+    assert await press(public_tolk, slack, final, button) == 200
+    link = link_for(slack, "U0ALICE")
+    assert "(p.png)" in slack.ephemerals(CHANNEL)[-1]["text"]  # named as the person knows it
+
+    rid = await request_id_of(public_tolk, link)
+    assert (await post(public_tolk, link, await editor_result(public_tolk, xiangji, link, rid)))[
+        0
+    ] == 202
+    await public_tolk.settle()
+    (upload,) = refined_uploads(slack)
+    names = [f["name"] for m in slack.thread(CHANNEL, message["ts"]) for f in m.get("files", [])]
+    assert upload.name in names and upload.name.startswith("p-ja-")

@@ -7,6 +7,8 @@ import os
 import re
 import subprocess
 import sys
+import time
+import urllib.request
 from pathlib import Path
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -105,3 +107,46 @@ def test_sandbox_translates_documents_and_runs_media_jobs(tmp_path):
     assert "ImageCartoonize finished — 2 files" in out
     assert 'tolk_tasks_finished_total{operation="mts.iproduction",state="delivered"} 1.0' in out
     assert "Traceback" not in result.stderr
+
+
+def test_the_sandbox_prints_a_refine_link_a_browser_can_open(tmp_path):
+    """Press Refine from the console, then open the printed link while the sandbox runs:
+    the page embeds the emulator's stand-in editor."""
+    env = {"PATH": os.environ.get("PATH", ""), "HOME": str(tmp_path), "PYTHONPATH": str(ROOT)}
+    bot = subprocess.Popen(
+        [sys.executable, "-m", "bot"],
+        stdin=subprocess.PIPE,
+        stdout=subprocess.PIPE,
+        stderr=subprocess.PIPE,
+        text=True,
+        cwd=tmp_path,
+        env=env,
+    )
+    try:
+        assert bot.stdin is not None and bot.stdout is not None
+        bot.stdin.write(
+            "refine\n/translate-image zh>ko https://example.com/shoe.jpg\nwait\nrefine\n"
+        )
+        bot.stdin.flush()
+        seen: list[str] = []
+        link = None
+        deadline = time.monotonic() + 60
+        while link is None and time.monotonic() < deadline:
+            line = bot.stdout.readline()
+            assert line, "".join(seen)
+            seen.append(line)
+            link = next(iter(re.findall(r"http://127\.0\.0\.1:\d+/refine/\S+", line)), None)
+        assert link, "".join(seen)
+        with urllib.request.urlopen(link, timeout=10) as resp:
+            page = resp.read().decode()
+        assert "/image-editor/#/?" in page and "shoe.jpg" in page
+        out = "".join(seen)
+        assert "no image result to refine yet" in out  # `refine` before there is one
+        assert "[Refine] type `refine`" in out
+        bot.stdin.write("quit\n")
+        bot.stdin.flush()
+        assert bot.wait(timeout=60) == 0
+    finally:
+        if bot.poll() is None:
+            bot.kill()
+        bot.communicate()
