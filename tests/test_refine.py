@@ -14,6 +14,7 @@ from PIL import Image
 
 from bot.links import REFINE_SECONDS
 from bot.sandbox.signed import event_body, post_signed
+from handlers import actions
 from tests.conftest import SIGNING_SECRET
 from tests.refine_support import CHANNEL, finished, link_for, press, refine_controls, refine_link
 
@@ -299,3 +300,24 @@ async def test_an_image_translated_by_a_flag_is_refined_into_the_messages_thread
     (upload,) = refined_uploads(slack)
     names = [f["name"] for m in slack.thread(CHANNEL, message["ts"]) for f in m.get("files", [])]
     assert upload.name in names and upload.name.startswith("p-ja-")
+
+
+async def test_a_link_to_deleted_results_opens_nothing(public_tolk, slack, xiangji):
+    link, final = await refine_link(public_tolk, slack, f"zh>ko {xiangji.sample_url()}")
+    rid = await request_id_of(public_tolk, link)
+    message = await editor_result(public_tolk, xiangji, link, rid)
+    delete = next(
+        e
+        for b in final["blocks"]
+        if b["type"] == "actions"
+        for e in b["elements"]
+        if e["action_id"] == "tolk_delete_results"
+    )
+    assert await press(public_tolk, slack, final, delete) == 200
+    await actions.settle()
+
+    async with public_tolk.session.get(link) as resp:
+        assert resp.status == 404 and "no longer there" in await resp.text()
+    assert (await post(public_tolk, link, message))[0] == 404
+    await public_tolk.settle()
+    assert refined_uploads(slack) == []

@@ -29,8 +29,8 @@ EDITORS: dict[str, Editor] = {
 
 def refinable(task: Task) -> list[tuple[int, str]]:
     """(index, name) of each image of ``task`` an editor can open: done, with
-    Xiangji's request id and an image result."""
-    if task.operation not in EDITORS:
+    Xiangji's request id and an image result, and not deleted from Slack."""
+    if task.operation not in EDITORS or task.notes.get("deleted_by"):
         return []
     return [
         (index, item.meta.get("name") or _name(item.source))
