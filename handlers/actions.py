@@ -47,10 +47,7 @@ async def on_delete_results(
 ) -> None:
     await ack()
     services: Services = context["services"]
-    user = body["user"]["id"]
-    container = body.get("container") or {}
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-    thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+    user, channel, thread_ts = pressed_where(body)
     task_id = str(action.get("value") or "")
     task = await services.store.get(task_id)
     if task is None:
@@ -62,6 +59,14 @@ async def on_delete_results(
         job = asyncio.ensure_future(remove_results(services, task.id, user))
         _running[task.id] = job
         job.add_done_callback(lambda _: _running.pop(task.id, None))
+
+
+def pressed_where(body: dict[str, Any]) -> tuple[str, str | None, str | None]:
+    """Who pressed a button, and the channel and thread of its message."""
+    container = body.get("container") or {}
+    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
+    thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+    return body["user"]["id"], channel, thread_ts
 
 
 async def settle() -> None:

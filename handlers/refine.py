@@ -21,7 +21,7 @@ from bot.links import REFINE_SECONDS
 from bot.refine import editor_language
 from bot.services import Services
 from bot.work.refine import image_label, refinable
-from handlers.actions import tell
+from handlers.actions import pressed_where, tell
 
 log = logging.getLogger(__name__)
 
@@ -43,10 +43,7 @@ async def on_refine(
 ) -> None:
     await ack()
     services: Services = context["services"]
-    user = body["user"]["id"]
-    container = body.get("container") or {}
-    channel = (body.get("channel") or {}).get("id") or container.get("channel_id")
-    thread_ts = container.get("thread_ts") or (body.get("message") or {}).get("thread_ts")
+    user, channel, thread_ts = pressed_where(body)
     value = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
     task_id, _, index = str(value).partition(":")
     task = await services.store.get(task_id)

@@ -123,12 +123,6 @@ class Api:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
 async def em() -> AsyncIterator[AlibabaMTEmulator]:
     async with AlibabaMTEmulator(doc_seconds=None) as emulator:
         yield emulator

@@ -56,12 +56,6 @@ async def em(oss: OssEmulator, clock: Clock) -> AsyncIterator[MtsEmulator]:
 
 
 @pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
-
-
-@pytest.fixture
 def client(session: aiohttp.ClientSession, em: MtsEmulator, clock: Clock) -> MtsClient:
     return MtsClient(session, CREDS, endpoint=em.endpoint, clock=clock)
 

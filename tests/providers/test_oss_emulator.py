@@ -42,12 +42,6 @@ async def em(clock: Clock) -> AsyncIterator[OssEmulator]:
         yield emulator
 
 
-@pytest.fixture
-async def session() -> AsyncIterator[aiohttp.ClientSession]:
-    async with aiohttp.ClientSession() as http:
-        yield http
-
-
 def sdk_url(
     em: OssEmulator,
     key: str,

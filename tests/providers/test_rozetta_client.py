@@ -11,7 +11,6 @@ import json
 import time
 from urllib.parse import quote, unquote
 
-import aiohttp
 import pytest
 from yarl import URL
 
@@ -30,12 +29,6 @@ def hmac_hex(secret: str, message: str) -> str:  # the test's own signing, like 
 async def emu():
     async with RozettaEmulator(contract_id="c-1") as emulator:
         yield emulator
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def make_client(session, emu, keys=KEYS, **kw) -> RozettaClient:

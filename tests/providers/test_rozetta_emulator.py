@@ -80,12 +80,6 @@ def code_of(body: dict) -> int:
 
 
 @pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
-@pytest.fixture
 async def emu():
     async with RozettaEmulator() as emulator:
         yield emulator

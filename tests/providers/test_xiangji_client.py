@@ -27,12 +27,6 @@ async def emu():
         yield emulator
 
 
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
-
-
 def make_client(session, emu, keys=KEYS, **kw) -> XiangjiClient:
     urls = {"api_url": emu.api_url, "upload_url": emu.upload_url, "account_url": emu.account_url}
     return XiangjiClient(session, keys, **urls, **kw)

@@ -6,7 +6,6 @@ import hashlib
 import io
 import time
 
-import aiohttp
 import pytest
 from PIL import Image
 
@@ -34,12 +33,6 @@ def signed(commit_time: int, *, aigc: str = "xj-aigc", text: str = "xj-text") ->
 async def emu():
     async with XiangjiEmulator(fetch_sources=False) as emulator:
         yield emulator
-
-
-@pytest.fixture
-async def session():
-    async with aiohttp.ClientSession() as s:
-        yield s
 
 
 def make_client(session, emu, **kw) -> XiangjiClient:
