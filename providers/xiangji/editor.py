@@ -82,7 +82,7 @@ PAGE = """<!doctype html>
 <style>
 body{font:14px system-ui,sans-serif;margin:12px;color:#1e293b}
 #xj-images{display:flex;flex-wrap:wrap;gap:8px;margin:8px 0}
-.xj-image{max-width:220px;max-height:160px;border:3px solid #e2e8f0;cursor:pointer}
+.xj-image{max-width:640px;max-height:420px;border:3px solid #e2e8f0;cursor:pointer}
 .xj-image[data-selected="true"]{border-color:#2563eb}
 body[data-state="error"] #xj-status{color:#b91c1c}
 </style></head>
