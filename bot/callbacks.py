@@ -15,6 +15,7 @@ from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.delivery import FileTooLarge, read_at_most
 from providers.alibaba.wire import parse_callback
 
 if TYPE_CHECKING:
@@ -45,10 +46,10 @@ def add_callback_routes(app: web.Application, services: Services) -> None:
         task = await services.store.get(task_id)
         if task is None or task.operation != DOC_OPERATION:
             return unknown
-        raw = await request.content.read(MAX_CALLBACK_BYTES)
         try:
+            raw = await read_at_most(request.content, MAX_CALLBACK_BYTES)
             notice = parse_callback(json.loads(raw or b"null"))
-        except ValueError:
+        except (ValueError, FileTooLarge):
             notice = None
         ids = {i.provider_id for i in task.items if i.provider_id}
         if notice is not None and ids and notice.task_id not in ids:

@@ -56,6 +56,18 @@ class FileTooLarge(Exception):
     """The file is larger than Tolk accepts; its size is not going to change."""
 
 
+async def read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
+    """The whole body, however it is chunked — ``StreamReader.read(n)`` returns only what
+    has arrived so far — and ``FileTooLarge`` as soon as it passes ``limit``."""
+    chunks, size = [], 0
+    async for chunk in stream.iter_chunked(64 * 1024):
+        size += len(chunk)
+        if size > limit:
+            raise FileTooLarge(limit)
+        chunks.append(chunk)
+    return b"".join(chunks)
+
+
 def host_allowed(url: str, allowed: Sequence[str]) -> bool:
     """``allowed`` holds ``host``, ``host:port`` or ``*.domain`` entries.
 
@@ -162,12 +174,9 @@ class Delivery:
                 ) as resp:
                     if resp.status != 200:
                         raise DownloadFailed(f"HTTP {resp.status}")
-                    data = await resp.content.read(limit + 1)
+                    return await read_at_most(resp.content, limit)
             except (aiohttp.ClientError, TimeoutError) as exc:
                 raise DownloadFailed(type(exc).__name__) from exc
-        if len(data) > limit:
-            raise FileTooLarge(limit)
-        return data
 
     async def upload(
         self, channel: str, thread_ts: str | None, filename: str, data: bytes, comment: str
