@@ -163,8 +163,8 @@ async def _result(services: Services, request: web.Request) -> web.Response:
 def _same_origin(services: Services, request: web.Request) -> None:
     """A browser names the page that sent the POST: it must be ours."""
     origin = request.headers.get("Origin")
-    ours = editor_origin(services.settings.public_url or "")
-    if origin is not None and origin != ours:
+    public = urlsplit(services.settings.public_url or "")
+    if origin is not None and origin != f"{public.scheme}://{public.netloc}":
         raise _Refused(403, "Results are accepted only from Tolk's own Refine page.")
 
 
@@ -172,7 +172,7 @@ async def _refined_url(services: Services, request: web.Request, task: Task, ind
     """The refined URL for this link's image, from the editor's documented message."""
     if request.content_type != "application/json":
         raise _Refused(415, "Send the editor's message as application/json.")
-    raw = await request.content.read(MAX_RESULT_BYTES + 1)
+    raw = await request.read()  # whole (however it is chunked), within client_max_size
     if len(raw) > MAX_RESULT_BYTES:
         raise _Refused(413, "That result is larger than an editor's message can be.")
     try:

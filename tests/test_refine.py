@@ -3,9 +3,11 @@ Tolk serves, and the one POST a link authorises (the browser tests drive the pag
 
 from __future__ import annotations
 
+import asyncio
 import hashlib
 import html
 import io
+import json
 import re
 from urllib.parse import parse_qsl, urlsplit
 
@@ -202,8 +204,22 @@ async def test_what_the_server_refuses_from_a_genuine_link(public_tolk, slack, x
         assert resp.status == 400
     await public_tolk.settle()
     assert refined_uploads(slack) == []
-    # none of it spent the link: the real result still goes through
-    assert (await post(public_tolk, link, good))[0] == 202
+    padding = {f"id{n}": "https://example.com/" + "x" * 80 for n in range(800)}  # ~80 KB
+    got, answer = await post(public_tolk, link, {**good, "all": {**good["all"], **padding}})
+    assert got == 413 and "larger" in answer["error"]
+    # None of it spent the link: the real result still goes through, even when it comes
+    # in pieces (a big batch's ``all``, within the limit, sent chunked and slowly).
+    some = dict(list(padding.items())[:500])  # ~50 KB
+    body = json.dumps({**good, "all": {**good["all"], **some}}).encode()
+
+    async def slowly():
+        for start in range(0, len(body), 16384):
+            yield body[start : start + 16384]
+            await asyncio.sleep(0.05)
+
+    headers = {"Content-Type": "application/json"}
+    async with public_tolk.session.post(link, data=slowly(), headers=headers) as resp:
+        assert resp.status == 202, await resp.text()
 
 
 async def test_saving_without_a_change_posts_nothing_and_keeps_the_link(
