@@ -578,6 +578,48 @@ def refine_needs_public_url() -> str:
     )
 
 
+def refine_image_label(noun: str, number: int, task_id: str, name: str) -> str:
+    """How Refine names an image in Slack: ``image 2 of task `T7Q2K` (shoe.png)``."""
+    return f"{noun} {number} of task `{task_id}` ({name})"
+
+
+# What the Refine page and its result POST say (bot/refine.py); the page's script shows
+# REFINE_PAGE by state.
+REFINE_LINK_INVALID = (
+    "This Refine link has expired or is not valid. Press Refine under the image in Slack "
+    "for a new one."
+)
+REFINE_IMAGE_GONE = "That image is no longer there to refine."
+REFINE_LINK_SPENT = (
+    "This link has already sent its refined image to Slack. To refine the image again, "
+    "press Refine in Slack for a new link."
+)
+REFINE_FOREIGN_ORIGIN = "Results are accepted only from Tolk's own Refine page."
+REFINE_NOT_JSON_TYPE = "Send the editor's message as application/json."
+REFINE_TOO_LARGE = "That result is larger than an editor's message can be."
+REFINE_NOT_JSON = "The result is not JSON."
+REFINE_NO_URL = "The message carries no refined URL for this link's image."
+REFINE_HOST_REFUSED = "The refined image is not on a host Tolk downloads from."
+
+
+def refine_wrong_message(expected: str) -> str:
+    return f"Expected the editor's {expected} message."
+
+
+def refine_page_texts(minutes: int) -> dict[str, str]:
+    return {
+        "loading": "Loading Xiangji's editor…",
+        "editing": "Edit, then save in the editor: the result goes to the Slack thread "
+        f"(this link works for {minutes} minutes).",
+        "sending": "Sending the refined image to Slack…",
+        "accepted": "Sent: the refined image is on its way to the Slack thread.",
+        "already-sent": "Already sent to Slack. For another version, press Refine again.",
+        "unchanged": "Nothing changed yet: edit the image, then save.",
+        "refused": "Tolk did not take the result.",
+        "unreachable": "Could not reach Tolk: ",
+    }
+
+
 def refined_comment(user: str, what: str) -> str:
     return f":art: Refined by <@{user}> in Xiangji's editor · {what}"
 

@@ -23,6 +23,7 @@ from urllib.parse import urlsplit
 
 from aiohttp import web
 
+from bot import messages
 from bot.delivery import host_allowed
 from bot.links import REFINE_SECONDS
 from bot.services import Services, record_task
@@ -71,15 +72,11 @@ async def _target(services: Services, request: web.Request) -> tuple[Task, int, 
     if not services.links.refine_link_valid(
         m["task"], m["index"], m["user"], m["lang"], m["expires"], m["sig"]
     ):
-        raise _Refused(
-            403,
-            "This Refine link has expired or is not valid. Press Refine under the image "
-            "in Slack for a new one.",
-        )
+        raise _Refused(403, messages.REFINE_LINK_INVALID)
     task = await services.store.get(m["task"])
     index = int(m["index"])
     if task is None or index not in dict(refinable(task)):
-        raise _Refused(404, "That image is no longer there to refine.")
+        raise _Refused(404, messages.REFINE_IMAGE_GONE)
     return task, index, m["sig"]
 
 
@@ -87,11 +84,7 @@ async def _page(services: Services, request: web.Request) -> web.Response:
     try:
         task, index, signature = await _target(services, request)
         if await services.store.get_setting(USED, signature):
-            raise _Refused(
-                410,
-                "This link has already sent its refined image to Slack. To refine the "
-                "image again, press Refine in Slack for a new link.",
-            )
+            raise _Refused(410, messages.REFINE_LINK_SPENT)
     except _Refused as exc:
         return _html(exc.status, "Refine", f"<p>{html.escape(exc.message)}</p>")
     settings = services.settings.xiangji
@@ -105,18 +98,18 @@ async def _page(services: Services, request: web.Request) -> web.Response:
         commit_time=int(services.clock()),
         lang=request.match_info["lang"],
     )
-    label = image_label(task, index)
+    label = image_label(task, index).replace("`", "")
     config = {
         "editorOrigin": editor_origin(settings.editor_url),
         "idsMessage": editor.ids_message,
         "resultMessage": editor.result_message,
         "requestId": task.items[index].provider_id,
+        "texts": messages.refine_page_texts(int(REFINE_SECONDS // 60)),
     }
     nonce = secrets.token_urlsafe(16)
     body = _PAGE.format(
         nonce=nonce,
-        label=html.escape(label.replace("`", "")),
-        minutes=int(REFINE_SECONDS // 60),
+        label=html.escape(label),
         src=html.escape(src),
         config=json.dumps(config).replace("<", "\\u003c"),
     )
@@ -126,7 +119,7 @@ async def _page(services: Services, request: web.Request) -> web.Response:
         "base-uri 'none'; form-action 'none'; frame-ancestors 'none'"
     )
     log.info("task %s: Refine page opened for image %d", task.id, index + 1)
-    return _html(200, f"Refine {label.replace('`', '')}", body, csp=csp)
+    return _html(200, f"Refine {label}", body, csp=csp)
 
 
 async def _result(services: Services, request: web.Request) -> web.Response:
@@ -136,12 +129,12 @@ async def _result(services: Services, request: web.Request) -> web.Response:
         refined = await _refined_url(services, request, task, index)
     except _Refused as exc:
         return web.json_response({"error": exc.message}, status=exc.status)
-    original = next(o["url"] for o in task.items[index].outputs if o.get("kind") == "image")
-    if refined == original:
+    output = next(o for o in task.items[index].outputs if o.get("kind") == "image")
+    if refined == output["url"]:
         return web.json_response({"status": "unchanged"})
     user = request.match_info["user"]
     label = image_label(task, index)
-    name = result_filename(task, index, task.items[index].outputs[0])
+    name = result_filename(task, index, output)
     refine, created = await record_task(
         services,
         dedupe_key=f"refine:{signature}",
@@ -165,32 +158,32 @@ def _same_origin(services: Services, request: web.Request) -> None:
     origin = request.headers.get("Origin")
     public = urlsplit(services.settings.public_url or "")
     if origin is not None and origin != f"{public.scheme}://{public.netloc}":
-        raise _Refused(403, "Results are accepted only from Tolk's own Refine page.")
+        raise _Refused(403, messages.REFINE_FOREIGN_ORIGIN)
 
 
 async def _refined_url(services: Services, request: web.Request, task: Task, index: int) -> str:
     """The refined URL for this link's image, from the editor's documented message."""
     if request.content_type != "application/json":
-        raise _Refused(415, "Send the editor's message as application/json.")
+        raise _Refused(415, messages.REFINE_NOT_JSON_TYPE)
     raw = await request.read()  # whole (however it is chunked), within client_max_size
     if len(raw) > MAX_RESULT_BYTES:
-        raise _Refused(413, "That result is larger than an editor's message can be.")
+        raise _Refused(413, messages.REFINE_TOO_LARGE)
     try:
         data: Any = json.loads(raw)
     except ValueError:
-        raise _Refused(400, "The result is not JSON.") from None
+        raise _Refused(400, messages.REFINE_NOT_JSON) from None
     editor = EDITORS[task.operation]
     if not isinstance(data, dict) or data.get("name") != editor.result_message:
-        raise _Refused(400, f"Expected the editor's {editor.result_message} message.")
+        raise _Refused(400, messages.refine_wrong_message(editor.result_message))
     request_id = task.items[index].provider_id
     everything = data.get("all") if isinstance(data.get("all"), dict) else {}
     refined = everything.get(request_id)
     if refined is None and data.get("requestId") == request_id:
         refined = data.get("url")
     if not isinstance(refined, str) or urlsplit(refined).scheme not in ("http", "https"):
-        raise _Refused(400, "The message carries no refined URL for this link's image.")
+        raise _Refused(400, messages.REFINE_NO_URL)
     if not host_allowed(refined, services.settings.allowed_file_hosts):
-        raise _Refused(400, "The refined image is not on a host Tolk downloads from.")
+        raise _Refused(400, messages.REFINE_HOST_REFUSED)
     return refined
 
 
@@ -224,7 +217,7 @@ _PAGE = """<style nonce="{nonce}">
   iframe {{ flex: 1; width: 100%; border: 0; }}
 </style>
 <header><h1>Refine {label}</h1>
-  <span id="tolk-status">Loading Xiangji's editor…</span></header>
+  <span id="tolk-status"></span></header>
 <iframe id="xiangji-editor" title="Xiangji image editor" src="{src}"
   referrerpolicy="no-referrer"
   sandbox="allow-scripts allow-same-origin allow-forms allow-popups allow-modals allow-downloads">
@@ -238,19 +231,20 @@ _PAGE = """<style nonce="{nonce}">
     document.body.dataset.state = state;
     status.textContent = text;
   }};
-  document.body.dataset.state = "loading";
+  show("loading", cfg.texts.loading);
   document.body.dataset.posts = "0";
   frame.addEventListener("load", () => {{
     frame.contentWindow.postMessage(
       {{ name: cfg.idsMessage, requestIds: [cfg.requestId] }}, cfg.editorOrigin);
-    show("editing", "Edit, then save in the editor: the result goes to the Slack thread " +
-      "(this link works for {minutes} minutes).");
+    show("editing", cfg.texts.editing);
   }});
+  // The server's answer → the page's state; its own text when it has one.
+  const states = {{ "accepted": "sent", "already-sent": "sent", "unchanged": "editing" }};
   window.addEventListener("message", async (event) => {{
     if (event.origin !== cfg.editorOrigin || event.source !== frame.contentWindow) return;
     const data = event.data;
     if (!data || typeof data !== "object" || data.name !== cfg.resultMessage) return;
-    show("sending", "Sending the refined image to Slack…");
+    show("sending", cfg.texts.sending);
     document.body.dataset.posts = String(Number(document.body.dataset.posts) + 1);
     const message = {{ name: data.name, url: data.url, requestId: data.requestId, all: data.all }};
     try {{
@@ -258,17 +252,10 @@ _PAGE = """<style nonce="{nonce}">
         method: "POST", headers: {{ "Content-Type": "application/json" }},
         body: JSON.stringify(message), cache: "no-store", credentials: "omit" }});
       const answer = await resp.json();
-      if (answer.status === "accepted") {{
-        show("sent", "Sent: the refined image is on its way to the Slack thread.");
-      }} else if (answer.status === "already-sent") {{
-        show("sent", "Already sent to Slack. For another version, press Refine again.");
-      }} else if (answer.status === "unchanged") {{
-        show("editing", "Nothing changed yet: edit the image, then save.");
-      }} else {{
-        show("error", answer.error || "Tolk did not take the result.");
-      }}
+      if (answer.status in states) show(states[answer.status], cfg.texts[answer.status]);
+      else show("error", answer.error || cfg.texts.refused);
     }} catch (err) {{
-      show("error", "Could not reach Tolk: " + err);
+      show("error", cfg.texts.unreachable + err);
     }}
   }});
 </script>

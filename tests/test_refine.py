@@ -172,7 +172,7 @@ async def test_a_tampered_link_opens_nothing_and_posts_nothing(public_tolk, slac
     assert refined_uploads(slack) == []
 
 
-async def test_an_expired_link_opens_nothing(timed_tolk, slack, xiangji, clock):
+async def test_a_link_expires_after_half_an_hour(timed_tolk, slack, xiangji, clock):
     """The fake clock: a link past its half hour, though genuine, is refused."""
     links = timed_tolk.services.links
     links.public_url = "http://127.0.0.1:1"  # only the path matters here

@@ -14,7 +14,7 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 from bot import messages
-from bot.tasks import State, Task
+from bot.tasks import Item, State, Task
 from providers.xiangji.refine import CUTOUT_EDITOR, IMAGE_EDITOR, Editor
 
 OPERATION = "xiangji.refine"
@@ -33,7 +33,7 @@ def refinable(task: Task) -> list[tuple[int, str]]:
     if task.operation not in EDITORS or task.notes.get("deleted_by"):
         return []
     return [
-        (index, item.meta.get("name") or _name(item.source))
+        (index, image_name(item))
         for index, item in enumerate(task.items)
         if item.status == "done"
         and item.provider_id
@@ -43,9 +43,13 @@ def refinable(task: Task) -> list[tuple[int, str]]:
 
 def image_label(task: Task, index: int) -> str:
     """``image 2 of task `T7Q2K` (shoe.png)`` — how Slack messages name the image."""
-    name = task.items[index].meta.get("name") or _name(task.items[index].source)
     noun = "cutout" if task.operation == "xiangji.cutout" else "image"
-    return f"{noun} {index + 1} of task `{task.id}` ({name})"
+    return messages.refine_image_label(noun, index + 1, task.id, image_name(task.items[index]))
+
+
+def image_name(item: Item) -> str:
+    """A Slack file's own name, else the last part of the image URL."""
+    return item.meta.get("name") or PurePosixPath(urlsplit(item.source).path).name or item.source
 
 
 class Refine:
@@ -80,7 +84,3 @@ class Refine:
             return None
         reason = (item.error or {}).get("message", "it could not be downloaded")
         return messages.refine_failed(task.request["by"], task.request["label"], reason)
-
-
-def _name(url: str) -> str:
-    return PurePosixPath(urlsplit(url).path).name or url

@@ -41,6 +41,8 @@ from aiohttp import web
 
 from providers.xiangji.emulator import PENDING, XiangjiEmulator, _Job, md5_hex
 
+# The protocol is written down again here, not imported from providers/xiangji/refine.py:
+# like the emulator's own MD5 signing, so a mistake on Tolk's side cannot cancel itself out.
 EDITOR_LANGUAGES = ("CHS", "CHT", "ENG", "JPN", "KOR", "ESP", "PTB")
 SIGNED_KEYS = {"AigcKey": "AigcKeySign", "TextTransKey": "TextTransSign"}  # key -> its sign
 
