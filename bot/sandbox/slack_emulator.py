@@ -5,6 +5,13 @@ against it unmodified: point ``base_url`` at :attr:`SlackEmulator.api_url`. It r
 Slack rejects (bad tokens, unknown channels, missing text, uploads whose bytes never arrived)
 and records every call so tests can inspect both traffic and the resulting workspace state.
 
+It is as strict as Slack where Tolk can trip: Block Kit limits (:mod:`bot.sandbox.blockkit`,
+answered ``invalid_blocks`` with Slack's ``errors`` array), ``text`` over 40,000 characters
+(``msg_too_long``), conversation membership (a private channel or DM the bot is not in is
+``channel_not_found``; a public one is writable only with ``chat:write.public`` and is
+``not_in_channel`` for uploads, ephemerals and history), archived channels (``is_archived``),
+scopes (``missing_scope``), and ``response_url`` limits (5 posts within 30 minutes).
+
 Besides ``/api/<method>`` it serves the file upload URLs handed out by
 ``files.getUploadURLExternal`` (``/upload/<file_id>``), ``url_private`` downloads
 (``/files-pri/<file_id>/<name>``, bot token required) and ``response_url`` endpoints
@@ -23,19 +30,51 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable
+from collections.abc import Callable, Iterable
 from dataclasses import dataclass, field
 from typing import Any
 
 from aiohttp import web
+
+from bot.sandbox.blockkit import validate_blocks, validate_view
 
 Handler = Callable[["SlackEmulator", dict[str, Any]], dict[str, Any]]
 
 _TS_RE = re.compile(r"^\d{9,10}\.\d{6}$")
 _JSON_ARGS = ("blocks", "attachments", "view", "files")
 _MAX_TEXT = 40_000
-_MAX_BLOCKS = 50
 _RESPONSE_URL_USES = 5
+_RESPONSE_URL_TTL = 30 * 60  # seconds
+# The bot scopes of manifest.yml (tests/sandbox/test_strict_slack.py keeps them in step).
+DEFAULT_SCOPES = frozenset(
+    {
+        "commands",
+        "chat:write",
+        "chat:write.public",
+        "files:write",
+        "files:read",
+        "channels:history",
+        "groups:history",
+        "reactions:read",
+        "users:read",
+        "im:write",
+        "im:history",
+    }
+)
+# Scopes a method needs whatever the conversation (history scopes depend on its kind).
+_METHOD_SCOPES = {
+    "chat.postMessage": "chat:write",
+    "chat.postEphemeral": "chat:write",
+    "chat.update": "chat:write",
+    "chat.delete": "chat:write",
+    "files.getUploadURLExternal": "files:write",
+    "files.completeUploadExternal": "files:write",
+    "files.delete": "files:write",
+    "files.info": "files:read",
+    "users.info": "users:read",
+    "conversations.open": "im:write",
+    "reactions.get": "reactions:read",
+}
 
 
 class SlackError(Exception):
@@ -47,6 +86,15 @@ class SlackError(Exception):
         self.extra = extra
 
 
+def _invalid_blocks(errors: list[str]) -> SlackError:
+    """Slack's answer to blocks that break Block Kit's rules."""
+    return SlackError(
+        "invalid_blocks",
+        errors=errors,
+        response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
+    )
+
+
 def _missing(name: str) -> SlackError:
     return SlackError(
         "invalid_arguments",
@@ -56,7 +104,8 @@ def _missing(name: str) -> SlackError:
 
 @dataclass
 class Call:
-    """One HTTP request to the emulator (``method`` is ``"upload"`` for upload URL posts)."""
+    """One HTTP request to the emulator (``method`` is ``"upload"`` for upload URL posts and
+    ``"response_url"`` for response_url posts)."""
 
     method: str
     args: dict[str, Any]
@@ -68,7 +117,11 @@ class Call:
 
 @dataclass
 class Channel:
-    """A conversation with its top-level messages and threads (parent ts -> replies)."""
+    """A conversation with its top-level messages and threads (parent ts -> replies).
+
+    ``members`` holds user ids (the bot's included when it is in the conversation). A
+    private channel, DM or group DM is invisible to the bot unless it is a member.
+    """
 
     id: str
     name: str
@@ -76,18 +129,30 @@ class Channel:
     is_im: bool = False
     messages: list[dict[str, Any]] = field(default_factory=list)
     replies: dict[str, list[dict[str, Any]]] = field(default_factory=dict)
+    members: set[str] = field(default_factory=set)
+    is_archived: bool = False
+    is_mpim: bool = False
 
-    def info(self) -> dict[str, Any]:
-        return {
+    @property
+    def is_public(self) -> bool:
+        return not (self.is_private or self.is_im or self.is_mpim)
+
+    def info(self, viewer: str | None = None) -> dict[str, Any]:
+        """The conversation object as ``viewer`` (the bot, usually) sees it."""
+        data: dict[str, Any] = {
             "id": self.id,
             "name": self.name,
-            "is_channel": not (self.is_im or self.is_private),
-            "is_group": self.is_private,
+            "is_channel": self.is_public,
+            "is_group": self.is_private and not self.is_mpim,
             "is_im": self.is_im,
-            "is_private": self.is_private or self.is_im,
-            "is_member": True,
-            "is_archived": False,
+            "is_mpim": self.is_mpim,
+            "is_private": not self.is_public,
+            "is_member": viewer in self.members,
+            "is_archived": self.is_archived,
         }
+        if self.is_im:
+            data["user"] = next((m for m in sorted(self.members) if m != viewer), self.name)
+        return data
 
 
 @dataclass
@@ -164,15 +229,21 @@ class Fault:
     times: int
     error: str | None
     after: bool = False
+    body: str | None = None
+    content_type: str = "application/json"
 
 
 class FaultPlan:
     """Injected failures: ``add("chat.postMessage", status=429, retry_after=1, times=1)``.
 
-    ``method`` is a Web API method name or ``"upload"`` for the upload URL. A status of 200
+    ``method`` is a Web API method name, ``"upload"`` for the upload URL or
+    ``"response_url"``. A status of 200
     with ``error`` makes the call answer ``{"ok": false, "error": error}``. With
     ``after=True`` the call takes effect first and only its answer is the fault (a 5xx
-    or a timeout after Slack acted): the message is posted, the file shared.
+    or a timeout after Slack acted): the message is posted, the file shared. With ``body``
+    the answer is that raw text with ``content_type`` instead of Slack's JSON, as from a
+    load balancer: ``add("chat.postMessage", status=502, body="<html>Bad Gateway</html>",
+    content_type="text/html")``.
     """
 
     def __init__(self) -> None:
@@ -187,8 +258,12 @@ class FaultPlan:
         error: str | None = None,
         *,
         after: bool = False,
+        body: str | None = None,
+        content_type: str = "application/json",
     ) -> None:
-        self.pending.append(Fault(method, status, retry_after, times, error, after))
+        self.pending.append(
+            Fault(method, status, retry_after, times, error, after, body, content_type)
+        )
 
     def clear(self) -> None:
         self.pending.clear()
@@ -209,6 +284,13 @@ class FaultPlan:
         headers = {}
         if fault.status == 429 and fault.retry_after is not None:
             headers["Retry-After"] = str(fault.retry_after)
+        if fault.body is not None:
+            return web.Response(
+                text=fault.body,
+                status=fault.status,
+                content_type=fault.content_type,
+                headers=headers,
+            )
         return web.json_response(
             {"ok": False, "error": error}, status=fault.status, headers=headers
         )
@@ -233,8 +315,14 @@ class SlackEmulator:
         team_id: str = "T0TOLK",
         bot_user_id: str = "U0TOLKBOT",
         files_dir: pathlib.Path | None = None,
+        scopes: set[str] | frozenset[str] | None = None,
+        clock: Callable[[], float] = time.time,
     ) -> None:
+        """``scopes`` are the bot token's (default: the manifest's, see DEFAULT_SCOPES);
+        ``clock`` gives the time for expiries (``response_url``), so tests can move it."""
         self.bot_token = bot_token
+        self.scopes = frozenset(DEFAULT_SCOPES if scopes is None else scopes)
+        self.clock = clock
         self.team_id = team_id
         self.bot_user_id = bot_user_id
         self.bot_id = "B0TOLKBOT"
@@ -259,6 +347,8 @@ class SlackEmulator:
         self._last_micros = 0
         self._ids = 0
         self._runner: web.AppRunner | None = None
+        # Everyone is in these two (as in #general); the bot too, so plain tests just work.
+        self._default_channels = ("C0GENERAL", "C0LOCALE")
         self.add_channel("C0GENERAL", "general")
         self.add_channel("C0LOCALE", "localisation")
         self.add_user(
@@ -300,10 +390,51 @@ class SlackEmulator:
 
     # ----- workspace set-up and inspection ---------------------------------------------
 
-    def add_channel(self, channel_id: str, name: str, *, is_private: bool = False) -> Channel:
-        channel = Channel(channel_id, name, is_private=is_private, is_im=channel_id[0] == "D")
+    def add_channel(
+        self,
+        channel_id: str,
+        name: str,
+        *,
+        is_private: bool = False,
+        member: bool = True,
+        archived: bool = False,
+        members: Iterable[str] = (),
+    ) -> Channel:
+        """A conversation; the bot is in it when ``member``, with ``members`` (user ids)."""
+        channel = Channel(
+            channel_id,
+            name,
+            is_private=is_private,
+            is_im=channel_id[0] == "D",
+            is_archived=archived,
+            members=set(members) | ({self.bot_user_id} if member else set()),
+        )
+        if channel_id in self._default_channels:
+            channel.members |= {u for u, info in self.users.items() if not info["is_bot"]}
         self.channels[channel_id] = channel
         return channel
+
+    def invite(self, channel: str, user: str | None = None) -> None:
+        """``/invite``: ``user`` (the bot by default) joins ``channel``."""
+        self.channels[channel].members.add(user or self.bot_user_id)
+
+    def remove(self, channel: str, user: str) -> None:
+        """``/kick``: ``user`` (the bot's id to remove the bot) leaves ``channel``."""
+        self.channels[channel].members.discard(user)
+
+    def archive(self, channel: str) -> None:
+        self.channels[channel].is_archived = True
+
+    def add_dm(self, user: str, other: str | None = None) -> Channel:
+        """A DM between two people (``other``: another human by default) that the bot is
+        not in; a slash command can be typed there, but the bot cannot post to it."""
+        if other is None:
+            other = next(u for u, info in self.users.items() if u != user and not info["is_bot"])
+        for who in (user, other):
+            if who not in self.users or self.users[who]["is_bot"]:
+                raise ValueError(f"{who!r} is not a person in this workspace")
+        dm_id = f"D0EMU{self._next_id():06d}"
+        return self.add_channel(dm_id, other, member=False, members=(user, other))
 
     def add_user(
         self,
@@ -328,6 +459,10 @@ class SlackEmulator:
             "profile": {"display_name": name, "real_name": real_name},
         }
         self.users[user_id] = user
+        if not is_bot:
+            for channel_id in self._default_channels:
+                if channel_id in self.channels:
+                    self.channels[channel_id].members.add(user_id)
         return user
 
     def calls_to(self, method: str) -> list[Call]:
@@ -349,7 +484,9 @@ class SlackEmulator:
     ) -> str:
         """A fresh ``response_url``. With ``channel`` its responses also act on the workspace."""
         rid = secrets.token_hex(8)
-        self._response_urls[rid] = dict(channel=channel, user=user, message_ts=message_ts, uses=0)
+        self._response_urls[rid] = dict(
+            channel=channel, user=user, message_ts=message_ts, uses=0, created=self.clock()
+        )
         return f"{self.base_url}/response/{rid}"
 
     def new_trigger_id(self) -> str:
@@ -366,10 +503,16 @@ class SlackEmulator:
         files: list[tuple[str, bytes, str]] | None = None,
         thread_ts: str | None = None,
     ) -> dict[str, Any]:
-        """Post as a person would, uploading ``files`` as ``(name, bytes, mimetype)``."""
+        """Post as a person would, uploading ``files`` as ``(name, bytes, mimetype)``.
+
+        The person joins a channel they post in; a DM they are not part of is refused.
+        """
         if user not in self.users:
             raise KeyError(f"unknown user {user!r}")
         chan = self._channel(channel)
+        if chan.is_im and user not in chan.members:
+            raise ValueError(f"{user} is not in the DM {chan.id}")
+        chan.members.add(user)
         self._thread_parent(chan, thread_ts)  # validate before any file is created
         made = [
             self._create_file(name, data, user=user, mimetype=mime)
@@ -420,13 +563,43 @@ class SlackEmulator:
         value = str(value)
         if value in self.channels:
             return self.channels[value]
-        if allow_user and value in self.users:
-            dm = f"D{value[1:]}"
-            return self.channels.get(dm) or self.add_channel(dm, value)
+        if allow_user and value in self.users and not self.users[value]["is_bot"]:
+            return self._bot_im(value)
         for channel in self.channels.values():
             if value.lstrip("#") == channel.name and not channel.is_im:
                 return channel
         raise SlackError("channel_not_found")
+
+    def _bot_im(self, user: str) -> Channel:
+        """The bot's DM with ``user`` (``D`` + the user id without its ``U``), opened if new."""
+        dm = f"D{user[1:]}"
+        return self.channels.get(dm) or self.add_channel(dm, user, members=(user,))
+
+    def _require_scope(self, scope: str) -> None:
+        if scope not in self.scopes:
+            raise SlackError("missing_scope", needed=scope, provided=",".join(sorted(self.scopes)))
+
+    def _visible(self, value: Any, *, allow_user: bool = False) -> Channel:
+        """Resolve ``value`` as the bot sees it: a private channel, DM or group DM the bot
+        is not in does not exist for it (``channel_not_found``), as in Slack."""
+        channel = self._channel(value, allow_user=allow_user)
+        if not channel.is_public and self.bot_user_id not in channel.members:
+            raise SlackError("channel_not_found")
+        return channel
+
+    def _writable(self, channel: Channel, *, public_post: bool = False) -> None:
+        """Refuse a write Slack refuses: archived, or a public channel the bot is not in
+        (allowed for ``public_post`` with ``chat:write.public``, i.e. chat.postMessage)."""
+        if channel.is_archived:
+            raise SlackError("is_archived")
+        self._require_member(channel, public_post=public_post)
+
+    def _require_member(self, channel: Channel, *, public_post: bool = False) -> None:
+        if self.bot_user_id in channel.members:
+            return
+        if public_post and channel.is_public and "chat:write.public" in self.scopes:
+            return
+        raise SlackError("not_in_channel")
 
     @staticmethod
     def _find(channel: Channel, ts: Any) -> tuple[dict[str, Any], list[dict[str, Any]]] | None:
@@ -588,6 +761,8 @@ class SlackEmulator:
                 raise SlackError("not_authed")
             if token != self.bot_token:
                 raise SlackError("invalid_auth")
+            if scope := _METHOD_SCOPES.get(method):
+                self._require_scope(scope)
             body = {"ok": True, **handler(self, call.args)}
         except SlackError as exc:
             body = {"ok": False, "error": exc.error, **exc.extra}
@@ -648,20 +823,51 @@ class SlackEmulator:
         return web.Response(text=html, content_type="text/html")
 
     async def _handle_response_url(self, request: web.Request) -> web.Response:
+        """A ``response_url`` post: 5 uses within 30 minutes (by ``clock``), as in Slack.
+
+        Answers are Slack's plain-text ones: 404 ``expired_url``/``used_url``, 400
+        ``invalid_payload``/``no_text``/``invalid_blocks``/``msg_too_long``. Each post is
+        recorded as a :class:`Call` with method ``"response_url"``.
+        """
+        call = Call("response_url", {}, dict(request.headers), time.time())
+        self.calls.append(call)
+
+        def answer(status: int, text: str, **extra: Any) -> web.Response:
+            call.response = {"ok": status == 200, **({} if status == 200 else {"error": text})}
+            call.response.update(extra)
+            return web.Response(status=status, text=text)
+
+        if delay := self.latency.get("response_url"):
+            await asyncio.sleep(delay)
+        if (fault := self.faults.take("response_url")) and not fault.after:
+            call.faulted = True
+            return self.faults.response(fault)
         slot = self._response_urls.get(request.match_info["rid"])
-        if slot is None:
-            return web.Response(status=404, text="expired_url")
+        if slot is None or self.clock() - slot["created"] > _RESPONSE_URL_TTL:
+            return answer(404, "expired_url")
         try:
             body = await request.json()
         except ValueError:
-            return web.Response(status=400, text="invalid_payload")
+            return answer(400, "invalid_payload")
         if not isinstance(body, dict):
-            return web.Response(status=400, text="invalid_payload")
+            return answer(400, "invalid_payload")
+        call.args = body
         slot["uses"] += 1
         if slot["uses"] > _RESPONSE_URL_USES:
-            return web.Response(status=404, text="used_url")
+            return answer(404, "used_url")
         if not (body.get("text") or body.get("blocks") or _truthy(body.get("delete_original"))):
-            return web.Response(status=400, text="no_text")
+            return answer(400, "no_text")
+        if len(str(body.get("text") or "")) > _MAX_TEXT:
+            return answer(400, "msg_too_long")
+        blocks = body.get("blocks")
+        if blocks is not None:
+            errors = (
+                validate_blocks(blocks)
+                if isinstance(blocks, list)
+                else ["must be an array [json-pointer:/blocks]"]
+            )
+            if errors:
+                return answer(400, "invalid_blocks", errors=errors)
         record = {
             "url": str(request.url),
             "channel": slot["channel"],
@@ -675,12 +881,23 @@ class SlackEmulator:
             "body": body,
             "at": time.time(),
         }
+        try:
+            self._apply_response(slot, record)
+        except SlackError as exc:  # e.g. a thread_ts that names no message
+            return answer(400, exc.error)
         self.responses.append(record)
-        self._apply_response(slot, record)
-        return web.Response(text="ok")
+        response = answer(200, "ok")
+        if fault:  # it took effect; the answer is lost
+            call.faulted = True
+            return self.faults.response(fault)
+        return response
 
     def _apply_response(self, slot: dict[str, Any], record: dict[str, Any]) -> None:
-        """Make a response_url post visible in the workspace when its channel is known."""
+        """Make a response_url post visible in the workspace when its channel is known.
+
+        ``in_channel`` posts land even where the bot is not a member (a slash command's
+        response_url works in any conversation); ``record["ts"]`` is the new message's.
+        """
         if slot["channel"] not in self.channels:
             return
         channel = self.channels[slot["channel"]]
@@ -691,7 +908,7 @@ class SlackEmulator:
         elif original and record["replace_original"]:
             original[0].update({"text": text, "blocks": blocks or []})
         elif record["response_type"] == "in_channel":
-            self._post(
+            message = self._post(
                 channel,
                 self.bot_user_id,
                 text,
@@ -699,13 +916,30 @@ class SlackEmulator:
                 blocks=blocks,
                 extra=self._bot_extra(),
             )
+            record["ts"] = message["ts"]
         else:
             ts = self._next_ts()
-            self._ephemerals.append(dict(channel=channel.id, user=slot["user"], text=text, ts=ts))
+            self._ephemerals.append(
+                dict(
+                    channel=channel.id,
+                    user=slot["user"],
+                    text=text,
+                    blocks=blocks or [],
+                    ts=ts,
+                    thread_ts=record["thread_ts"],
+                )
+            )
 
     # ----- Web API methods -------------------------------------------------------------
 
     def _auth_test(self, a: dict[str, Any]) -> dict[str, Any]:
+        """Slack's answers to a token that cannot work (a wrong one is ``invalid_auth``
+        before this): an app-level token (``xapp-…``) is ``not_allowed_token_type``, and
+        a token named as revoked (``xoxb-revoked-…``) is ``token_revoked``."""
+        if self.bot_token.startswith("xapp-"):
+            raise SlackError("not_allowed_token_type")
+        if self.bot_token.startswith("xoxb-revoked"):
+            raise SlackError("token_revoked")
         return {
             "url": f"{self.base_url}/",
             "team": "Tolk Sandbox",
@@ -722,14 +956,15 @@ class SlackEmulator:
             raise SlackError("invalid_blocks_format")
         if not (text or blocks or attachments):
             raise SlackError("no_text")
-        if len(text) > _MAX_TEXT:
+        if len(str(text)) > _MAX_TEXT:
             raise SlackError("msg_too_long")
-        if blocks and (len(blocks) > _MAX_BLOCKS or not _interactive_ok(blocks)):
-            raise SlackError("invalid_blocks")
+        if blocks and (errors := validate_blocks(blocks)):
+            raise _invalid_blocks(errors)
         return str(text), blocks or [], attachments or []
 
     def _chat_post_message(self, a: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(a.get("channel"), allow_user=True)
+        channel = self._visible(a.get("channel"), allow_user=True)
+        self._writable(channel, public_post=True)
         text, blocks, attachments = self._message_content(a)
         message = self._post(
             channel,
@@ -759,10 +994,13 @@ class SlackEmulator:
         return {"event_type": raw["event_type"], "event_payload": raw.get("event_payload", {})}
 
     def _chat_post_ephemeral(self, a: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(a.get("channel"))
+        """Unlike chat.postMessage, chat:write.public does not reach a public channel the
+        bot is not in: ``not_in_channel``. The person must be in the conversation."""
+        channel = self._visible(a.get("channel"))
+        self._writable(channel)
         if not a.get("user"):
             raise _missing("user")
-        if a["user"] not in self.users:
+        if a["user"] not in channel.members:
             raise SlackError("user_not_in_channel")
         text, blocks, _ = self._message_content(a)
         ts = self._next_ts()
@@ -772,7 +1010,8 @@ class SlackEmulator:
         return {"message_ts": ts}
 
     def _own_message(self, a: dict[str, Any], refusal: str) -> tuple[Channel, dict[str, Any]]:
-        channel = self._channel(a.get("channel"))
+        channel = self._visible(a.get("channel"))
+        self._require_member(channel, public_post=True)
         found = self._find(channel, a.get("ts"))
         if found is None:
             raise SlackError("message_not_found")
@@ -782,6 +1021,8 @@ class SlackEmulator:
 
     def _chat_update(self, a: dict[str, Any]) -> dict[str, Any]:
         channel, message = self._own_message(a, "cant_update_message")
+        if channel.is_archived:
+            raise SlackError("is_archived")
         text, blocks, attachments = self._message_content(a)
         message.update({"text": text, "edited": {"user": self.bot_user_id, "ts": self._next_ts()}})
         for key, value in (("blocks", blocks), ("attachments", attachments)):
@@ -812,8 +1053,18 @@ class SlackEmulator:
         cursor = base64.b64encode(f"offset:{end}".encode()).decode() if end < len(items) else ""
         return page, cursor
 
+    def _readable(self, value: Any) -> Channel:
+        """A conversation whose messages the bot may read: visible, its kind's history scope
+        (``missing_scope``), and the bot a member (``not_in_channel``)."""
+        channel = self._visible(value)
+        kind = "im" if channel.is_im else "mpim" if channel.is_mpim else None
+        kind = kind or ("groups" if channel.is_private else "channels")
+        self._require_scope(f"{kind}:history")
+        self._require_member(channel)
+        return channel
+
     def _conversations_history(self, a: dict[str, Any]) -> dict[str, Any]:
-        channel = self._channel(a.get("channel"))
+        channel = self._readable(a.get("channel"))
         try:
             oldest = float(a.get("oldest") or 0)
             latest = float(a.get("latest") or "inf")
@@ -830,7 +1081,7 @@ class SlackEmulator:
 
     def _conversations_replies(self, a: dict[str, Any]) -> dict[str, Any]:
         """Parent first, then replies oldest first; every page starts with the parent."""
-        channel = self._channel(a.get("channel"))
+        channel = self._readable(a.get("channel"))
         if not a.get("ts"):
             raise _missing("ts")
         found = self._find(channel, a["ts"])
@@ -849,7 +1100,31 @@ class SlackEmulator:
         }
 
     def _conversations_info(self, a: dict[str, Any]) -> dict[str, Any]:
-        return {"channel": self._channel(a.get("channel")).info()}
+        return {"channel": self._visible(a.get("channel")).info(self.bot_user_id)}
+
+    def _conversations_open(self, a: dict[str, Any]) -> dict[str, Any]:
+        """The bot's DM with one person (``users=U…``), opened if new; needs ``im:write``.
+
+        Several users would open a group DM (``mpim:write``), which Tolk does not use.
+        """
+        if a.get("channel"):
+            channel = self._visible(a["channel"])
+            return {"channel": {"id": channel.id}, "no_op": True, "already_open": True}
+        users = [u.strip() for u in str(a.get("users") or "").split(",") if u.strip()]
+        if not users:
+            raise SlackError("users_list_not_supplied")
+        if len(users) > 1:
+            self._require_scope("mpim:write")
+            raise SlackError("not_implemented")
+        user = self.users.get(users[0])
+        if user is None:
+            raise SlackError("user_not_found")
+        if user["is_bot"]:
+            raise SlackError("cannot_dm_bot")
+        existed = f"D{users[0][1:]}" in self.channels
+        channel = self._bot_im(users[0])
+        extra = {"no_op": True, "already_open": True} if existed else {}
+        return {"channel": {"id": channel.id}, **extra}
 
     def _users_info(self, a: dict[str, Any]) -> dict[str, Any]:
         """Like Slack, ``locale`` is only included when ``include_locale`` is true."""
@@ -887,11 +1162,20 @@ class SlackEmulator:
         targets = [c for c in str(a.get("channels") or "").split(",") if c]
         if a.get("channel_id"):
             targets.insert(0, str(a["channel_id"]))
-        channels = [self._channel(c, allow_user=True) for c in dict.fromkeys(targets)]
+        channels = [self._visible(c, allow_user=True) for c in dict.fromkeys(targets)]
         if a.get("thread_ts") and len(channels) > 1:
             raise SlackError("invalid_arguments")
         for channel in channels:
+            self._writable(channel)  # chat:write.public does not cover uploads
             self._thread_parent(channel, a.get("thread_ts"))
+        comment = a.get("initial_comment") or ""
+        if len(str(comment)) > _MAX_TEXT:
+            raise SlackError("msg_too_long")
+        blocks = None if comment else a.get("blocks")  # Slack ignores blocks with a comment
+        if blocks is not None and not isinstance(blocks, list):
+            raise SlackError("invalid_blocks_format")
+        if blocks and (errors := validate_blocks(blocks)):
+            raise _invalid_blocks(errors)
         made = []
         for entry in entries:
             p = self._pending.pop(entry["id"])
@@ -905,8 +1189,6 @@ class SlackEmulator:
                     file_id=p.id,
                 )
             )
-        comment = a.get("initial_comment") or ""
-        blocks = None if comment else a.get("blocks")
         for channel in channels:
             self._post(
                 channel,
@@ -922,7 +1204,8 @@ class SlackEmulator:
     def _files_info(self, a: dict[str, Any]) -> dict[str, Any]:
         f = self.files.get(a.get("file") or "")
         if f is None:
-            raise SlackError("file_not_found")
+            gone = a.get("file") in self.deleted_files
+            raise SlackError("file_deleted" if gone else "file_not_found")
         return {"file": f.to_api(), "comments": [], "response_metadata": {"next_cursor": ""}}
 
     def _files_delete(self, a: dict[str, Any]) -> dict[str, Any]:
@@ -953,9 +1236,11 @@ class SlackEmulator:
         return {}
 
     def _store_view(self, view: Any, view_id: str | None = None) -> dict[str, Any]:
-        if not isinstance(view, dict) or view.get("type") not in ("modal", "home"):
+        """Validate ``view`` as Slack does (``invalid_arguments``, with messages); store it."""
+        if errors := validate_view(view):
             raise SlackError(
-                "invalid_arguments", response_metadata={"messages": ["[ERROR] invalid view type"]}
+                "invalid_arguments",
+                response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
             )
         view_id = view_id or f"V0EMU{self._next_id():06d}"
         defaults = {
@@ -1020,7 +1305,7 @@ class SlackEmulator:
         if not isinstance(view, dict) or view.get("type") != "home":
             raise SlackError(
                 "invalid_arguments",
-                response_metadata={"messages": ["[ERROR] view.type must be home"]},
+                response_metadata={"messages": ["[ERROR] must be home [json-pointer:/view/type]"]},
             )
         stored = self._store_view(view, current["id"] if current else None)
         self.home_views[user] = stored
@@ -1029,7 +1314,7 @@ class SlackEmulator:
     def _reaction_target(self, a: dict[str, Any]) -> tuple[Channel, dict[str, Any]]:
         if not (a.get("channel") and a.get("timestamp")):
             raise SlackError("no_item_specified")
-        channel = self._channel(a["channel"])
+        channel = self._visible(a["channel"])
         found = self._find(channel, a["timestamp"])
         if found is None:
             raise SlackError("message_not_found")
@@ -1066,6 +1351,7 @@ HANDLERS: dict[str, Handler] = {
     "conversations.history": SlackEmulator._conversations_history,
     "conversations.replies": SlackEmulator._conversations_replies,
     "conversations.info": SlackEmulator._conversations_info,
+    "conversations.open": SlackEmulator._conversations_open,
     "users.info": SlackEmulator._users_info,
     "files.getUploadURLExternal": SlackEmulator._files_get_upload_url,
     "files.completeUploadExternal": SlackEmulator._files_complete_upload,
@@ -1077,34 +1363,6 @@ HANDLERS: dict[str, Handler] = {
     "reactions.add": SlackEmulator._reactions_add,
     "reactions.get": SlackEmulator._reactions_get,
 }
-
-
-def _interactive_ok(blocks: list[Any]) -> bool:
-    """Slack's limits on interactive elements: at most 25 per actions block, action ids
-    unique in the message, button text ≤ 75 and value ≤ 2000 characters, a URL ≤ 3000,
-    a menu of 1–100 options."""
-    seen: set[str] = set()
-    for block in blocks:
-        elements = block.get("elements", []) if isinstance(block, dict) else []
-        if block.get("type") == "actions" and not 0 < len(elements) <= 25:
-            return False
-        for element in elements if block.get("type") == "actions" else ():
-            action_id = element.get("action_id")  # Slack makes one up when it is left out
-            if action_id in seen:
-                return False
-            if action_id:
-                seen.add(action_id)
-            text = (element.get("text") or {}).get("text", "")
-            if len(text) > 75 or len(str(element.get("value", ""))) > 2000:
-                return False
-            if len(str(element.get("url", ""))) > 3000:
-                return False
-            if (
-                element.get("type") == "static_select"
-                and not 0 < len(element.get("options", [])) <= 100
-            ):
-                return False
-    return True
 
 
 def _shown(message: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:

@@ -297,9 +297,10 @@ async def test_ephemeral_update_delete_reactions_and_views(
     assert [m["text"] for m in emulator.messages(GENERAL)] == ["mine"]
 
     trigger = emulator.new_trigger_id()
-    opened = await client.views_open(trigger_id=trigger, view={"type": "modal", "blocks": []})
+    modal = {"type": "modal", "title": {"type": "plain_text", "text": "Tolk"}, "blocks": []}
+    opened = await client.views_open(trigger_id=trigger, view=modal)
     updated = await client.views_update(
-        view_id=opened["view"]["id"], hash=opened["view"]["hash"], view={"type": "modal"}
+        view_id=opened["view"]["id"], hash=opened["view"]["hash"], view=modal
     )
     assert updated["view"]["id"] == opened["view"]["id"]
     with pytest.raises(SlackApiError) as info:
