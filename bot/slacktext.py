@@ -9,6 +9,8 @@ from __future__ import annotations
 
 import re
 
+from bot.mrkdwn import escape, neutralise, unescape
+
 _PROTECTED = re.compile(
     r"```.*?```"  # code block
     r"|`[^`\n]+`"  # inline code
@@ -45,6 +47,19 @@ def restore(text: str, spans: list[str]) -> str:
     restored = _PLACEHOLDER.sub(back, text)
     missing = [span for i, span in enumerate(spans) if i not in used]
     return " ".join([restored, *missing]) if missing else restored
+
+
+def for_translation(text: str) -> tuple[str, list[str]]:
+    """Slack text (escaped by Slack) as plain words for a translator, and its spans:
+    ``x &lt; 3`` is sent as ``x < 3``."""
+    masked, spans = protect(text)
+    return unescape(masked), spans
+
+
+def from_translation(translated: str, spans: list[str]) -> str:
+    """A translator's plain words back as Slack mrkdwn: escaped, so nothing it wrote can
+    become a link or a ping; the person's own spans restored, channel-wide pings not."""
+    return neutralise(restore(escape(translated), spans))
 
 
 def has_words(text: str) -> bool:
