@@ -15,33 +15,32 @@ import ipaddress
 import logging
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import urljoin, urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.mrkdwn import SECTION, clip, fit_message
+from bot.slack_client import (
+    NOT_JSON,
+    SlackFailure,
+    TolkWebClient,
+    slack_error_code,
+    slack_failure,
+)
 from bot.slack_retry import RateLimitRetry
 
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "tolk_task_message"
 MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
+RESPONSE_TIMEOUT = aiohttp.ClientTimeout(total=10)
+DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=15)
 
-# Slack errors that no retry will fix: the place the answer should go is gone.
-UNDELIVERABLE = frozenset(
-    {
-        "channel_not_found",
-        "not_in_channel",
-        "is_archived",
-        "thread_not_found",
-        "message_not_found",
-        "restricted_action",
-        "invalid_auth",
-        "account_inactive",
-        "token_revoked",
-    }
-)
+REDIRECTS = 5  # hops a download follows, each checked like the first URL
+RESPONSE_URL_SECONDS = 30 * 60  # Slack's life of a command's response_url
+RESPONSE_URL_USES = 5
 
 
 class DownloadRefused(Exception):
@@ -49,7 +48,13 @@ class DownloadRefused(Exception):
 
 
 class DownloadFailed(Exception):
-    """The file could not be fetched now; trying later may work."""
+    """The file could not be fetched. ``permanent``: no retry will fetch it (no such
+    host, 4xx, a redirect off the allowed hosts, a sign-in page); otherwise (timeouts,
+    resets, 5xx) a later try may work. ``str()`` says what happened, with the host."""
+
+    def __init__(self, reason: str, *, permanent: bool = False) -> None:
+        super().__init__(reason)
+        self.permanent = permanent
 
 
 class FileTooLarge(Exception):
@@ -127,6 +132,7 @@ class Delivery:
         allowed_hosts: Sequence[str],
         *,
         slack_file_hosts: Sequence[str] = ("files.slack.com",),
+        response_hosts: Sequence[str] = ("hooks.slack.com",),
         max_concurrent: int = 8,
     ) -> None:
         self.slack = slack
@@ -134,49 +140,85 @@ class Delivery:
         self._session = session
         self._allowed = tuple(allowed_hosts)
         self.slack_file_hosts = tuple(slack_file_hosts)
+        self.response_hosts = tuple(response_hosts)
         self._transfers = asyncio.Semaphore(max_concurrent)
 
     async def download(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
         """A provider's result, from an allowed host only. A host admitted by a
         ``*.domain`` entry (not named itself) must also resolve to public addresses."""
+        return await self._get(url, {}, limit, self._check_result_url)
+
+    async def _check_result_url(self, url: str) -> None:
         if not host_allowed(url, self._allowed):
             raise DownloadRefused(url)
         if not _named_exactly(url, self._allowed):
             parts = urlsplit(url)
             if not await _resolves_publicly(parts.hostname or "", parts.port):
                 raise DownloadRefused(url)
-        return await self._get(url, {}, limit)
 
     async def download_public(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
         """A URL a person gave, for a provider that takes only uploads: fetched only when
         its host resolves to public addresses, or is explicitly allowed."""
-        if not host_allowed(url, self._allowed):
-            parts = urlsplit(url)
-            if parts.scheme not in ("http", "https") or not parts.hostname:
-                raise DownloadRefused(url)
-            if not await _resolves_publicly(parts.hostname, parts.port):
-                raise DownloadRefused(url)
-        return await self._get(url, {}, limit)
+        return await self._get(url, {}, limit, self._check_public_url)
+
+    async def _check_public_url(self, url: str) -> None:
+        if host_allowed(url, self._allowed):
+            return
+        parts = urlsplit(url)
+        if parts.scheme not in ("http", "https") or not parts.hostname:
+            raise DownloadRefused(url)
+        if not await _resolves_publicly(parts.hostname, parts.port):
+            raise DownloadRefused(url)
 
     async def download_slack_file(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
         """A Slack file's ``url_private``: Slack's hosts only, with the bot token. A redirect
         means Slack wants a login (wrong token or scope): never followed."""
         if not host_allowed(url, self.slack_file_hosts):
             raise DownloadRefused(url)
-        return await self._get(url, {"Authorization": f"Bearer {self.slack.token}"}, limit)
+        headers = {"Authorization": f"Bearer {self.slack.token}"}
+        return await self._get(url, headers, limit, None)
 
-    async def _get(self, url: str, headers: dict[str, str], limit: int) -> bytes:
-        async with self._transfers:
-            try:
-                timeout = aiohttp.ClientTimeout(total=120)
-                async with self._session.get(
-                    url, headers=headers, timeout=timeout, allow_redirects=False
-                ) as resp:
-                    if resp.status != 200:
-                        raise DownloadFailed(f"HTTP {resp.status}")
-                    return await read_at_most(resp.content, limit)
-            except (aiohttp.ClientError, TimeoutError) as exc:
-                raise DownloadFailed(type(exc).__name__) from exc
+    async def _get(
+        self,
+        url: str,
+        headers: dict[str, str],
+        limit: int,
+        check: Callable[[str], Awaitable[None]] | None,
+    ) -> bytes:
+        """GET ``url``, following up to ``REDIRECTS`` redirects when ``check`` admits
+        each hop (``check`` None: no redirect is followed). See ``DownloadFailed``."""
+        for _ in range(REDIRECTS + 1):
+            if check is not None:
+                await check(url)
+            host = urlsplit(url).hostname or url
+            async with self._transfers:
+                try:
+                    async with self._session.get(
+                        url, headers=headers, timeout=DOWNLOAD_TIMEOUT, allow_redirects=False
+                    ) as resp:
+                        if resp.status in (301, 302, 303, 307, 308) and check is not None:
+                            url = urljoin(url, resp.headers.get("Location", ""))
+                            continue
+                        if resp.status != 200:
+                            raise _status_failure(host, resp.status, headers)
+                        return await read_at_most(resp.content, limit)
+                except aiohttp.ClientConnectorDNSError as exc:
+                    raise DownloadFailed(
+                        f"there is no such host as {host}", permanent=True
+                    ) from exc
+                except aiohttp.ClientConnectorError as exc:
+                    refused = isinstance(exc.os_error, ConnectionRefusedError)
+                    raise DownloadFailed(
+                        f"{host} refused the connection"
+                        if refused
+                        else f"{host} could not be reached",
+                        permanent=refused,
+                    ) from exc
+                except aiohttp.InvalidURL as exc:
+                    raise DownloadFailed(f"{url} is not a valid address", permanent=True) from exc
+                except (aiohttp.ClientError, TimeoutError) as exc:
+                    raise DownloadFailed(f"{host}: {type(exc).__name__}") from exc
+        raise DownloadFailed(f"{host} redirected more than {REDIRECTS} times", permanent=True)
 
     async def upload(
         self, channel: str, thread_ts: str | None, filename: str, data: bytes, comment: str
@@ -211,16 +253,63 @@ class Delivery:
         thread_ts: str | None = None,
         blocks: list[dict[str, Any]] | None = None,
     ) -> str:
-        resp = await self._acting.chat_postMessage(
-            channel=channel,
-            text=text,
-            blocks=blocks,
-            thread_ts=thread_ts,
-            metadata={"event_type": METADATA_EVENT, "event_payload": {"marker": marker}},
-            unfurl_links=False,
-            unfurl_media=False,
-        )
+        """Post a message; one that Slack refuses as it is (``invalid_blocks`` …) is sent
+        again as plain text, so the person still gets the words."""
+        metadata = {"event_type": METADATA_EVENT, "event_payload": {"marker": marker}}
+        try:
+            resp = await self._acting.chat_postMessage(
+                channel=channel,
+                text=text,
+                blocks=blocks,
+                thread_ts=thread_ts,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
+        except SlackApiError as exc:
+            if slack_failure(exc) is not SlackFailure.REFUSED or not (
+                blocks or len(text) > SECTION
+            ):
+                raise
+            log.error(
+                "Slack refused a message (%s); sending it as plain text", slack_error_code(exc)
+            )
+            resp = await self._acting.chat_postMessage(
+                channel=channel,
+                text=clip(text, SECTION),
+                thread_ts=thread_ts,
+                metadata=metadata,
+                unfurl_links=False,
+                unfurl_media=False,
+            )
         return str(resp["ts"])
+
+    async def open_dm(self, user: str) -> str:
+        """The id of Tolk's direct-message conversation with ``user`` (``im:write``)."""
+        resp = await self.slack.conversations_open(users=user)
+        return str(resp["channel"]["id"])
+
+    async def respond(
+        self, url: str, text: str, *, in_channel: bool = False, blocks: list | None = None
+    ) -> None:
+        """Post through a command's ``response_url`` (Slack's hosts only). Works where Tolk
+        was never invited; ``SlackApiError`` when Slack refuses (expired, used up)."""
+        if not host_allowed(url, self.response_hosts):
+            raise DownloadRefused(url)
+        body = fit_message(
+            {
+                "response_type": "in_channel" if in_channel else "ephemeral",
+                "text": text,
+                **({"blocks": blocks} if blocks else {}),
+            }
+        )
+        async with self._session.post(url, json=body, timeout=RESPONSE_TIMEOUT) as resp:
+            answer = await resp.text()
+            if resp.status != 200:
+                error = answer.strip()[:100] if answer.strip().isidentifier() else NOT_JSON
+                if resp.status >= 500:
+                    error = NOT_JSON
+                raise SlackApiError(f"response_url: {error}", {"ok": False, "error": error})
 
     async def find_marker(
         self, channel: str, marker: str, *, thread_ts: str | None, oldest: float
@@ -266,7 +355,7 @@ def only_429_retries(slack: AsyncWebClient) -> AsyncWebClient:
     come after the message was posted or the file shared — a blind retry would post it
     twice. Those failures go back to the step, which looks in Slack first (``once``,
     ``has_file``)."""
-    return AsyncWebClient(
+    return TolkWebClient(
         token=slack.token,
         base_url=slack.base_url,
         timeout=slack.timeout,
@@ -278,12 +367,17 @@ def only_429_retries(slack: AsyncWebClient) -> AsyncWebClient:
     )
 
 
-def slack_error_code(exc: SlackApiError) -> str:
-    return str((exc.response or {}).get("error", "unknown_error"))
-
-
-def undeliverable(exc: BaseException) -> bool:
-    return isinstance(exc, SlackApiError) and slack_error_code(exc) in UNDELIVERABLE
+def _status_failure(host: str, status: int, headers: dict[str, str]) -> DownloadFailed:
+    if status >= 500 or status in (408, 429):
+        return DownloadFailed(f"{host} answered HTTP {status}")
+    if 300 <= status < 400 and "Authorization" in headers:
+        return DownloadFailed(
+            f"{host} sent a sign-in page instead of the file (Tolk may not read it)", permanent=True
+        )
+    if 300 <= status < 400:
+        return DownloadFailed(f"{host} redirected elsewhere (HTTP {status})", permanent=True)
+    gone = {404: " (not found)", 403: " (forbidden)", 410: " (gone)", 401: " (needs a login)"}
+    return DownloadFailed(f"{host} answered HTTP {status}{gone.get(status, '')}", permanent=True)
 
 
 async def once(

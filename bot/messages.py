@@ -9,6 +9,8 @@ from __future__ import annotations
 from collections.abc import Sequence
 from typing import Any
 
+from bot.mrkdwn import clip, escape, person, sections, split, unescape
+
 USAGE = {
     "translate": (
         "Usage: `/translate [SRC>]TGT TEXT` — e.g. `/translate zh>en 我是中国人` or "
@@ -61,11 +63,11 @@ def option_needs_value(name: str, usage: str) -> str:
 
 
 def unknown_option(token: str, usage: str) -> str:
-    return f"Unknown option `{token}`.\n{usage}"
+    return f"Unknown option `{person(token)}`.\n{usage}"
 
 
 def unknown_choice(option: str, value: str, choices: Sequence[str], usage: str) -> str:
-    return f"`{option} {value}` is not one of {', '.join(choices)}.\n{usage}"
+    return f"`{option} {person(value)}` is not one of {', '.join(choices)}.\n{usage}"
 
 
 def conflicting_options(a: str, b: str, usage: str) -> str:
@@ -85,7 +87,7 @@ def missing_urls(usage: str) -> str:
 
 
 def not_a_url(url: str, usage: str) -> str:
-    return f"`{url}` is not a web address; write a full `https://…` URL.\n{usage}"
+    return f"`{person(url)}` is not a web address; write a full `https://…` URL.\n{usage}"
 
 
 def text_too_long(length: int, limit: int) -> str:
@@ -129,6 +131,65 @@ def ack_duplicate(task_id: str, state: str) -> str:
 # --- in the channel and the thread -----------------------------------------------------
 
 
+# --- where Tolk cannot post (bot/work: the answer goes through response_url or a DM) ----
+
+_WHY_NOT = {
+    "channel_not_found": "it is not a member of that private channel or DM",
+    "not_in_channel": "it is not a member of that channel",
+    "is_archived": "that channel is archived",
+    "thread_not_found": "the thread's first message was deleted",
+    "user_not_in_channel": "you are not in that channel any more",
+}
+
+
+def _why_not(code: str) -> str:
+    return _WHY_NOT.get(code, f"Slack said `{escape(code)}`")
+
+
+def cannot_post(code: str) -> str:
+    return f"Tolk cannot post there ({_why_not(code)})"
+
+
+def moved_parent(task_id: str, origin: str, code: str, what: str) -> str:
+    """The first message of a task's results in the person's DM with Tolk."""
+    about = f"\n{what}" if what else ""
+    return (
+        f":mailbox_with_mail: Tolk cannot post in <#{origin}> ({_why_not(code)}), so the results "
+        f"of task `{task_id}` come here.{about}\nTo get them in the channel next time, type "
+        "`/invite @Tolk` there."
+    )
+
+
+def moved_notice(task_id: str, origin: str, code: str) -> str:
+    """Told only to the person, in the channel, through the command's response_url."""
+    return (
+        f":mailbox_with_mail: Tolk cannot post here ({_why_not(code)}), so the results of task "
+        f"`{task_id}` go to your direct messages with Tolk. To get them here, type "
+        "`/invite @Tolk` in this channel."
+    )
+
+
+def cannot_post_anywhere(task_id: str, origin: str, code: str) -> str:
+    return (
+        f":x: Task `{task_id}` stopped: Tolk cannot post in <#{origin}> ({_why_not(code)}) "
+        "and could not open a direct message with you. Type `/invite @Tolk` in the channel, "
+        f"then `/tolk retry {task_id}`."
+    )
+
+
+def download_failed(reason: str) -> str:
+    """Plain text (an item's error): escaped where it is shown."""
+    return f"the file could not be fetched: {reason}"
+
+
+def not_a_document(name: str) -> str:
+    return f"{name}: the address answered with a web page, not the document (is it public?)"
+
+
+def long_text_comment(length: int) -> str:
+    return f":page_facing_up: The whole translation ({length:,} characters), as a text file."
+
+
 def image_parent(task_id: str, user: str, count: int, source: str | None, target: str) -> str:
     noun = "1 image" if count == 1 else f"{count} images"
     return f":frame_with_picture: <@{user}> asked to translate {noun} {_lang(source)}→{target} · task `{task_id}`"
@@ -147,20 +208,22 @@ def doc_parent(
 
 
 def doc_comment(filename: str, pages: int | None) -> str:
-    return f"{filename} · {pages} page{'s' if pages != 1 else ''}" if pages else filename
+    name = escape(filename)
+    return f"{name} · {pages} page{'s' if pages != 1 else ''}" if pages else name
 
 
 def _file_name(source: str) -> str:
-    return source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or source
+    return escape(source.rstrip("/").rsplit("/", 1)[-1].split("?", 1)[0] or source)
 
 
 def rozetta_comment(filename: str, count: float | None) -> str:
     """Rozetta's ``wordCount``: words on T-4OO, characters on T-3MT."""
-    return f"{filename} · {count:,.0f} words/characters" if count else filename
+    name = escape(filename)
+    return f"{name} · {count:,.0f} words/characters" if count else name
 
 
 def url_refused(url: str) -> str:
-    host = url.split("//", 1)[-1].split("/", 1)[0]
+    host = url.split("//", 1)[-1].split("/", 1)[0]  # plain text (an item's error)
     return (
         f"Tolk does not fetch files from {host}: it is not a public address. Share the file "
         "in Slack instead, or ask an admin to add the host to `TOLK_ALLOWED_FILE_HOSTS`."
@@ -176,7 +239,7 @@ def missing_media_input(usage: str) -> str:
 
 
 def ack_media(task_id: str, function: str, source: str) -> str:
-    return f"On it: {function} on `{source}`. Results go in the thread (task `{task_id}`)."
+    return f"On it: {function} on `{person(source)}`. Results go in the thread (task `{task_id}`)."
 
 
 def ack_media_status(task_id: str, job_id: str) -> str:
@@ -184,7 +247,7 @@ def ack_media_status(task_id: str, job_id: str) -> str:
 
 
 def media_parent(task_id: str, user: str, function: str | None, source: str) -> str:
-    what = f"{function} on `{source}`" if function else f"MTS job `{source}`"
+    what = f"{function} on `{person(source)}`" if function else f"MTS job `{person(source)}`"
     return f":clapper: <@{user}> asked for {what} · task `{task_id}`"
 
 
@@ -195,7 +258,9 @@ def media_done(task_id: str, function: str, files: int, summary: str | None) -> 
 
 
 def media_failed(task_id: str, function: str, code: str, meaning: str) -> str:
-    return f":x: {function} failed (task `{task_id}`): MTS error {code} — {meaning}."
+    return (
+        f":x: {function} failed (task `{task_id}`): MTS error {escape(code)} — {escape(meaning)}."
+    )
 
 
 def no_mts_output() -> str:
@@ -243,32 +308,43 @@ def progress(done: int, total: int) -> str:
     return f"{done} of {total} done"
 
 
+NOTHING_CAME_BACK = "_(the translator sent back no text)_"
+LONG_TEXT = 12_000  # past this a translation comes as a text file, with a preview
+
+
 def translation_blocks(
     task_id: str, user: str, original: str, translated: str, source: str | None, target: str
-) -> tuple[str, list[dict[str, Any]]]:
-    fallback = f"{translated}\n({_lang(source)}→{target} for <@{user}>)"
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": translated}},
-        {
-            "type": "context",
-            "elements": [
-                {
-                    "type": "mrkdwn",
-                    "text": f"{_lang(source)}→{target} for <@{user}> · original: {_quote(original)} · task `{task_id}`",
-                }
-            ],
-        },
-    ]
-    return fallback, blocks
+) -> dict[str, Any]:
+    """``/translate``'s answer. ``original`` is the person's Slack text, ``translated``
+    Slack mrkdwn (``bot.slacktext.from_translation``)."""
+    about = (
+        f"{_lang(source)}→{target} for <@{user}> · original: {_quote(original)} · task `{task_id}`"
+    )
+    context = {"type": "context", "elements": [{"type": "mrkdwn", "text": about}]}
+    body, attachment = _long_text(translated, task_id, target)
+    fallback = f"{clip(translated, 3000)}\n({_lang(source)}→{target} for <@{user}>)"
+    return {"text": fallback, "blocks": [*sections(body), context], **attachment}
+
+
+def _long_text(text: str, task_id: str, target: str) -> tuple[str, dict[str, Any]]:
+    """Text to show, and the whole text as a file when it is too long to read in Slack
+    (Slack folds long messages, and a file is easier to take into a CMS)."""
+    if not text.strip():
+        return NOTHING_CAME_BACK, {}
+    if len(text) <= LONG_TEXT:
+        return text, {}
+    preview = split(text, 2800)[0]
+    shown = f"{preview}\n… _({len(text):,} characters in all: the whole translation is in the text file in this thread)_"
+    name = f"translation-{target}-{task_id}.txt"
+    return shown, {"attachment": {"name": name, "text": unescape(text)}}
 
 
 def _quote(text: str, limit: int = 200) -> str:
-    text = " ".join(text.split())
-    return f"“{text if len(text) <= limit else text[: limit - 1] + '…'}”"
+    return f"“{clip(person(' '.join(text.split())), limit)}”"
 
 
 def result_comment(index: int, total: int, source_url: str, variant: str | None = None) -> str:
-    name = source_url.rsplit("/", 1)[-1] or source_url
+    name = escape(source_url.rsplit("/", 1)[-1] or source_url)
     label = f" ({variant})" if variant else ""
     return f"{index}/{total} · {name}{label}" if total > 1 else f"{name}{label}"
 
@@ -287,7 +363,8 @@ def done(
 
 def failure(task_id: str, provider: str, code: str, meaning: str, hint: str = "") -> str:
     hint = f" {hint}" if hint else ""
-    return f":x: Task `{task_id}` failed: {provider} error {code} — {meaning}.{hint}"
+    meaning = escape(meaning.rstrip("."))
+    return f":x: Task `{task_id}` failed: {provider} error {escape(code)} — {meaning}.{hint}"
 
 
 def expired(task_id: str, minutes: float) -> str:
@@ -298,12 +375,13 @@ def expired(task_id: str, minutes: float) -> str:
 
 
 def item_failure(source: str, code: str, meaning: str) -> str:
-    name = source.rsplit("/", 1)[-1] or source
-    return f"{name}: error {code} — {meaning}"
+    name = escape(source.rsplit("/", 1)[-1] or source)
+    return f"{name}: error {escape(code)} — {escape(meaning)}"
 
 
 def download_refused(url: str) -> str:
-    return f"the result URL's host is not allowed for downloads ({url.split('/')[2] if '//' in url else url})"
+    host = url.split("/")[2] if "//" in url else url
+    return f"the result URL's host is not allowed for downloads ({host})"
 
 
 def cannot_detect(usage: str) -> str:
@@ -320,8 +398,8 @@ def provider_not_ready(provider: str, what: str) -> str:
 
 def ocr_text(source_url: str, lines: Sequence[Any]) -> str:
     """The recognised text of one image and its translation, as a readable list."""
-    name = source_url.rsplit("/", 1)[-1] or source_url
-    rows = "\n".join(f"• {line.source} → {line.target}" for line in lines)
+    name = escape(source_url.rsplit("/", 1)[-1] or source_url)
+    rows = "\n".join(f"• {escape(line.source)} → {escape(line.target)}" for line in lines)
     return f"Text in {name}:\n{rows}"
 
 
@@ -499,9 +577,7 @@ def result_blocks(
     """A result or closing message: the text, a link back to the original, Refine for
     images Xiangji's editor can touch up (``refine``: item index and name), and Delete."""
     link = origin_link(origin)
-    blocks: list[dict[str, Any]] = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text[:2900]}}
-    ]
+    blocks: list[dict[str, Any]] = sections(text)
     if link:
         context = f"<{link}|original message>"
         blocks.append({"type": "context", "elements": [{"type": "mrkdwn", "text": context}]})
@@ -519,7 +595,7 @@ def refine_elements(task_id: str, refine: Sequence[tuple[int, str]]) -> list[dic
     if len(refine) > REFINE_BUTTONS:
         options = [
             {
-                "text": {"type": "plain_text", "text": f"{index + 1} · {name}"[:75]},
+                "text": {"type": "plain_text", "text": clip(f"{index + 1} · {name}", 75)},
                 "value": f"{task_id}:{index}",
             }
             for index, name in refine[:100]
@@ -560,10 +636,7 @@ def refine_link(url: str, what: str, minutes: int) -> tuple[str, list[dict[str, 
         "url": url,
         "style": "primary",
     }
-    blocks = [
-        {"type": "section", "text": {"type": "mrkdwn", "text": text}},
-        {"type": "actions", "elements": [button]},
-    ]
+    blocks = [*sections(text), {"type": "actions", "elements": [button]}]
     return f"{text} {url}", blocks
 
 
@@ -580,7 +653,7 @@ def refine_needs_public_url() -> str:
 
 def refine_image_label(noun: str, number: int, task_id: str, name: str) -> str:
     """How Refine names an image in Slack: ``image 2 of task `T7Q2K` (shoe.png)``."""
-    return f"{noun} {number} of task `{task_id}` ({name})"
+    return f"{noun} {number} of task `{task_id}` ({escape(name)})"
 
 
 # What the Refine page and its result POST say (bot/refine.py); the page's script shows
@@ -625,7 +698,7 @@ def refined_comment(user: str, what: str) -> str:
 
 
 def refine_failed(user: str, what: str, reason: str) -> str:
-    return f":warning: The image <@{user}> refined ({what}) could not be posted: {reason}."
+    return f":warning: The image <@{user}> refined ({what}) could not be posted: {escape(reason)}."
 
 
 def message_translation(
@@ -636,8 +709,10 @@ def message_translation(
     origin: dict[str, str] | None,
     user: str,
 ) -> dict[str, Any]:
-    text = f"{translated}\n_{_lang(source)}→{target} for <@{user}>_"
-    return {"text": text, "blocks": result_blocks(text, task_id, origin)}
+    """A message's translation in its thread; ``translated`` is Slack mrkdwn."""
+    body, attachment = _long_text(translated, task_id, target)
+    text = f"{body}\n_{_lang(source)}→{target} for <@{user}>_"
+    return {"text": clip(text, 3000), "blocks": result_blocks(text, task_id, origin), **attachment}
 
 
 def cannot_tell_language() -> str:
@@ -690,14 +765,14 @@ MODAL_LANGUAGES = (
 
 
 def _option(value: str, label: str) -> dict[str, Any]:
-    return {"text": {"type": "plain_text", "text": label[:75]}, "value": value}
+    return {"text": {"type": "plain_text", "text": clip(label, 75)}, "value": value}
 
 
 def translate_modal(
     metadata: str, languages: Sequence[tuple[str, str]], target: str, source: str | None
 ) -> dict[str, Any]:
     """The "Translate…" form. ``languages``: (code, English name) pairs."""
-    options = [_option(code, f"{name} ({code})") for code, name in languages]
+    options = [_option(code, f"{name} ({code})") for code, name in languages][:99]  # + "auto"
     by_code = {o["value"]: o for o in options}
     source_options = [_option("auto", "Detect (text) / Chinese (images)"), *options]
     source_initial = by_code.get(source or "", source_options[0])
@@ -790,7 +865,7 @@ def translate_modal(
 
 
 def modal_error(detail: str) -> str:
-    return detail[:150]
+    return clip(detail, 150)
 
 
 # --- quota (alerts and `/tolk quota`: the only messages that say "quota") --------------
@@ -810,7 +885,7 @@ def quota_error_alert(
 ) -> str:
     count = f"{left} left" if left is not None else "remaining count unknown"
     return (
-        f":rotating_light: {provider} quota: {service} was refused with error {code} — {meaning} "
+        f":rotating_light: {provider} quota: {service} was refused with error {escape(code)} — {escape(meaning)} "
         f"({count}). Top up or activate the service, then `/tolk retry` the task."
     )
 
@@ -1000,8 +1075,87 @@ def results_task_missing(task_id: str) -> str:
 
 
 def results_partly_removed(task_id: str, problems: Sequence[str]) -> str:
-    listed = ", ".join(problems[:5]) + (" …" if len(problems) > 5 else "")
+    listed = escape(", ".join(problems[:5])) + (" …" if len(problems) > 5 else "")
     return (
         f"Some results of task `{task_id}` could not be removed ({listed}). "
         "Press *Delete* again in a minute to finish."
+    )
+
+
+# --- what people type (the mistakes seen in trials) ------------------------------------
+
+
+def _typed(text: str, limit: int = 120) -> str:
+    """What the person typed, quoted back inside a code span: one line, no backticks."""
+    line = " ".join(text.replace("`", "'").split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+def pair_suggestion(written: str, why: str, corrected: str, usage: str, note: str = "") -> str:
+    """``written``: the languages as typed; ``why``: ``two`` (two languages, no ``>``) or
+    ``spaced`` (spaces around ``>``); ``corrected``: the whole command as it should be."""
+    problem = (
+        f"`{_typed(written, 60)}` has spaces around `>`."
+        if why == "spaced"
+        else f"`{_typed(written, 60)}` names two languages without a `>` between them."
+    )
+    return (
+        f"{problem} Did you mean `{_typed(corrected)}`? Write the source, `>` and the target "
+        f"with no spaces, like `zh>en`.{note}\n{usage}"
+    )
+
+
+def pair_suggestion_text_note(word: str, corrected: str) -> str:
+    return (
+        f" If `{_typed(word, 40)}` is part of the text, name the text's language first: "
+        f"`{_typed(corrected)}`."
+    )
+
+
+def unknown_option_near(token: str, suggestion: str, usage: str) -> str:
+    return f"Unknown option `{_typed(token, 60)}` — did you mean `{suggestion}`?\n{usage}"
+
+
+def option_in_text(token: str, usage: str) -> str:
+    return (
+        f"Unknown option `{_typed(token, 60)}`. To translate a word that starts with `--`, "
+        f"put it in backticks (`` `{_typed(token, 60)}` ``).\n{usage}"
+    )
+
+
+def option_takes_no_value(token: str, name: str, usage: str) -> str:
+    return f"`{_typed(token, 60)}`: `--{name}` takes no value; write just `--{name}`.\n{usage}"
+
+
+def takes_no_options(what: str, token: str, usage: str) -> str:
+    return f"`{what}` takes no options such as `{_typed(token, 60)}`.\n{usage}"
+
+
+def config_number_not_negative(value: str, usage: str) -> str:
+    return (
+        f"`quota-threshold` must be zero or more, not `{_typed(value, 30)}`: write a whole "
+        f"number like `/tolk config quota-threshold 500` (`0` turns this channel's alerts "
+        f"off).\n{usage}"
+    )
+
+
+def auto_docs_needs_source(target: str) -> str:
+    example = "zh" if target == "en" else "en"
+    return (
+        "Alibaba document translation needs the documents' language: write "
+        f"`/tolk config auto-docs on SRC>{target}` (e.g. `{example}>{target}`), or "
+        f"`/tolk config auto-docs on {target} --provider rozetta` to have Rozetta detect it."
+    )
+
+
+def flag_documents_skipped(reason: str) -> str:
+    return f"The documents in that message were not translated: {reason}"
+
+
+def flag_documents_need_source(target: str) -> str:
+    return (
+        "Alibaba needs the documents' language to translate them into "
+        f"`{target}`: set it for this channel with `/tolk config defaults SRC>{target}` "
+        f"(e.g. `{'zh' if target == 'en' else 'en'}>{target}`), or use the Translate… shortcut "
+        "on the message and pick it there."
     )

@@ -15,22 +15,18 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
-from slack_sdk.http_retry.builtin_async_handlers import (
-    AsyncConnectionErrorRetryHandler,
-    AsyncServerErrorRetryHandler,
-)
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.backoff import Backoff
 from bot.config import Settings
-from bot.delivery import Delivery, host_allowed
+from bot.delivery import Delivery
 from bot.links import Links
 from bot.metrics import Metrics
 from bot.poller import Poller
 from bot.quota import QuotaWatcher
 from bot.ratelimit import PROVIDER_LIMITS, RateLimits
 from bot.scheduler import build_scheduler
-from bot.slack_retry import RateLimitRetry
+from bot.slack_client import slack_client
 from bot.storage import TaskStore, open_store
 from bot.storage.leader import run_due_across_replicas
 from bot.tasks import Item, Place, Task, new_task_id
@@ -72,14 +68,7 @@ class Services:
 
     async def slack_webhook(self, url: str, text: str) -> None:
         """An ephemeral answer through a command's ``response_url`` (Slack hosts only)."""
-        if not host_allowed(url, ("hooks.slack.com", urlsplit(self.settings.slack_api_url).netloc)):
-            return
-        async with self.session.post(
-            url,
-            json={"response_type": "ephemeral", "text": text},
-            timeout=aiohttp.ClientTimeout(total=10),
-        ) as resp:
-            await resp.read()
+        await self.delivery.respond(url, text)
 
 
 async def record_task(
@@ -113,21 +102,6 @@ async def record_task(
         if services.metrics is not None:
             services.metrics.tasks_created.labels(operation).inc()
     return task, created
-
-
-def slack_client(
-    settings: Settings, session: aiohttp.ClientSession | None = None
-) -> AsyncWebClient:
-    return AsyncWebClient(
-        token=settings.slack_bot_token,
-        base_url=settings.slack_api_url,
-        session=session,
-        retry_handlers=[
-            AsyncConnectionErrorRetryHandler(max_retry_count=2),
-            RateLimitRetry(max_retry_count=5),
-            AsyncServerErrorRetryHandler(max_retry_count=2),
-        ],
-    )
 
 
 def provider_hosts(settings: Settings) -> dict[str, str]:
@@ -172,7 +146,7 @@ async def open_services(
         )
         store = await open_store(settings.database_url)
         stack.push_async_callback(store.close)
-        slack = slack_client(settings, session)
+        slack = slack_client(settings.slack_bot_token, settings.slack_api_url, session)
         xiangji = None
         if settings.xiangji:
             x = settings.xiangji
@@ -210,6 +184,7 @@ async def open_services(
             session,
             settings.allowed_file_hosts,
             slack_file_hosts=("files.slack.com", urlsplit(settings.slack_api_url).netloc),
+            response_hosts=("hooks.slack.com", urlsplit(settings.slack_api_url).netloc),
         )
         quota = QuotaWatcher(store, xiangji, delivery, settings, clock=clock)
         operations = {}

@@ -59,6 +59,7 @@ class Place:
     channel: str
     user: str
     thread_ts: str | None = None  # the parent message, once posted
+    response_url: str | None = None  # a command's: answers where Tolk cannot post (30 min)
 
 
 @dataclass(frozen=True)

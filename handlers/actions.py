@@ -21,7 +21,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from bot.delivery import slack_error_code
+from bot.slack_client import slack_error_code
 from bot.services import Services
 from bot.tasks import Task
 

@@ -58,6 +58,7 @@ def command_place(command: dict[str, Any]) -> Place:
         team=command.get("team_id", ""),
         channel=command["channel_id"],
         user=command["user_id"],
+        response_url=command.get("response_url") or None,
     )
 
 

@@ -119,7 +119,7 @@ def thread_link(task: Task, workspace_url: str | None) -> str | None:
     sent = task.notes.get("sent", {})
     ts = task.place.thread_ts or sent.get(f"{task.id}:message")
     channel = task.place.channel
-    if not ts:
+    if not ts or ts == "response_url":  # an answer Slack posted for Tolk has no link
         return None
     if workspace_url:
         return f"{workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"

@@ -39,6 +39,7 @@ METHOD_SCOPES: dict[str, tuple[str, str]] = {
     r"\bconversations_history\b": ("conversations.history", "channels:history"),
     r"\bconversations_replies\b": ("conversations.replies", "channels:history"),
     r"\bconversations_info\b": ("conversations.info", "channels:read"),
+    r"\bconversations_open\b": ("conversations.open", "im:write"),
     r"\breactions_get\b": ("reactions.get", "reactions:read"),
     r"\breactions_add\b": ("reactions.add", "reactions:write"),
     r"\breactions_remove\b": ("reactions.remove", "reactions:write"),

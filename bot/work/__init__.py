@@ -24,9 +24,18 @@ from slack_sdk.errors import SlackApiError, SlackRequestError
 
 from bot import messages
 from bot.backoff import Backoff
-from bot.delivery import Delivery, DownloadFailed, DownloadRefused, once, undeliverable
+from bot.delivery import (
+    RESPONSE_URL_SECONDS,
+    RESPONSE_URL_USES,
+    Delivery,
+    DownloadFailed,
+    DownloadRefused,
+    once,
+)
 from bot.logs import current_work
 from bot.metrics import Metrics
+from bot.mrkdwn import escape
+from bot.slack_client import SlackFailure, slack_error_code, slack_failure
 from bot.slack_retry import rate_limited_for
 from bot.storage import TaskStore
 from bot.tasks import Item, State, Task
@@ -38,6 +47,7 @@ log = logging.getLogger(__name__)
 ALL_ITEMS_FAILED = "all-items-failed"
 CANCEL_INDEX = "_recent"  # setting ("cancel", CANCEL_INDEX): {task id: user} for poll rounds
 MAX_ATTEMPTS = 8  # retryable failures before a task gives up (the deadline may come first)
+DELIVERY_GRACE = 600.0  # seconds past the deadline that Slack may stay unreachable
 
 
 class Operation(Protocol):
@@ -135,8 +145,13 @@ class Work:
         try:
             await self._advance(run)
         except Exception as exc:
-            self._on_error(run, exc)
-            await self._finish_safely(run)
+            try:
+                if not await self._answer_elsewhere(run, exc):
+                    self._on_error(run, exc)
+                    await self._finish_safely(run)
+            except Exception:  # never leave the task leased and unsaved
+                log.exception("task %s: handling a failure failed; trying again later", task.id)
+                run.task = run.task.but(next_poll_at=self.clock() + self.retry.delay(0, 1.0))
         finally:
             current_work.reset(context)
         await self.store.save(run.task.but(lease_until=0.0))
@@ -218,7 +233,12 @@ class Work:
             and now >= run.task.deadline
         ):
             run.task = run.task.to(State.EXPIRED, now, error={"code": "expired", "kind": "expired"})
-        if run.task.state is State.QUEUED and op.needs_thread and not run.task.place.thread_ts:
+        moved = "moved" in run.task.notes
+        if (
+            (run.task.state is State.QUEUED or moved)
+            and (op.needs_thread or moved)
+            and not run.task.place.thread_ts
+        ):
             await self._post_parent(run, op)
         submitted = False
         while run.task.state is State.QUEUED:  # one provider call at a time, each persisted
@@ -242,7 +262,13 @@ class Work:
 
     async def _post_parent(self, run: Run, op: Operation) -> None:
         task = run.task
-        marker = f"{task.id}:parent"
+        moved = task.notes.get("moved")
+        marker = f"{task.id}:parent" + (":dm" if moved else "")
+        text = (
+            messages.moved_parent(task.id, moved["from"], moved["error"], op.parent_text(task))
+            if moved
+            else op.parent_text(task)
+        )
         ts = await once(
             run.sent,
             set(task.notes.get("intents", ())),
@@ -251,9 +277,7 @@ class Work:
             find=lambda: self.delivery.find_marker(
                 task.place.channel, marker, thread_ts=None, oldest=task.created_at - 1
             ),
-            post=lambda: self.delivery.post(
-                task.place.channel, op.parent_text(task), marker=marker
-            ),
+            post=lambda: self.delivery.post(task.place.channel, text, marker=marker),
         )
         run.mark_sent(marker, ts)
         run.task = run.task.but(place=replace(run.task.place, thread_ts=ts))
@@ -273,6 +297,12 @@ class Work:
                     item = fail_item(item, "download-refused", messages.download_refused(str(exc)))
                     run.task = with_item(run.task, index, item)
                     break
+                except DownloadFailed as exc:
+                    if not exc.permanent:
+                        raise
+                    item = fail_item(item, "download", messages.download_failed(str(exc)))
+                    run.task = with_item(run.task, index, item)
+                    break
                 item = replace(item, delivered=item.delivered + 1)
                 run.task = with_item(run.task, index, item)
                 await self.store.save(run.task)
@@ -280,7 +310,9 @@ class Work:
                 if self.metrics is not None and "ready_at" in item.meta:
                     lag = max(0.0, self.clock() - item.meta["ready_at"])
                     self.metrics.delivery_lag.labels(run.task.provider).observe(lag)
-        own_parent = f"{run.task.id}:parent" in run.sent  # never edit someone else's message
+        own_parent = (  # never edit someone else's message, nor the note of a move
+            f"{run.task.id}:parent" in run.sent and "moved" not in run.task.notes
+        )
         if delivered_any and len(run.task.items) > 1 and own_parent:
             done = sum(1 for i in run.task.items if i.status != "pending")
             parent = op.parent_text(run.task) + " · " + messages.progress(done, len(run.task.items))
@@ -290,72 +322,184 @@ class Work:
         task = run.task
         place = task.place
         kind = output["kind"]
-        if kind == "message":  # a channel message (e.g. /translate's answer)
-            marker = f"{task.id}:message"
-            ts = await once(
-                run.sent,
-                set(task.notes.get("intents", ())),
-                marker,
-                record_intent=lambda: run.intend(marker),
-                find=lambda: self.delivery.find_marker(
-                    place.channel, marker, thread_ts=None, oldest=task.created_at - 1
-                ),
-                post=lambda: self.delivery.post(
-                    place.channel, output["text"], marker=marker, blocks=output.get("blocks")
-                ),
-            )
-            run.mark_sent(marker, ts)
-            return
+        moved = "moved" in task.notes
         if kind == "summary":  # folded into the closing message (``op.final_text``)
             return
-        if kind == "ephemeral":
-            await self.delivery.ephemeral(
-                place.channel, place.user, output["text"], blocks=output.get("blocks")
-            )
+        if kind in ("message", "ephemeral") and not moved:
+            # the answer in the channel itself (/translate): else through the response_url
+            try:
+                await self._answer_in_channel(run, output)
+            except Exception as exc:
+                if slack_failure(exc) is not SlackFailure.ELSEWHERE:
+                    raise
+                if not await self._respond_with(run, output):
+                    raise
+                return
+            await self._attach_long_text(run, output, run.sent.get(f"{task.id}:message"))
             return
-        if kind == "text":  # e.g. OCR lines, in the thread
+        if kind in ("message", "ephemeral", "text"):  # in the thread (OCR lines, a move)
             marker = f"{task.id}:text:{index}:{item.delivered}"
-            ts = await once(
-                run.sent,
-                set(task.notes.get("intents", ())),
-                marker,
-                record_intent=lambda: run.intend(marker),
-                find=lambda: self.delivery.find_marker(
-                    place.channel, marker, thread_ts=place.thread_ts, oldest=task.created_at - 1
-                ),
-                post=lambda: self.delivery.post(
-                    place.channel,
-                    output["text"],
-                    marker=marker,
-                    thread_ts=place.thread_ts,
-                    blocks=output.get("blocks"),
-                ),
+            await self._post_once(
+                run, marker, output["text"], thread_ts=place.thread_ts, blocks=output.get("blocks")
             )
-            run.mark_sent(marker, ts)
+            await self._attach_long_text(run, output, place.thread_ts)
             return
-        # A file: the file name is its marker in the thread.
         filename = result_filename(task, index, output)
-        marker = f"{task.id}:file:{filename}"
-        intents = set(task.notes.get("intents", ()))
-        if (
-            marker in intents
-            and place.thread_ts
-            and await self.delivery.has_file(place.channel, place.thread_ts, filename)
-        ):
-            log.info("task %s: %s already in the thread; not uploading again", task.id, filename)
-            return
-        if output.get("fetch"):  # the provider hands the file over itself (signed calls)
-            data = await self.operations[task.operation].fetch(output)
-        else:
-            data = await self.delivery.download(output["url"])
-        await run.intend(marker)
         comment = output.get("comment") or messages.result_comment(
             index + 1, len(task.items), item.source, output.get("variant")
         )
+
+        async def data() -> bytes:
+            if output.get("fetch"):  # the provider hands the file over itself (signed calls)
+                return await self.operations[task.operation].fetch(output)
+            return await self.delivery.download(output["url"])
+
+        await self._upload_once(run, filename, place.thread_ts, data, comment)
+
+    async def _answer_in_channel(self, run: Run, output: dict) -> None:
+        task = run.task
+        if output["kind"] == "ephemeral":
+            await self.delivery.ephemeral(
+                task.place.channel, task.place.user, output["text"], blocks=output.get("blocks")
+            )
+            return
+        await self._post_once(
+            run, f"{task.id}:message", output["text"], thread_ts=None, blocks=output.get("blocks")
+        )
+
+    async def _post_once(
+        self,
+        run: Run,
+        marker: str,
+        text: str,
+        *,
+        thread_ts: str | None,
+        blocks: list[dict[str, Any]] | None = None,
+    ) -> str:
+        """Post ``text`` once per ``marker`` (see ``bot.delivery.once``)."""
+        task = run.task
+        channel = task.place.channel
+        ts = await once(
+            run.sent,
+            set(task.notes.get("intents", ())),
+            marker,
+            record_intent=lambda: run.intend(marker),
+            find=lambda: self.delivery.find_marker(
+                channel, marker, thread_ts=thread_ts, oldest=task.created_at - 1
+            ),
+            post=lambda: self.delivery.post(
+                channel, text, marker=marker, thread_ts=thread_ts, blocks=blocks
+            ),
+        )
+        run.mark_sent(marker, ts)
+        return ts
+
+    async def _upload_once(
+        self,
+        run: Run,
+        filename: str,
+        thread_ts: str | None,
+        data: Callable[[], Awaitable[bytes]],
+        comment: str,
+    ) -> None:
+        """Upload a file once per task and name: the file name is its marker in the thread."""
+        task = run.task
+        marker = f"{task.id}:file:{filename}"
+        if (
+            marker in set(task.notes.get("intents", ()))
+            and thread_ts
+            and await self.delivery.has_file(task.place.channel, thread_ts, filename)
+        ):
+            log.info("task %s: %s already in the thread; not uploading again", task.id, filename)
+            return
+        content = await data()
+        await run.intend(marker)
         file_id = await self.delivery.upload(
-            place.channel, place.thread_ts, filename, data, comment
+            task.place.channel, thread_ts, filename, content, comment
         )
         run.note(files=[*run.task.notes.get("files", []), file_id])
+
+    async def _attach_long_text(self, run: Run, output: dict, thread_ts: str | None) -> None:
+        """A translation too long to read as a message comes whole as a text file too."""
+        attached = output.get("attachment")
+        if not attached or not thread_ts:
+            return
+        content = attached["text"].encode()
+
+        async def data() -> bytes:
+            return content
+
+        await self._upload_once(
+            run,
+            attached["name"],
+            thread_ts,
+            data,
+            messages.long_text_comment(len(attached["text"])),
+        )
+
+    def _response_url(self, task: Task) -> str | None:
+        """The command's ``response_url`` while Slack still takes posts on it."""
+        url = task.place.response_url
+        fresh = self.clock() < task.created_at + RESPONSE_URL_SECONDS - 60
+        if url and fresh and task.notes.get("responses", 0) < RESPONSE_URL_USES:
+            return url
+        return None
+
+    async def _respond(self, run: Run, text: str, blocks: Any = None, kind: str = "") -> bool:
+        """Answer through the command's ``response_url`` (works where Tolk was never
+        invited): in the channel for a channel answer, else only to the person."""
+        url = self._response_url(run.task)
+        if url is None:
+            return False
+        run.note(responses=run.task.notes.get("responses", 0) + 1)
+        await self.store.save(run.task)
+        try:
+            await self.delivery.respond(url, text, in_channel=kind == "message", blocks=blocks)
+        except Exception as exc:
+            log.warning("task %s: the response_url refused the answer: %s", run.task.id, exc)
+            return False
+        run.mark_sent(f"{run.task.id}:{kind or 'response'}", "response_url")
+        return True
+
+    async def _respond_with(self, run: Run, output: dict) -> bool:
+        """An answer through the response_url, whole: a long one as plain text (no file
+        can go there), cut visibly only past Slack's 40,000 characters."""
+        if attached := output.get("attachment"):
+            return await self._respond(run, escape(attached["text"]), None, output["kind"])
+        return await self._respond(run, output["text"], output.get("blocks"), output["kind"])
+
+    async def _answer_elsewhere(self, run: Run, exc: BaseException) -> bool:
+        """Tolk cannot write where the work came from (not invited, archived): carry on in
+        a DM with the person, telling them through the response_url where the results go;
+        when no DM can be had either, the final word goes through the response_url."""
+        if slack_failure(exc) is not SlackFailure.ELSEWHERE:
+            return False
+        task = run.task
+        code = slack_error_code(exc)
+        log.warning("task %s: cannot post in %s (%s)", task.id, task.place.channel, code)
+        if "moved" not in task.notes:
+            try:
+                dm = await self.delivery.open_dm(task.place.user)
+            except Exception as dm_exc:
+                log.warning("task %s: no DM with %s: %s", task.id, task.place.user, dm_exc)
+                dm = None
+            if dm and dm != task.place.channel:
+                origin = task.place.channel
+                run.note(moved={"from": origin, "error": code})
+                place = replace(task.place, channel=dm, thread_ts=None)
+                run.task = run.task.but(place=place, next_poll_at=self.clock())
+                await self._respond(run, messages.moved_notice(task.id, origin, code))
+                return True
+        # Nowhere of Tolk's own to write: the response_url carries the last word, if any.
+        now = self.clock()
+        if not run.task.final:
+            error = {"code": code, "message": messages.cannot_post(code), "kind": "slack"}
+            run.task = run.task.to(State.FAILED, now, error=error)
+        text = messages.cannot_post_anywhere(task.id, task.place.channel, code)
+        if not await self._respond(run, text):
+            log.error("task %s: no place left to tell %s; settling", task.id, task.place.user)
+        run.task = run.task.but(settled=True, updated_at=now)
+        return True
 
     async def _finish(self, run: Run, op: Operation) -> None:
         """Post the one final message and settle the task."""
@@ -370,26 +514,18 @@ class Work:
                 run.task = task = task.to(State.DELIVERED, now)
         text = self._final_text(task, op)
         if text and task.place.thread_ts:
-            marker = f"{task.id}:final"
-            ts = await once(
-                run.sent,
-                set(task.notes.get("intents", ())),
-                marker,
-                record_intent=lambda: run.intend(marker),
-                find=lambda: self.delivery.find_marker(
-                    task.place.channel, marker, thread_ts=task.place.thread_ts, oldest=0
-                ),
-                post=lambda: self.delivery.post(
-                    task.place.channel,
-                    text,
-                    marker=marker,
-                    thread_ts=task.place.thread_ts,
-                    blocks=self._final_blocks(task, text),
-                ),
+            blocks = self._final_blocks(task, text)
+            await self._post_once(
+                run, f"{task.id}:final", text, thread_ts=task.place.thread_ts, blocks=blocks
             )
-            run.mark_sent(marker, ts)
-        elif text:
-            await self.delivery.ephemeral(task.place.channel, task.place.user, text)
+        elif text:  # a task without a thread (/translate) fails only to the person
+            try:
+                await self.delivery.ephemeral(task.place.channel, task.place.user, text)
+            except Exception as exc:
+                if slack_failure(exc) is not SlackFailure.ELSEWHERE:
+                    raise
+                if not await self._respond(run, text):
+                    raise
         run.task = run.task.but(settled=True, updated_at=now)
         if self.metrics is not None:
             self.metrics.tasks_finished.labels(task.operation, str(run.task.state)).inc()
@@ -476,14 +612,20 @@ class Work:
             if exc.kind is ErrorKind.QUOTA:
                 run.note(quota_error=error)
             return
-        if undeliverable(exc):
-            log.error("task %s: Slack refused delivery (%s); giving up", task.id, exc)
-            state = task.state if task.final else State.FAILED
-            run.task = task.but(state=state, settled=True, updated_at=now)
+        failure = slack_failure(exc)
+        if failure is SlackFailure.REVOKED or (task.final and failure is SlackFailure.REFUSED):
+            log.error("task %s: Slack refused its answer (%s); giving up", task.id, exc)
+            run.task = task.but(settled=True, updated_at=now)
+            return
+        if failure is SlackFailure.REFUSED or (isinstance(exc, DownloadFailed) and exc.permanent):
+            log.error("task %s: %s; the task fails", task.id, exc)
+            code = slack_error_code(exc) if failure else "download"
+            reason = messages.cannot_post(code) if failure else str(exc)
+            run.task = task.to(State.FAILED, now, error={"code": code, "message": reason})
             return
         expected = (
             SlackApiError,
-            SlackRequestError,  # files_upload_v2: the upload URL answered other than 200
+            SlackRequestError,
             DownloadFailed,
             aiohttp.ClientError,
             TimeoutError,
@@ -492,6 +634,14 @@ class Work:
             log.warning("task %s: delivery failed, will retry: %s", task.id, exc)
         else:
             log.exception("task %s: unexpected error in step", task.id, exc_info=exc)
+        if now > task.deadline + DELIVERY_GRACE:  # Slack (or a download) down for too long
+            log.error("task %s: still failing past its deadline; giving up", task.id)
+            if task.final:
+                run.task = task.but(settled=True, updated_at=now)
+            else:
+                error = {"code": "expired", "kind": "expired"}
+                run.task = task.to(State.EXPIRED, now, error=error)
+            return
         delay = self.retry.delay(task.attempts, self.rand(), retry_after=rate_limited_for(exc))
         run.task = task.but(attempts=task.attempts + 1, next_poll_at=now + delay)
 

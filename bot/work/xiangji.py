@@ -13,10 +13,11 @@ from dataclasses import replace
 from typing import Any
 
 from bot import messages
-from bot.delivery import Delivery, DownloadRefused, FileTooLarge
+from bot.delivery import Delivery, DownloadFailed, DownloadRefused, FileTooLarge
 from bot.languages import detect_source, provider_code
+from bot.mrkdwn import split
 from bot.ratelimit import RateLimits
-from bot.slacktext import protect, restore
+from bot.slacktext import for_translation, from_translation
 from bot.tasks import State, Task
 from bot.work import fail_item
 from bot.work.refine import OPERATION as REFINE
@@ -25,6 +26,7 @@ from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
 from providers.xiangji.wire import BatchDetail, BatchItem
 
+TEXT_PART = 4000  # characters per text call: under Xiangji's 5,000 UTF-16 units, emoji too
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Xiangji documents no limit; product images are far smaller
 IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF8": "gif", b"BM": "bmp"}
 
@@ -85,15 +87,21 @@ class TranslateText(_Xiangji):
     async def submit(self, task: Task, now: float) -> Task:
         r = task.request
         item = task.items[0]
+        plain, spans = for_translation(item.source)
         await self.limits.acquire("xiangji.submit")
         result = await self.client.get_text_translate(
-            item.source, r["source_code"], r["target_code"], engine=r.get("engine")
+            plain, r["source_code"], r["target_code"], engine=r.get("engine")
         )
-        text, blocks = messages.translation_blocks(
-            task.id, task.place.user, item.source, result.text, r["source"], r["target"]
+        answer = messages.translation_blocks(
+            task.id,
+            task.place.user,
+            item.source,
+            from_translation(result.text, spans),
+            r["source"],
+            r["target"],
         )
         kind = "ephemeral" if r.get("private") else "message"
-        output = {"kind": kind, "text": text, "blocks": blocks}
+        output = {"kind": kind, **answer}
         done = replace(item, status="done", outputs=(output,))
         return task.to(State.SUCCEEDED, now, items=(done,))
 
@@ -232,7 +240,7 @@ class TranslateMessage(_Xiangji):
 
     async def _text(self, task: Task, item: Any) -> Any:
         r = task.request
-        masked, spans = protect(item.source)
+        masked, spans = for_translation(item.source)
         source = r.get("source")
         lang = detect_source(masked) if source is None else None
         source_code = r.get("source_code") or (provider_code(lang, "xiangji") if lang else None)
@@ -242,10 +250,13 @@ class TranslateMessage(_Xiangji):
                 status="failed",
                 error={"code": "source", "message": messages.cannot_tell_language()},
             )
-        await self.limits.acquire("xiangji.submit")
-        result = await self.client.get_text_translate(masked, source_code, r["target_code"])
+        translated = []
+        for part in split(masked, TEXT_PART):  # Xiangji takes 5,000 UTF-16 units a call
+            await self.limits.acquire("xiangji.submit")
+            result = await self.client.get_text_translate(part, source_code, r["target_code"])
+            translated.append(result.text)
         text = messages.message_translation(
-            restore(result.text, spans),
+            from_translation("\n\n".join(translated), spans),
             lang.code if lang else source,
             r["target"],
             task.id,
@@ -263,6 +274,10 @@ class TranslateMessage(_Xiangji):
             return fail_item(item, "too-large", messages.file_too_large(name, MAX_IMAGE_BYTES))
         except DownloadRefused:
             return fail_item(item, "not-slack", messages.not_a_slack_file(name))
+        except DownloadFailed as exc:
+            if not exc.permanent:
+                raise
+            return fail_item(item, "fetch", messages.download_failed(str(exc)))
         if not any(data.startswith(magic) for magic in IMAGE_MAGIC):
             return fail_item(item, "not-an-image", messages.not_an_image(name))
         await self.limits.acquire("xiangji.submit")

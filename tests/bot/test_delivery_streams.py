@@ -11,7 +11,7 @@ from aiohttp import web
 
 from bot.config import Settings
 from bot.delivery import Delivery, FileTooLarge
-from bot.services import slack_client
+from bot.slack_client import slack_client
 
 BODY = bytes(range(256)) * 1200  # 300 KB: a product image, sent in pieces
 
@@ -43,13 +43,13 @@ async def slow_server() -> AsyncIterator[str]:
 
 async def test_a_slowly_streamed_result_is_downloaded_whole(slow_server: str) -> None:
     async with aiohttp.ClientSession() as session:
-        delivery = Delivery(slack_client(Settings(), session), session, [slow_server])
+        delivery = Delivery(slack_client(None, Settings().slack_api_url, session), session, [slow_server])
         data = await delivery.download(f"http://{slow_server}/r.png")
     assert data == BODY  # not the first chunk that happened to be there
 
 
 async def test_the_limit_stops_a_download_that_grows_past_it(slow_server: str) -> None:
     async with aiohttp.ClientSession() as session:
-        delivery = Delivery(slack_client(Settings(), session), session, [slow_server])
+        delivery = Delivery(slack_client(None, Settings().slack_api_url, session), session, [slow_server])
         with pytest.raises(FileTooLarge):
             await delivery.download(f"http://{slow_server}/r.png", limit=100_000)

@@ -192,9 +192,16 @@ def test_to_json_is_plain_data() -> None:
         "channel": "C1",
         "user": "U1",
         "thread_ts": "1700000000.000100",
+        "response_url": None,
     }
     assert data["items"][0]["outputs"][0]["url"] == "https://i.tosoiot.com/a.jpg"
     assert json.loads(json.dumps(data)) == json.loads(json.dumps(data, sort_keys=True))
+
+
+def test_a_task_saved_before_places_had_a_response_url_still_loads() -> None:
+    data = full_task().to_json()
+    del data["place"]["response_url"]
+    assert Task.from_json(data).place.response_url is None
 
 
 def test_from_json_does_not_modify_its_input() -> None:
