@@ -25,7 +25,7 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bot import messages
-from bot.delivery import Delivery, DownloadRefused, FileTooLarge
+from bot.delivery import Delivery, DownloadFailed, DownloadRefused, FileTooLarge
 from bot.tasks import Item, Task
 from bot.work import fail_item, submit_one_by_one, waiting
 from providers.errors import ErrorKind, ProviderError
@@ -82,8 +82,14 @@ class TranslateDoc:
                 data = await self.delivery.download_public(item.source, limit=MAX_DOC_BYTES)
         except FileTooLarge:
             return fail_item(item, "too-large", messages.file_too_large(name, MAX_DOC_BYTES))
-        except DownloadRefused:
-            return fail_item(item, "refused", messages.url_refused(item.source))
+        except DownloadRefused as exc:  # the URL itself, or where it redirected
+            return fail_item(item, "refused", messages.url_refused(str(exc)))
+        except DownloadFailed as exc:
+            if not exc.permanent:
+                raise  # a timeout, a reset, a 5xx: the engine tries again later
+            return fail_item(item, "fetch", messages.download_failed(str(exc)))
+        if _web_page_for_a_document(name, data):
+            return fail_item(item, "not-a-document", messages.not_a_document(name))
         r = task.request
         try:
             translate_id = await self.client.file_translate(
@@ -148,6 +154,15 @@ class TranslateDoc:
             )
         wanted = output.get("filename")
         return next((data for name, data in files if name == wanted), files[0][1])
+
+
+def _web_page_for_a_document(name: str, data: bytes) -> bool:
+    """The address answered with a web page (a sign-in or error page) where a document
+    that is not itself HTML was expected."""
+    if name.lower().endswith((".html", ".htm", ".xhtml")):
+        return False
+    head = data[:512].lstrip().lower()
+    return head.startswith((b"<!doctype html", b"<html"))
 
 
 def _item_for(translation: Translation, target: str) -> TranslateItem | None:
