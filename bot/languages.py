@@ -27,7 +27,7 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Sequence
 from dataclasses import dataclass
 
 __all__ = [
@@ -35,6 +35,8 @@ __all__ = [
     "PROVIDERS",
     "Language",
     "LanguageError",
+    "PairReading",
+    "TwoLanguages",
     "all_languages",
     "check_pair",
     "check_source",
@@ -44,6 +46,9 @@ __all__ = [
     "lookup",
     "parse_pair",
     "provider_code",
+    "read_language",
+    "read_pair",
+    "text_source",
 ]
 
 
@@ -62,6 +67,20 @@ class LanguageError(ValueError):
     def __init__(self, message: str, suggestion: Language | None = None) -> None:
         super().__init__(message)
         self.suggestion = suggestion
+
+
+class TwoLanguages(LanguageError):
+    """Two languages written as one tag, like ``en-ja``: the person meant ``en>ja``."""
+
+    def __init__(self, word: str, source: Language, target: Language) -> None:
+        super().__init__(
+            f"'{word}' names two languages, {source.name} and {target.name}. "
+            f"To translate from {source.code} into {target.code}, "
+            f"write {source.code}>{target.code}.",
+            target,
+        )
+        self.source = source
+        self.target = target
 
 
 PROVIDERS = ("xiangji", "alibaba", "rozetta")
@@ -180,10 +199,30 @@ def _find(key: str) -> Language | None:
     if lang := _INDEX.get(key.replace("-", " ")):  # "traditional-chinese"
         return lang
     parts = key.split("-")
+    if len(parts) == 2 and (pair := _two_languages(key, parts[0], parts[1])):
+        raise TwoLanguages(key, *pair)
     for end in range(len(parts) - 1, 0, -1):  # zh-hant-tw -> zh-hant; en-us -> en
         if lang := _INDEX.get("-".join(parts[:end])):
             return lang
     return None
+
+
+# Real locale tags whose region is also a language code in the table, and whose country
+# _COUNTRIES does not give to that language (es-AR, ms-MY, nb-NO are found there).
+_LOCALE_TAGS = frozenset(
+    {"en-my", "zh-my", "ta-my", "sv-fi", "en-id", "en-th", "en-fi", "en-uk", "pt-tl"}
+)
+
+
+def _two_languages(key: str, first: str, second: str) -> tuple[Language, Language] | None:
+    """``en-ja`` (two languages joined by a hyphen) rather than ``es-ar`` (a language and a
+    region where it is spoken): the pair the person meant, else None."""
+    a, b = _INDEX.get(first), _INDEX.get(second)
+    if a is None or b is None or a == b or key in _LOCALE_TAGS:
+        return None
+    if second in _COUNTRIES.get(a.code, ()):  # es-ar: Spanish as written in Argentina
+        return None
+    return a, b
 
 
 def _suggest(key: str) -> Language | None:
@@ -246,6 +285,132 @@ def parse_pair(text: str) -> tuple[Language | None, Language]:
             "Write two different languages, like zh>en."
         )
     return source, target
+
+
+# Multi-word names written with spaces: "traditional chinese", "brazilian portuguese"; an
+# English name with its parentheses ("Chinese (Traditional)") only when they are typed.
+_SPACED = frozenset(_norm(word) for *_, words in _TABLE for word in words if " " in _norm(word))
+_MAX_WORDS = 3  # "hong kong chinese", "chinese (hong kong)"
+
+
+def _phrase(words: list[str]) -> Language | None:
+    joined = " ".join(words)
+    key = _norm(joined)
+    if key in _SPACED or ("(" in joined and key in _INDEX):
+        return _INDEX[key]
+    return None
+
+
+@dataclass(frozen=True)
+class PairReading:
+    """What ``read_pair`` found at the start of a command's words."""
+
+    source: Language | None
+    target: Language
+    used: int  # how many of the words were the languages
+    spaced: bool  # the '>' had spaces around it ("en > ja", "en> ja"): not how it is written
+    explicit: bool  # a '>' was written (so "auto>en" and "en" differ)
+
+
+def _pieces(words: Sequence[str]) -> list[tuple[str, int, bool]]:
+    """Words cut at every '>' (and its spellings): (piece, index of its word, starts a word)."""
+    pieces = []
+    for index, word in enumerate(words):
+        norm = word.replace("&gt;", ">")  # first: Slack's "-&gt;" is "->"
+        for sep in _SEPARATORS:
+            norm = norm.replace(sep, ">")
+        for n, part in enumerate(p for p in re.split(r"(>)", norm) if p):
+            pieces.append((part, index, n == 0))
+    return pieces
+
+
+def _language_at(
+    pieces: list[tuple[str, int, bool]], at: int, *, first: bool
+) -> tuple[Language | None, int]:
+    """The language starting at piece ``at``, and how many pieces it takes (``auto``: None)."""
+    word = pieces[at][0]
+    followed = at + 1 < len(pieces) and pieces[at + 1][0] == ">"
+    if first and followed and _norm(word) == "auto":
+        return None, 1
+    for n in range(_MAX_WORDS, 1, -1):
+        words = [p for p, _, _ in pieces[at : at + n]]
+        if len(words) == n and ">" not in words and (lang := _phrase(words)):
+            return lang, n
+    try:
+        return lookup(word), 1
+    except TwoLanguages as exc:
+        if first:
+            raise
+        raise LanguageError(f"Unknown language '{word}'. {_HOW}") from exc
+
+
+def read_language(words: Sequence[str]) -> tuple[Language, int] | None:
+    """A language (one word, or a multi-word name) at the start of ``words`` and how many
+    words it takes; None when the first word is not a language or holds a '>'."""
+    pieces = _pieces(words[:_MAX_WORDS])
+    if not pieces or any(piece == ">" for piece, word, _ in pieces if word == 0):
+        return None
+    try:
+        lang, n = _language_at(pieces, 0, first=False)
+    except LanguageError:
+        return None
+    return (lang, pieces[n - 1][1] + 1) if lang else None
+
+
+def read_pair(words: Sequence[str]) -> PairReading:
+    """``[SRC>]TGT`` at the start of a command's words (split at whitespace).
+
+    Each side is a code, an English name or a multi-word name ("traditional chinese",
+    "Chinese (Traditional)"). A '>' attached to the first language ("en>ja", "en> ja")
+    always makes a pair; one with a space before it ("en >ja", "en > ja") only when a
+    language follows. ``spaced`` says the '>' had spaces around it. "en-ja" raises
+    ``TwoLanguages``; other mistakes ``LanguageError``."""
+    pieces = _pieces(words[: 2 * _MAX_WORDS + 1])
+    if not pieces:
+        raise LanguageError(f"No language given. {_HOW_PAIR}")
+    raw = " ".join(words[: 2 * _MAX_WORDS + 1])
+    if pieces[0][0] == ">":
+        raise LanguageError(f"Missing the source language before '>' in '{raw}'. {_HOW_PAIR}")
+    first, n = _language_at(pieces, 0, first=True)
+    spaced_sep = n < len(pieces) and pieces[n][2]  # "en >ja": maybe just text after "en"
+    if (
+        n >= len(pieces)
+        or pieces[n][0] != ">"
+        or (spaced_sep and first is not None and not _follows(pieces, n + 1))
+    ):
+        if first is None:
+            raise LanguageError(
+                f"'auto' is not a target language. {_HOW_PAIR} Leave out the source to detect it."
+            )
+        return PairReading(None, first, pieces[n - 1][1] + 1, False, False)
+    sep = n
+    raw = " ".join(words[: pieces[sep][1] + 2])
+    if sep + 1 >= len(pieces) or pieces[sep + 1][0] == ">":
+        raise LanguageError(f"Missing the target language after '>' in '{raw}'. {_HOW_PAIR}")
+    target, m = _language_at(pieces, sep + 1, first=False)
+    assert target is not None
+    end = sep + 1 + m
+    raw = " ".join(words[: pieces[end - 1][1] + 1])
+    if end < len(pieces) and pieces[end][0] == ">" and not pieces[end][2]:
+        raise LanguageError(f"Too many '>' in '{raw}'. {_HOW_PAIR}")
+    if first == target:
+        raise LanguageError(
+            f"'{raw}' translates {_label(target)} into itself. "
+            "Write two different languages, like zh>en."
+        )
+    spaced = pieces[sep][2] or pieces[sep + 1][2]
+    return PairReading(first, target, pieces[end - 1][1] + 1, spaced, True)
+
+
+def _follows(pieces: list[tuple[str, int, bool]], at: int) -> bool:
+    """A language starts at piece ``at`` (for a '>' with a space before it)."""
+    if at >= len(pieces) or pieces[at][0] == ">":
+        return False
+    try:
+        _language_at(pieces, at, first=False)
+    except LanguageError:
+        return False
+    return True
 
 
 def _check_names(provider: str, operation: str | None = None) -> None:
@@ -426,13 +591,9 @@ _SCRIPTS: dict[str, tuple[tuple[int, int], ...]] = {
 _NOISE = re.compile(r"<[^>]*>|https?://\S+|:[a-z0-9_+'-]+:")
 
 
-def detect_source(text: str) -> Language | None:
-    """Tiny script-based guess of the language of `text`; None when no letters are recognised.
-
-    Han -> zh (ja when kana make up at least a tenth of the CJK letters), Hangul -> ko,
-    Thai -> th, Cyrillic -> ru, Arabic script -> ar, Latin -> en. CJK letters weigh 3 (one
-    carries about a word), so a Chinese title with an English brand name stays zh.
-    """
+def _scores(text: str) -> dict[str, int]:
+    """Letters of each recognised script in ``text``, CJK weighing 3 (one carries about a
+    word); keys are the language each script suggests (zh or ja, ko, th, ru, ar, en)."""
     counts = dict.fromkeys(_SCRIPTS, 0)
     for ch in _NOISE.sub(" ", text):
         cp = ord(ch)
@@ -444,6 +605,60 @@ def detect_source(text: str) -> Language | None:
                 break
     han, kana = counts.pop("han"), counts.pop("kana")
     cjk = "ja" if kana and kana * 10 >= han + kana else "zh"
-    scores = {cjk: 3 * (han + kana), "ko": 3 * counts.pop("ko"), **counts}
+    return {cjk: 3 * (han + kana), "ko": 3 * counts.pop("ko"), **counts}
+
+
+def detect_source(text: str) -> Language | None:
+    """Tiny script-based guess of the language of `text`; None when no letters are recognised.
+
+    Han -> zh (ja when kana make up at least a tenth of the CJK letters), Hangul -> ko,
+    Thai -> th, Cyrillic -> ru, Arabic script -> ar, Latin -> en. CJK letters weigh 3 (one
+    carries about a word), so a Chinese title with an English brand name stays zh.
+    """
+    scores = _scores(text)
     best = max(scores, key=lambda k: scores[k])
     return _BY_CODE[best] if scores[best] else None
+
+
+# The script each language is written in, for text_source. Languages not named are Latin.
+_SCRIPT_OF = {
+    **dict.fromkeys(("zh", "zh-TW", "zh-HK", "yue", "ja"), "cjk"),
+    "ko": "hangul",
+    "th": "thai",
+    **dict.fromkeys(("ru", "uk", "bg"), "cyrillic"),
+    **dict.fromkeys(("ar", "fa", "ur"), "arabic"),
+    "el": "greek",
+    "he": "hebrew",
+    **dict.fromkeys(("hi", "mr"), "devanagari"),
+    "bn": "bengali",
+    "ta": "tamil",
+    "te": "telugu",
+    "gu": "gujarati",
+    "my": "myanmar",
+}
+# What the detector's guesses are written in.
+_SCRIPT_OF_GUESS = {"zh": "cjk", "ja": "cjk", "ko": "hangul", "th": "thai", "ru": "cyrillic",
+                    "ar": "arabic", "en": "latin"}  # fmt: skip
+CLEAR_SHARE = 0.75  # of the weighted letters, in one script, for a mismatch to count
+CLEAR_MIN = 3  # weighted letters at least (one CJK character, or three Latin letters)
+
+
+def text_source(default: Language | None, text: str) -> Language | None:
+    """The source language of ``text`` when the channel's default source is ``default``.
+
+    The default holds unless the text is clearly written in another script: at least
+    three-quarters of its (weighted) letters, and at least one CJK character or three
+    Latin letters, in a script the default is not written in. Then the detector's guess
+    wins: an English message in a ``zh>en`` channel is read as English, a Chinese one in an
+    ``en>ja`` channel as Chinese. A Latin text under a Latin default (en vs de) never
+    overrides: the script cannot tell them apart. No default: the detector's guess."""
+    if default is None:
+        return detect_source(text)
+    scores = _scores(text)
+    total = sum(scores.values())
+    best = max(scores, key=lambda k: scores[k])
+    if total < CLEAR_MIN or scores[best] < CLEAR_SHARE * total:
+        return default
+    if _SCRIPT_OF_GUESS[best] == _SCRIPT_OF.get(default.code, "latin"):
+        return default
+    return _BY_CODE[best]

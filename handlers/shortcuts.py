@@ -11,7 +11,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot import messages
 from bot.channels import load_channel
-from bot.languages import LanguageError, check_pair, lookup
+from bot.languages import LanguageError, check_pair, lookup, provider_code, text_source
 from bot.services import Services
 from bot.tasks import Place
 from handlers.common import (
@@ -110,6 +110,13 @@ async def on_translate_submitted(
     except LanguageError as exc:
         await ack(response_action="errors", errors={"source": messages.modal_error(str(exc))})
         return
+    # The form starts at the channel's default source; left there, it is the default, and a
+    # text clearly in another script is read in that script's language (as for flags).
+    text = next((i for i in items if i.meta.get("kind") == "text"), None)
+    defaults = (await load_channel(services.store, meta["channel"])).defaults
+    own = text_source(source, text.source) if text and source else None
+    if request and own and own != source and defaults and source and defaults.source == source.code:
+        request = {**request, "source": own.code, "source_code": provider_code(own, "xiangji")}
     await ack()
     place = Place(meta.get("team", ""), meta["channel"], body["user"]["id"], meta["thread_ts"])
     key = f"shortcut:{meta.get('team', '')}:{view['id']}"

@@ -140,6 +140,9 @@ def _apply(config: ChannelConfig, change: ConfigChange) -> tuple[ChannelConfig, 
         return replace(config, auto_images=route), f"on {source or 'zh'}→{route.target}"
     if change.setting == "auto-docs":
         provider = change.provider or "alibaba"
+        if change.source is None and provider == "alibaba":  # Rozetta detects; Alibaba cannot
+            raise LanguageError(messages.auto_docs_needs_source(change.target.code))
+        check_pair(change.source, change.target, provider, "doc")
         route = Route(change.target.code, source, provider)
         return replace(
             config, auto_docs=route

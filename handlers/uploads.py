@@ -88,6 +88,25 @@ async def _documents(
 ) -> None:
     """Documents posted in an auto-docs channel: one document task per message."""
     key = f"{place.channel}:{ts}"
+    problem = await record_documents(
+        services, route, place, files, dedupe_key=f"upload-docs:{place.team}:{key}", origin=origin
+    )
+    if problem:
+        await _once(services, f"docs:{key}", place, problem)
+
+
+async def record_documents(
+    services: Services,
+    route: Route,
+    place: Place,
+    files: list[dict[str, Any]],
+    *,
+    dedupe_key: str,
+    origin: dict[str, str],
+) -> str | None:
+    """One document task for the Slack ``files`` of a message, along ``route`` (its
+    provider, Alibaba when none); what stands in the way, as a sentence, when it cannot be
+    made. Used by uploads to an auto-docs channel and by flag reactions."""
     provider = route.provider or "alibaba"
     try:
         require_doc_provider(services, provider)
@@ -97,17 +116,17 @@ async def _documents(
         target = lookup(route.target)
         check_pair(source, target, provider, "doc")
     except (UsageError, LanguageError) as exc:
-        await _once(services, f"docs:{key}", place, str(exc))
-        return
+        return str(exc)
     await record_task(
         services,
-        dedupe_key=f"upload-docs:{place.team}:{key}",
+        dedupe_key=dedupe_key,
         place=place,
         provider=provider,
         operation=f"{provider}.translate_doc",
         request=doc_request(source, target, provider, origin=origin),
         items=document_items(files),
     )
+    return None
 
 
 async def on_file_shared() -> None:

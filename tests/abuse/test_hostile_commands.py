@@ -20,7 +20,7 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.languages import all_languages
+from bot.languages import all_languages, read_language
 from handlers.parsing import (
     MAX_IMAGES,
     SCENES,
@@ -258,7 +258,8 @@ def codes_of(cmd: Any) -> tuple[str | None, str]:
     return (cmd.source.code if cmd.source else None, cmd.target.code)
 
 
-# Text a person translates: anything but a last word that looks like an option.
+# Text a person translates: anything but a word that looks like an option, or a first word
+# that reads as a second language or a spaced '>' (both refused with a suggestion).
 free_text = st.text(
     st.characters(codec="utf-8", exclude_categories=["Cs"]), min_size=1, max_size=200
 ).filter(lambda t: t.strip())
@@ -266,9 +267,10 @@ free_text = st.text(
 
 def ends_like_an_option(text: str) -> bool:
     words = text.split()
-    return (words[-1].startswith("--") and words[-1] != "--") or (
-        len(words) >= 2 and words[-2] == "--engine"
-    )
+    if any(re.match(r"(--|—|–)[A-Za-z]", w) for w in words):
+        return True
+    first = words[0]
+    return read_language([first]) is not None or first.startswith((">", "->", "→", "⇒", "＞"))
 
 
 @ROUND_TRIP

@@ -4,6 +4,7 @@ from bot.languages import (
     FLAGS,
     Language,
     LanguageError,
+    TwoLanguages,
     all_languages,
     check_pair,
     check_source,
@@ -13,6 +14,9 @@ from bot.languages import (
     lookup,
     parse_pair,
     provider_code,
+    read_language,
+    read_pair,
+    text_source,
 )
 
 HOW = "Write codes like zh, en, ja, ko or names like Korean."
@@ -512,3 +516,127 @@ def test_detect_source(text, code):
 @pytest.mark.parametrize("text", ["", "   ", "1234 !!", "😀🎉", "<https://example.com/x>", ":+1:"])
 def test_detect_source_nothing_recognisable(text):
     assert detect_source(text) is None
+
+
+# --- what people type: two languages, spaced '>', multi-word names (issue 15 §5) ------------
+
+
+@pytest.mark.parametrize(
+    ("word", "source", "target"),
+    [
+        ("en-ja", "en", "ja"),
+        ("zh_en", "zh", "en"),
+        ("english-japanese", "en", "ja"),
+        ("en-de", "en", "de"),
+    ],
+)
+def test_two_languages_joined_by_a_hyphen_are_a_pair_typo(word, source, target):
+    with pytest.raises(TwoLanguages) as info:
+        lookup(word)
+    assert (info.value.source.code, info.value.target.code) == (source, target)
+    assert f"write {source}>{target}" in str(info.value)
+
+
+@pytest.mark.parametrize(
+    ("word", "code"),
+    [
+        ("zh-TW", "zh-TW"),
+        ("zh-Hant-TW", "zh-TW"),
+        ("en-US", "en"),
+        ("de-DE", "de"),  # the region is also German's code: the same language
+        ("es-AR", "es"),  # Argentina, not Arabic
+        ("ms-MY", "ms"),  # Malaysia, not Burmese
+        ("nb-NO", "no"),
+        ("sv-FI", "sv"),
+        ("en-MY", "en"),
+        ("en-UK", "en"),
+        ("pt-BR", "pt-BR"),
+    ],
+)
+def test_real_locale_tags_are_not_pair_typos(word, code):
+    assert lookup(word).code == code
+
+
+def codes(reading):
+    return (reading.source.code if reading.source else None, reading.target.code)
+
+
+@pytest.mark.parametrize(
+    ("words", "source", "target", "used", "spaced"),
+    [
+        ("en>ja hello", "en", "ja", 1, False),
+        ("en hello", None, "en", 1, False),
+        ("en > ja hello", "en", "ja", 3, True),
+        ("en &gt; ja hello", "en", "ja", 3, True),
+        ("en> ja hello", "en", "ja", 2, True),
+        ("en >ja hello", "en", "ja", 2, True),
+        ("traditional chinese hello", None, "zh-TW", 2, False),
+        ("english>traditional chinese hello", "en", "zh-TW", 2, False),
+        ("traditional chinese>english hello", "zh-TW", "en", 2, False),
+        ("Chinese (Traditional)>en hello", "zh-TW", "en", 2, False),
+        ("hong kong chinese hello", None, "zh-HK", 3, False),
+        ("brazilian portuguese hello", None, "pt-BR", 2, False),
+        ("bahasa indonesia>en hello", "id", "en", 2, False),
+        ("auto>en hello", None, "en", 1, False),
+        ("ja >_< cute", None, "ja", 1, False),  # a '>' with a space before it and no language
+        ("en > I said", None, "en", 1, False),
+        ("zh>en >ko", "zh", "en", 1, False),
+    ],
+)
+def test_read_pair(words, source, target, used, spaced):
+    reading = read_pair(words.split())
+    assert codes(reading) == (source, target)
+    assert (reading.used, reading.spaced) == (used, spaced)
+
+
+def test_read_pair_multi_word_names_need_their_parentheses_to_be_reordered():
+    """ "chinese traditional recipes" is Chinese and a text; "Chinese (Traditional)" a name."""
+    assert codes(read_pair(["chinese", "traditional", "recipes"])) == (None, "zh")
+
+
+@pytest.mark.parametrize(
+    ("words", "message"),
+    [
+        ("zh>en>ja x", "Too many '>'"),
+        ("en>en x", "into itself"),
+        (">en x", "Missing the source language"),
+        ("en> x", "Unknown language 'x'"),
+        ("en>ja-ko x", "Unknown language 'ja-ko'"),
+        ("auto hello", "'auto' is not a target language"),
+    ],
+)
+def test_read_pair_errors(words, message):
+    with pytest.raises(LanguageError, match=message):
+        read_pair(words.split())
+
+
+def test_read_language():
+    assert read_language(["ja", "hello"])[0].code == "ja"
+    assert read_language(["traditional", "chinese", "x"])[0].code == "zh-TW"
+    assert read_language(["traditional", "chinese"])[1] == 2
+    assert read_language(["hello"]) is None
+    assert read_language(["ja>ko"]) is None
+
+
+@pytest.mark.parametrize(
+    ("default", "text", "code"),
+    [
+        ("zh", "The new shoes arrive on Friday.", "en"),  # Latin text, CJK default
+        ("en", "新鞋周五到货", "zh"),  # and the other way round
+        ("ja", "새 신발은 금요일에 도착합니다", "ko"),
+        ("en", "Новые туфли прибудут в пятницу", "ru"),
+        ("zh", "这款 Nike 鞋子很舒服", "zh"),  # a brand name does not make a mismatch
+        ("zh", "Check the 新品 launch on 周五 please", "zh"),  # mixed: not clear, default holds
+        ("zh", "OK", "zh"),  # too little to tell
+        ("de", "The new shoes arrive on Friday.", "de"),  # Latin vs Latin: cannot tell
+        ("zh", "新しい靴は金曜日に届きます", "zh"),  # Japanese vs Chinese: both CJK, default holds
+        ("el", "Hello there", "en"),
+    ],
+)
+def test_text_source_a_clear_script_mismatch_beats_the_default(default, text, code):
+    assert text_source(lookup(default), text).code == code
+
+
+def test_text_source_without_a_default_detects():
+    assert text_source(None, "Hello there").code == "en"
+    assert text_source(None, ":tada:") is None

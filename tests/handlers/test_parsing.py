@@ -12,7 +12,11 @@ from handlers.parsing import (
     ImageCommand,
     TextCommand,
     UsageError,
+    parse_cutout,
+    parse_media_job,
+    parse_tolk,
     parse_translate,
+    parse_translate_doc,
     parse_translate_image,
 )
 
@@ -132,17 +136,33 @@ def test_every_engine(engine: str) -> None:
     ("text", "expected"),
     [
         ("en use -- to end options", "use -- to end options"),
-        ("en run it with --verbose please", "run it with --verbose please"),
-        ("en the --engine deepl option", "the --engine deepl option"),
+        ("en run it with `--verbose` please", "run it with `--verbose` please"),
+        ("en the ```--engine deepl``` option", "the ```--engine deepl``` option"),
         ("en wait --", "wait --"),
         ("en a--b", "a--b"),
+        ("en keep --this-- here", "keep --this-- here"),
+        ("en 2024 — a year", "2024 — a year"),
     ],
 )
 def test_double_dash_inside_the_text_is_kept(text: str, expected: str) -> None:
+    """Only a word shaped like an option (``--name``) is one; in backticks it is text."""
     cmd = parse_translate(text)
     assert cmd.text == expected
     assert cmd.engine is None
     assert cmd.private is False
+
+
+def test_options_may_stand_inside_the_text() -> None:
+    cmd = parse_translate("en the --engine deepl option")
+    assert (cmd.text, cmd.engine) == ("the option", "deepl")
+    cmd = parse_translate("zh>en 第一行\n--private 第二行")
+    assert (cmd.text, cmd.private) == ("第一行\n第二行", True)
+
+
+def test_an_unknown_option_inside_the_text_says_how_to_keep_it() -> None:
+    message = refused_translate("en run it with --verbose please")
+    assert "`--verbose`" in message and "backticks" in message
+    assert TRANSLATE_USAGE in message
 
 
 def test_double_dash_inside_text_with_trailing_options() -> None:
@@ -433,3 +453,111 @@ def test_flag_with_a_value_is_refused() -> None:
     message = refused_image("zh>en https://x.example/a.jpg --fast=yes")
     assert "--fast=yes" in message
     assert IMAGE_USAGE in message
+
+
+# --- what people type (issue 15 §5) ------------------------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("typed", "corrected"),
+    [
+        ("en ja hello", "`/translate en>ja hello`"),
+        ("en-ja hello", "`/translate en>ja hello`"),
+        ("en &gt; ja hello", "`/translate en>ja hello`"),
+        ("--private en ja hello", "`/translate --private en>ja hello`"),
+        ("en ja", "`/translate en>ja`"),
+        ("en japanese hello", "`/translate en>ja hello`"),  # a name: the text was in en anyway
+    ],
+)
+def test_two_languages_are_refused_with_the_command_as_it_should_be(typed, corrected):
+    message = refused_translate(typed)
+    assert f"Did you mean {corrected}?" in message
+    assert TRANSLATE_USAGE in message
+
+
+@pytest.mark.parametrize(
+    ("typed", "text"),
+    [
+        ("ja hi there", "hi there"),  # hi: Hindi, but first a word
+        ("zh it works", "it works"),
+        ("ko my order", "my order"),
+        ("zh Japanese food", "Japanese food"),  # a name, and the text is not in zh
+        ("ja de rien", "de rien"),
+        ("ja 2 &gt; 1", "2 > 1"),
+    ],
+)
+def test_a_first_word_that_is_also_a_language_stays_text(typed, text):
+    assert parse_translate(typed).text == text
+
+
+def test_a_dash_that_a_keyboard_made_of_two_hyphens_is_still_an_option() -> None:
+    cmd = parse_translate("en Hello —private")
+    assert (cmd.text, cmd.private) == ("Hello", True)
+    assert parse_translate("en Hello —world").text == "Hello —world"  # not an option: text
+
+
+@pytest.mark.parametrize(
+    ("typed", "suggested"),
+    [
+        ("en>ja hello --engin deepl", "--engine"),
+        ("en>ja hello --engine=deepl --privat", "--private"),
+        ("--eng deepl en>ja hello", "--engine"),
+    ],
+)
+def test_a_mistyped_option_names_the_closest_one(typed, suggested):
+    message = refused_translate(typed)
+    assert f"did you mean `{suggested}`?" in message
+    assert TRANSLATE_USAGE in message
+
+
+@pytest.mark.parametrize(
+    ("typed", "urls"),
+    [
+        ("zh>ko https://a.example/1.jpg,https://a.example/2.jpg", ["1.jpg", "2.jpg"]),
+        ("zh>ko https://a.example/1.jpg, https://a.example/2.jpg", ["1.jpg", "2.jpg"]),
+        ("zh>ko https://a.example/1.jpg ,https://a.example/2.jpg", ["1.jpg", "2.jpg"]),
+        ("zh>ko <https://a.example/1.jpg>,<https://a.example/2.jpg>", ["1.jpg", "2.jpg"]),
+        ("zh>ko <https://a.example/1.jpg,https://a.example/2.jpg>", ["1.jpg", "2.jpg"]),
+        ("zh>ko https://a.example/1.jpg?s=1,2", ["1.jpg?s=1,2"]),  # a comma in one URL stays
+        ("zh>ko https://a.example/1.jpg?u=a,HTTP://a.example/2.jpg", ["1.jpg?u=a", "2.jpg"]),
+    ],
+)
+def test_comma_separated_urls(typed, urls):
+    cmd = parse_translate_image(typed)
+    assert [u.split("/")[-1] for u in cmd.urls] == urls
+
+
+def test_comma_separated_urls_for_cutout_and_documents() -> None:
+    cmd = parse_cutout("https://a.example/1.png, https://a.example/2.png --bg 1,2,3")
+    assert (len(cmd.urls), cmd.bg) == (2, (1, 2, 3))
+    with pytest.raises(UsageError, match="one document"):
+        parse_translate_doc("en>ja https://a.example/1.docx,https://a.example/2.docx")
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("config quota-threshold -5", "must be zero or more"),
+        ("config defaults en ja", "Did you mean `/tolk config defaults en>ja`?"),
+        ("config auto-images on zh-ko", "Did you mean `/tolk config auto-images on zh>ko`?"),
+        ("config auto-docs on en --provder rozetta", "did you mean `--provider`?"),
+        ("config defaults en --private", "Unknown option `--private`"),
+        ("tasks --all", "`/tolk tasks` takes no options"),
+    ],
+)
+def test_tolk_mistakes(typed, expected):
+    with pytest.raises(UsageError) as info:
+        parse_tolk(typed)
+    assert expected in str(info.value)
+    assert "Usage:" in str(info.value)
+
+
+def test_config_takes_multi_word_names() -> None:
+    config = parse_tolk("config auto-docs on english>traditional chinese --provider rozetta").config
+    assert config is not None and config.target is not None and config.source is not None
+    assert (config.source.code, config.target.code, config.provider) == ("en", "zh-TW", "rozetta")
+
+
+def test_media_job_has_no_options() -> None:
+    with pytest.raises(UsageError, match="takes no options such as `--wait`"):
+        parse_media_job("ImageCartoonize oss://my-bucket/a.jpg --wait")
