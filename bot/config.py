@@ -9,7 +9,7 @@ from __future__ import annotations
 
 import ipaddress
 import math
-from collections.abc import Mapping
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
 from urllib.parse import urlsplit
@@ -150,14 +150,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
     bot_token = get("SLACK_BOT_TOKEN")
     app_token = get("SLACK_APP_TOKEN")
     signing_secret = get("SLACK_SIGNING_SECRET")
-    if bot_token and not app_token and not signing_secret:
-        raise ConfigError(
-            "SLACK_SIGNING_SECRET is required in HTTP mode (no SLACK_APP_TOKEN set): "
-            "copy it from your app's Basic Information page, or set SLACK_APP_TOKEN "
-            "(xapp-…) to use Socket Mode instead."
-        )
-    if app_token and not app_token.startswith("xapp-"):
-        raise ConfigError("SLACK_APP_TOKEN must be an app-level token starting with xapp-")
+    _check_slack_set(get)
 
     poll_min = number("TOLK_POLL_MIN_SECONDS", 2.0, minimum=0.01)
     poll_max = number("TOLK_POLL_MAX_SECONDS", 60.0, minimum=0.01)
@@ -235,6 +228,88 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         admins=frozenset(u.strip() for u in (get("TOLK_ADMINS") or "").split(",") if u.strip()),
         allowed_file_hosts=tuple(h for h in hosts if h) or PROVIDER_RESULT_HOSTS,
     )
+
+
+# The Slack credentials. With none of them set, ``python -m bot`` starts the sandbox; with
+# some, they must make a working set (SLACK_API_URL is a base URL, not a credential).
+SLACK_CREDENTIALS = (
+    "SLACK_BOT_TOKEN",
+    "SLACK_APP_TOKEN",
+    "SLACK_SIGNING_SECRET",
+    "SLACK_CLIENT_ID",
+    "SLACK_CLIENT_SECRET",
+)
+
+
+def _check_slack_set(get: Callable[[str], str | None]) -> None:
+    """Some Slack credentials but not a working set: say which variable is missing or
+    wrong, rather than start the sandbox or fail later at Slack."""
+    bot, app, secret = get("SLACK_BOT_TOKEN"), get("SLACK_APP_TOKEN"), get("SLACK_SIGNING_SECRET")
+    client_id, client_secret = get("SLACK_CLIENT_ID"), get("SLACK_CLIENT_SECRET")
+    if bot and bot.startswith("xapp-"):
+        raise ConfigError(
+            "SLACK_BOT_TOKEN holds an app-level token (xapp-…): put that one in SLACK_APP_TOKEN, "
+            "and set SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…) from your app's "
+            "OAuth & Permissions page."
+        )
+    if bot and bot.startswith("xoxp-"):
+        raise ConfigError(
+            "SLACK_BOT_TOKEN holds a user token (xoxp-…): Tolk posts as its bot, so set "
+            "SLACK_BOT_TOKEN to the Bot User OAuth Token (xoxb-…) from your app's OAuth & "
+            "Permissions page."
+        )
+    if app and not app.startswith("xapp-"):
+        raise ConfigError(
+            "SLACK_APP_TOKEN must be an app-level token starting with xapp- (Basic Information "
+            "→ App-Level Tokens, scope connections:write)"
+            + (
+                ": it holds a bot token (xoxb-…), which goes in SLACK_BOT_TOKEN."
+                if app.startswith("xoxb-")
+                else "."
+            )
+        )
+    if secret and secret.startswith(("xoxb-", "xoxp-", "xapp-")):
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET holds a token, not the Signing Secret: copy the Signing Secret "
+            "from your app's Basic Information page (tokens go in SLACK_BOT_TOKEN and "
+            "SLACK_APP_TOKEN)."
+        )
+    if bool(client_id) != bool(client_secret):
+        missing = "SLACK_CLIENT_SECRET" if client_id else "SLACK_CLIENT_ID"
+        raise ConfigError(
+            f"{missing} is missing: set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
+            "(Basic Information → App Credentials), or neither."
+        )
+    if not bot and (app or secret or client_id):
+        given = [
+            name
+            for name, value in (
+                ("SLACK_APP_TOKEN", app),
+                ("SLACK_SIGNING_SECRET", secret),
+                ("SLACK_CLIENT_ID", client_id),
+                ("SLACK_CLIENT_SECRET", client_secret),
+            )
+            if value
+        ]
+        names = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
+        are = "are" if len(given) > 1 else "is"
+        raise ConfigError(
+            f"SLACK_BOT_TOKEN is missing ({names} {are} set): copy the Bot User OAuth Token "
+            f"(xoxb-…) from your app's OAuth & Permissions page, or unset {names} to run the "
+            "sandbox."
+            + (
+                " Installing Tolk in many workspaces with SLACK_CLIENT_ID is not available "
+                "in this version."
+                if client_id
+                else ""
+            )
+        )
+    if bot and not app and not secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is missing (SLACK_BOT_TOKEN is set, no SLACK_APP_TOKEN): "
+            "for HTTP mode copy it from your app's Basic Information page, or set "
+            "SLACK_APP_TOKEN (xapp-…) to use Socket Mode instead."
+        )
 
 
 def _callback_ips(value: str | None) -> tuple[str, ...]:

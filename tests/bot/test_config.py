@@ -166,6 +166,63 @@ def test_app_token_must_be_an_app_level_token() -> None:
     assert "xapp-" in message
 
 
+@pytest.mark.parametrize(
+    ("env", "names"),
+    [
+        ({"SLACK_SIGNING_SECRET": "signing-1"}, ["SLACK_SIGNING_SECRET"]),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, ["SLACK_APP_TOKEN"]),
+        (
+            {"SLACK_APP_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "signing-1"},
+            ["SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"],
+        ),
+        (
+            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c-1"},
+            ["SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"],
+        ),
+    ],
+)
+def test_some_slack_credentials_without_a_bot_token_name_it(
+    env: dict[str, str], names: list[str]
+) -> None:
+    """Not the sandbox: the person meant to connect to Slack and left one out."""
+    message = refused(env)
+    assert message.startswith("SLACK_BOT_TOKEN is missing")
+    assert all(name in message for name in names)  # what is set, to unset for the sandbox
+    assert "\n" not in message
+
+
+@pytest.mark.parametrize("missing", ["SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"])
+def test_half_of_the_client_credentials_is_refused(missing: str) -> None:
+    env = {**HTTP, "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c-1"}
+    del env[missing]
+    assert refused(env).startswith(f"{missing} is missing")
+
+
+def test_client_credentials_with_a_working_set_are_accepted() -> None:
+    env = {**HTTP, "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c-1"}
+    assert load_settings(env).mode is Mode.HTTP
+
+
+def test_the_api_url_alone_is_still_the_sandbox() -> None:
+    """``.env.example`` fills it in; it is a base URL, not a credential."""
+    assert load_settings({"SLACK_API_URL": "https://slack.com/api/"}).mode is Mode.SANDBOX
+
+
+@pytest.mark.parametrize(
+    ("token", "said"),
+    [("xapp-1-A0-1-abc", "app-level token (xapp-…)"), ("xoxp-1-abc", "user token (xoxp-…)")],
+)
+def test_a_bot_token_of_the_wrong_kind_is_refused_here(token: str, said: str) -> None:
+    message = refused({**HTTP, "SLACK_BOT_TOKEN": token})
+    assert message.startswith("SLACK_BOT_TOKEN holds") and said in message
+    assert "xoxb-" in message  # what belongs there
+
+
+def test_a_token_in_the_signing_secret_is_refused() -> None:
+    message = refused({**HTTP, "SLACK_SIGNING_SECRET": "xoxb-1-abc"})
+    assert message.startswith("SLACK_SIGNING_SECRET holds a token")
+
+
 # --- numbers -----------------------------------------------------------------------------
 
 
