@@ -134,9 +134,9 @@ def ack_duplicate(task_id: str, state: str) -> str:
 # --- where Tolk cannot post (bot/work: the answer goes through response_url or a DM) ----
 
 _WHY_NOT = {
-    "channel_not_found": "it is not a member of that private channel or DM",
-    "not_in_channel": "it is not a member of that channel",
-    "is_archived": "that channel is archived",
+    "channel_not_found": "it was never invited there",
+    "not_in_channel": "it is not a member there",
+    "is_archived": "the channel is archived",
     "thread_not_found": "the thread's first message was deleted",
     "user_not_in_channel": "you are not in that channel any more",
 }

@@ -21,8 +21,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
 
 from bot import messages
-from bot.slack_client import slack_error_code
 from bot.services import Services
+from bot.slack_client import slack_error_code
 from bot.tasks import Task
 
 log = logging.getLogger(__name__)

@@ -2,8 +2,14 @@
 
 Each line is a slash command as typed in Slack, or one of ``upload PATH…``,
 ``react :flag-kr: LAST``, ``wait``, ``help``, ``quit``. Requests are signed and sent to
-the bot exactly as Slack sends them; what the bot posts through the Slack Web API is
-printed as a transcript (messages, thread replies, files and where they were saved).
+the bot exactly as Slack sends them; what the bot posts through the Slack Web API (and
+through ``response_url``) is printed as a transcript: messages, thread replies, DMs,
+files and where they were saved.
+
+Typed at a terminal, the console shows a ``> `` prompt, and what lands in Slack while it
+waits for the next line (a thread reply, a file, a final message) is printed at once,
+above the prompt. From a script or a pipe it prints each line after ``> `` instead, and
+what landed after each line, so a transcript reads the same every time.
 """
 
 from __future__ import annotations
@@ -13,13 +19,15 @@ import contextlib
 import json
 import mimetypes
 import shlex
+import threading
 import time
-from collections.abc import Callable
+from collections.abc import AsyncIterator, Callable
 from pathlib import Path
 from typing import Any, TextIO
 
 import aiohttp
 
+from bot.mrkdwn import unescape
 from bot.sandbox.signed import (
     block_actions_payload,
     command_body,
@@ -31,6 +39,8 @@ from bot.sandbox.slack_emulator import SlackEmulator
 
 USER = "U0ALICE"
 CHANNEL = "C0GENERAL"
+PROMPT = "> "
+WATCH_SECONDS = 0.2  # how often a waiting prompt looks for what landed
 
 HELP = """Type what you would do in Slack:
   /translate zh>en 你好                               a slash command, as typed in Slack
@@ -41,6 +51,9 @@ HELP = """Type what you would do in Slack:
   /tolk help | tasks | cancel ID | retry ID
   /tolk config auto-docs on en>de                    then: upload notes.md
   /tolk config auto-docs on en>de --provider rozetta  the same through Rozetta
+  in #secret /translate-image zh>ko https://example.com/a.jpg
+                        a command in #secret, a private channel Tolk was never
+                        invited to: see where the answers go
   upload PATH…          post local files into #general as a message
   react :flag-kr: LAST  react to the last message (or a message ts)
   refine [TASK] [N]     press Refine on a translated or cut-out image: prints your
@@ -59,41 +72,112 @@ class Console:
         *,
         idle: Callable[[], Any],
         out: TextIO,
+        interactive: bool = False,
     ) -> None:
         self.slack = slack
         self.events_url = events_url
         self.secret = signing_secret
         self.idle = idle  # awaitable factory: True when no task is pending
         self.out = out
+        self.interactive = interactive  # a person at a terminal: prompt, live results
         self._seen_calls = 0
+        self._seen_responses = 0
         self._last_ts: str | None = None
         self._session: aiohttp.ClientSession | None = None
+        self._prompting = False  # a prompt is on screen, waiting for a line
+        self._busy = False  # a command is running
 
     def say(self, line: str = "") -> None:
-        print(line, file=self.out, flush=True)
+        self._emit([line])
 
-    async def run(self, lines: Any) -> int:
-        """Run commands from an async iterator of lines; return the exit status."""
+    def _emit(self, lines: list[str]) -> None:
+        """Print ``lines``; while a prompt waits, above it, then the prompt again with
+        what the person has typed so far."""
+        if not lines:
+            return
+        if not self._prompting:
+            print("\n".join(lines), file=self.out, flush=True)
+            return
+        typed = _typed_so_far()
+        self.out.write("\r\x1b[K" + "\n".join(lines) + "\n" + PROMPT + typed)
+        self.out.flush()
+
+    async def run(self, lines: AsyncIterator[str] | None = None) -> int:
+        """Run commands from an async iterator of lines (by default, typed at the prompt);
+        return the exit status."""
+        lines = lines if lines is not None else self.typed_lines()
         async with aiohttp.ClientSession() as self._session:
-            async for raw in lines:
-                line = raw.strip()
-                if not line or line.startswith("#"):
-                    continue
-                self.say(f"> {line}")
-                if line in ("quit", "exit"):
-                    break
-                try:
-                    await self.execute(line)
-                except ConsoleError as exc:
-                    self.say(f"  ! {exc}")
-                await asyncio.sleep(0.05)
-                self.show_new()
-            await self.wait()
+            watcher = asyncio.create_task(self._watch()) if self.interactive else None
+            try:
+                async for raw in lines:
+                    line = raw.strip()
+                    if not line or line.startswith("#"):
+                        continue
+                    if not self.interactive:  # at a terminal, the line is on screen already
+                        self.say(f"{PROMPT}{line}")
+                    if line in ("quit", "exit"):
+                        break
+                    self._busy = True  # its own answers first, in order
+                    try:
+                        await self.execute(line)
+                    except ConsoleError as exc:
+                        self.say(f"  ! {exc}")
+                    finally:
+                        await asyncio.sleep(0.05)
+                        self.show_new()
+                        self._busy = False
+                if not self.interactive:
+                    await self.wait()  # a script's last results
+            finally:
+                if watcher is not None:
+                    watcher.cancel()
         return 0
+
+    async def typed_lines(self) -> AsyncIterator[str]:
+        """Lines typed at the prompt, until ``quit`` or the end of input (Ctrl-D).
+
+        A daemon thread reads them (with line editing where ``readline`` is there), and
+        the prompt stays at the bottom while commands run: what they print, and what
+        lands in Slack meanwhile, goes above it. Lines typed meanwhile wait their turn."""
+        with contextlib.suppress(ImportError):  # input() edits lines with it once imported
+            import readline  # noqa: F401
+
+        loop = asyncio.get_running_loop()
+        queue: asyncio.Queue[str | None] = asyncio.Queue()
+
+        def read() -> None:
+            while True:
+                self._prompting = True
+                try:
+                    text: str | None = input(PROMPT)
+                except (EOFError, OSError, ValueError):
+                    text = None
+                self._prompting = False
+                loop.call_soon_threadsafe(queue.put_nowait, text)
+                if text is None or text.strip() in ("quit", "exit"):
+                    return
+
+        threading.Thread(target=read, name="sandbox-prompt", daemon=True).start()
+        while (text := await queue.get()) is not None:
+            yield text
+        self.say()  # end of input (Ctrl-D): leave the prompt's line
+
+    async def _watch(self) -> None:
+        """Between commands, print what lands in Slack as it lands."""
+        while True:
+            await asyncio.sleep(WATCH_SECONDS)
+            if not self._busy:
+                self.show_new()
 
     async def execute(self, line: str) -> None:
         word, _, rest = line.partition(" ")
-        if word.startswith("/"):
+        if word == "in":
+            where, _, rest = rest.partition(" ")
+            command, _, text = rest.partition(" ")
+            if not command.startswith("/"):
+                raise ConsoleError("write: in #secret /translate zh>en 你好")
+            await self.slash(command, text, channel=self._channel_id(where))
+        elif word.startswith("/"):
             await self.slash(word, rest)
         elif word == "upload":
             await self.upload(shlex.split(rest))
@@ -120,13 +204,20 @@ class Console:
             if line.startswith("tolk_") and "_bucket{" not in line and "_created{" not in line:
                 self.say(f"  {line}")
 
-    async def slash(self, command: str, text: str) -> None:
+    def _channel_id(self, name: str) -> str:
+        for channel in self.slack.channels.values():
+            if name.lstrip("#") in (channel.name, channel.id) and not channel.is_im:
+                return channel.id
+        names = ", ".join(f"#{c.name}" for c in self.slack.channels.values() if not c.is_im)
+        raise ConsoleError(f"there is no channel {name}; try one of {names}")
+
+    async def slash(self, command: str, text: str, *, channel: str = CHANNEL) -> None:
         body = command_body(
             command,
             text,
             user=USER,
-            channel=CHANNEL,
-            response_url=self.slack.new_response_url(channel=CHANNEL, user=USER),
+            channel=channel,
+            response_url=self.slack.new_response_url(channel=channel, user=USER),
             trigger_id=self.slack.new_trigger_id(),
         )
         status, answer = await self._post(body)
@@ -230,20 +321,28 @@ class Console:
     # --- the transcript ---------------------------------------------------------------
 
     def show_new(self) -> None:
+        """Print what Tolk posted since the last look: Web API calls that worked and
+        ``response_url`` answers, in the order they arrived."""
         calls = self.slack.calls[self._seen_calls :]
-        self._seen_calls = len(self.slack.calls)
+        self._seen_calls += len(calls)
+        responses = self.slack.responses[self._seen_responses :]
+        self._seen_responses += len(responses)
+        landed: list[tuple[float, list[str]]] = []
         for call in calls:
             if call.faulted or not (call.response or {}).get("ok"):
                 continue
-            for line in self._render(call.method, call.args, call.response or {}):
-                self.say(line)
+            landed.append((call.at, self._render(call.method, call.args, call.response or {})))
+        for record in responses:
+            landed.append((float(record.get("at") or 0), self._render_response(record)))
+        landed.sort(key=lambda item: item[0])
+        self._emit([line for _, lines in landed for line in lines])
 
     def _render(self, method: str, args: dict[str, Any], resp: dict[str, Any]) -> list[str]:
         if method == "chat.postMessage":
             self._last_ts = (
                 resp.get("ts", self._last_ts) if not args.get("thread_ts") else self._last_ts
             )
-            where = "  ↳ thread" if args.get("thread_ts") else f"  [#{self._channel_name(args)}]"
+            where = "  ↳ thread" if args.get("thread_ts") else f"  [{self._where(args)}]"
             lines = [f"{where} Tolk: {_text(args)}"]
             if _refine_elements(args):
                 lines.append(
@@ -267,9 +366,28 @@ class Console:
             return lines
         return []
 
-    def _channel_name(self, args: dict[str, Any]) -> str:
-        channel = self.slack.channels.get(str(args.get("channel", "")))
-        return channel.name if channel else str(args.get("channel"))
+    def _render_response(self, record: dict[str, Any]) -> list[str]:
+        """A ``response_url`` answer as the person sees it."""
+        if record.get("delete_original"):
+            return ["  (removed) Tolk deleted the message it had answered with"]
+        text = _text({"text": record.get("text"), "blocks": record.get("blocks")})
+        if record.get("replace_original"):
+            return [f"  (edited) Tolk: {text}"]
+        if record.get("response_type") == "in_channel":
+            where = "↳ thread" if record.get("thread_ts") else f"[{self._where(record)}]"
+            return [f"  {where} Tolk: {text}"]
+        return [f"  (only you) Tolk: {text}"]
+
+    def _where(self, args: dict[str, Any]) -> str:
+        """``#general``, or ``DM to you`` for a direct message to the console's person."""
+        value = str(args.get("channel") or "")
+        if not value:
+            return "the channel"
+        channel = self.slack.channels.get(value)
+        if value in self.slack.users or (channel is not None and channel.is_im):
+            user = value if value in self.slack.users else (channel.name if channel else value)
+            return "DM to you" if user == USER else f"DM to {user}"
+        return f"#{channel.name}" if channel else value
 
     def _last_message_ts(self) -> str | None:
         messages = self.slack.messages(CHANNEL)
@@ -306,6 +424,16 @@ class ConsoleError(Exception):
     pass
 
 
+def _typed_so_far() -> str:
+    """What the person has typed at the prompt (``readline``'s line buffer), to show it
+    again under the lines printed above it."""
+    try:
+        import readline
+    except ImportError:  # no readline on this platform: the text is still in the terminal
+        return ""
+    return readline.get_line_buffer()
+
+
 def _read_files(paths: list[str]) -> list[tuple[str, bytes, str]]:
     files = []
     for name in paths:
@@ -325,8 +453,9 @@ def _text(args: dict[str, Any]) -> str:
     for block in args.get("blocks") or []:
         if block.get("type") == "context":
             extra = " ".join(e.get("text", "") for e in block.get("elements", []))
-            return f"{_first_section(args) or text}  ({extra})"
-    return text.replace("\n", "\n        ")
+            text = f"{_sections(args) or text}  ({extra})"
+            break
+    return unescape(text).replace("\n", "\n        ")  # as Slack shows it: &lt; is <
 
 
 def _refine_elements(message: dict[str, Any]) -> list[dict[str, Any]]:
@@ -343,11 +472,13 @@ def _refine_elements(message: dict[str, Any]) -> list[dict[str, Any]]:
     ]
 
 
-def _first_section(args: dict[str, Any]) -> str:
-    for block in args.get("blocks") or []:
-        if block.get("type") == "section":
-            return str(block.get("text", {}).get("text", ""))
-    return ""
+def _sections(args: dict[str, Any]) -> str:
+    """Every section's text, one after the other, as Slack shows a long message."""
+    return "\n".join(
+        str(block.get("text", {}).get("text", ""))
+        for block in args.get("blocks") or []
+        if block.get("type") == "section"
+    )
 
 
 def _size(n: int) -> str:

@@ -6,15 +6,16 @@ document URL it cannot reach."""
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import secrets
 import sys
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TextIO
 
 from bot.config import load_settings
 from bot.runtime import serving
-from bot.sandbox.console import HELP, Console
+from bot.sandbox.console import HELP, USER, Console
 from bot.sandbox.slack_emulator import SlackEmulator
 from bot.sandbox.wiring import emulator_env, free_port
 from providers.alibaba.emulator import AlibabaMTEmulator
@@ -46,6 +47,8 @@ async def run_sandbox(
         OssEmulator() as oss,
         MtsEmulator(oss, require_oss_host=False) as mts,
     ):
+        # a private channel Alice is in and Tolk was never invited to: `in #secret …`
+        slack.add_channel("G0SECRET", "secret", is_private=True, member=False, members=[USER])
         env = emulator_env(
             slack,
             xiangji,
@@ -74,7 +77,11 @@ async def run_sandbox(
                 signing_secret,
                 idle=idle,
                 out=out,
+                interactive=interactive,
             )
+            if interactive:
+                with _terminal_restored():
+                    return await console.run()  # a prompt, and results as they land
             lines = _file_lines(script) if script else _stdin_lines()
             return await console.run(lines)
 
@@ -83,6 +90,25 @@ def _fresh_data(files_dir: Path) -> None:
     files_dir.mkdir(parents=True, exist_ok=True)
     for old in DATA.glob("tolk*.sqlite"):
         old.unlink()  # a fresh workspace each run: old tasks would point at a Slack that is gone
+
+
+@contextlib.contextmanager
+def _terminal_restored() -> Iterator[None]:
+    """Leave the terminal as it was, even when the sandbox ends while a prompt waits
+    (Ctrl-C, an error): line editing changes its modes while it reads."""
+    try:
+        import termios
+
+        fd = sys.stdin.fileno()
+        saved = termios.tcgetattr(fd)
+    except (ImportError, OSError, ValueError):
+        yield
+        return
+    try:
+        yield
+    finally:
+        with contextlib.suppress(OSError, termios.error):
+            termios.tcsetattr(fd, termios.TCSADRAIN, saved)
 
 
 async def _file_lines(path: Path) -> AsyncIterator[str]:

@@ -476,7 +476,7 @@ class Work:
             return False
         task = run.task
         code = slack_error_code(exc)
-        log.warning("task %s: cannot post in %s (%s)", task.id, task.place.channel, code)
+        log.info("task %s: cannot post in %s (%s)", task.id, task.place.channel, code)
         if "moved" not in task.notes:
             try:
                 dm = await self.delivery.open_dm(task.place.user)

@@ -43,13 +43,17 @@ async def slow_server() -> AsyncIterator[str]:
 
 async def test_a_slowly_streamed_result_is_downloaded_whole(slow_server: str) -> None:
     async with aiohttp.ClientSession() as session:
-        delivery = Delivery(slack_client(None, Settings().slack_api_url, session), session, [slow_server])
+        delivery = Delivery(
+            slack_client(None, Settings().slack_api_url, session), session, [slow_server]
+        )
         data = await delivery.download(f"http://{slow_server}/r.png")
     assert data == BODY  # not the first chunk that happened to be there
 
 
 async def test_the_limit_stops_a_download_that_grows_past_it(slow_server: str) -> None:
     async with aiohttp.ClientSession() as session:
-        delivery = Delivery(slack_client(None, Settings().slack_api_url, session), session, [slow_server])
+        delivery = Delivery(
+            slack_client(None, Settings().slack_api_url, session), session, [slow_server]
+        )
         with pytest.raises(FileTooLarge):
             await delivery.download(f"http://{slow_server}/r.png", limit=100_000)

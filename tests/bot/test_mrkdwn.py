@@ -95,7 +95,8 @@ def test_fit_call_is_the_last_word_on_every_post() -> None:
         {"type": "context", "elements": [{"type": "mrkdwn", "text": "c"}] * 14},
     ]
     fitted = fit_call(
-        "chat.postMessage", {"channel": "C1", "text": "<!channel> " + "y" * 50_000, "blocks": blocks}
+        "chat.postMessage",
+        {"channel": "C1", "text": "<!channel> " + "y" * 50_000, "blocks": blocks},
     )
     assert fitted["text"].startswith("@channel") and len(fitted["text"]) <= 40_000
     assert fitted["text"].endswith("…")

@@ -42,9 +42,7 @@ def final_answers(slack: SlackEmulator, task: Task) -> list[str]:
             if response["response_type"] == "in_channel" and task.id not in text:
                 continue  # another command's answer
             seen.append("response_url")
-    seen += [
-        "ephemeral" for e in slack.ephemerals() if task.id in e["text"] and ":x:" in e["text"]
-    ]
+    seen += ["ephemeral" for e in slack.ephemerals() if task.id in e["text"] and ":x:" in e["text"]]
     return seen
 
 
