@@ -296,7 +296,8 @@ _MAX_WORDS = 3  # "hong kong chinese", "chinese (hong kong)"
 def _phrase(words: list[str]) -> Language | None:
     joined = " ".join(words)
     key = _norm(joined)
-    if key in _SPACED or ("(" in joined and key in _INDEX):
+    written_whole = re.search(r"\(\w[^()]*\)$", joined) is not None  # "Chinese (Traditional)"
+    if key in _SPACED or (written_whole and key in _INDEX):
         return _INDEX[key]
     return None
 

@@ -561,3 +561,9 @@ def test_config_takes_multi_word_names() -> None:
 def test_media_job_has_no_options() -> None:
     with pytest.raises(UsageError, match="takes no options such as `--wait`"):
         parse_media_job("ImageCartoonize oss://my-bucket/a.jpg --wait")
+
+
+@pytest.mark.parametrize(("typed", "text"), [("zh (", "("), ("zh ( hello", "( hello")])
+def test_a_bracket_after_the_language_is_text_not_part_of_a_name(typed: str, text: str) -> None:
+    """Found by hypothesis: a lone "(" was read as the start of "Chinese (Traditional)"."""
+    assert parse_translate(typed).text == text
