@@ -9,18 +9,34 @@ the file name for uploads — and only posts if it is not there.
 
 from __future__ import annotations
 
-import asyncio
 import fnmatch
 import ipaddress
 import logging
+import re
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
-from urllib.parse import urljoin, urlsplit
+from urllib.parse import unquote, urlsplit
 
 import aiohttp
 from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
+from bot.fetch import (  # the names others import from here, since before bot.fetch
+    DOWNLOAD_TIMEOUT as DOWNLOAD_TIMEOUT,
+)
+from bot.fetch import (
+    MAX_DOWNLOAD_BYTES,
+    PER_OWNER,
+    TRANSFERS,
+    DownloadRefused,
+    Fetcher,
+    public_address,
+)
+from bot.fetch import REDIRECTS as REDIRECTS
+from bot.fetch import DownloadFailed as DownloadFailed
+from bot.fetch import FileTooLarge as FileTooLarge
+from bot.fetch import read_at_most as read_at_most
+from bot.logs import current_work
 from bot.mrkdwn import SECTION, clip, fit_message
 from bot.slack_client import (
     NOT_JSON,
@@ -34,94 +50,76 @@ from bot.slack_retry import RateLimitRetry
 log = logging.getLogger(__name__)
 
 METADATA_EVENT = "tolk_task_message"
-MAX_DOWNLOAD_BYTES = 50 * 1024 * 1024
 RESPONSE_TIMEOUT = aiohttp.ClientTimeout(total=10)
-DOWNLOAD_TIMEOUT = aiohttp.ClientTimeout(total=120, sock_connect=15)
 
-REDIRECTS = 5  # hops a download follows, each checked like the first URL
 RESPONSE_URL_SECONDS = 30 * 60  # Slack's life of a command's response_url
 RESPONSE_URL_USES = 5
 
 
-class DownloadRefused(Exception):
-    """The URL is not on an allowed host; it is never fetched."""
-
-
-class DownloadFailed(Exception):
-    """The file could not be fetched. ``permanent``: no retry will fetch it (no such
-    host, 4xx, a redirect off the allowed hosts, a sign-in page); otherwise (timeouts,
-    resets, 5xx) a later try may work. ``str()`` says what happened, with the host."""
-
-    def __init__(self, reason: str, *, permanent: bool = False) -> None:
-        super().__init__(reason)
-        self.permanent = permanent
-
-
-class FileTooLarge(Exception):
-    """The file is larger than Tolk accepts; its size is not going to change."""
-
-
-async def read_at_most(stream: aiohttp.StreamReader, limit: int) -> bytes:
-    """The whole body, however it is chunked — ``StreamReader.read(n)`` returns only what
-    has arrived so far — and ``FileTooLarge`` as soon as it passes ``limit``."""
-    chunks, size = [], 0
-    async for chunk in stream.iter_chunked(64 * 1024):
-        size += len(chunk)
-        if size > limit:
-            raise FileTooLarge(limit)
-        chunks.append(chunk)
-    return b"".join(chunks)
+def current_owner() -> str | None:
+    """Whose transfer this is: the person the current task is for (set by the work
+    engine in ``current_work``), for ``FairSlots``."""
+    owner = current_work.get().get("owner")
+    return str(owner) if owner else None
 
 
 def host_allowed(url: str, allowed: Sequence[str]) -> bool:
-    """``allowed`` holds ``host``, ``host:port`` or ``*.domain`` entries.
+    """``allowed`` holds ``host``, ``host:port``, ``*.domain`` or ``*.domain:port`` entries.
+
+    An entry without a port admits only the default port of the URL's scheme (443 for
+    https, 80 for http). A port is part of what an entry names: ``files.slack.com`` means
+    Slack's file service on 443, while ``files.slack.com:8443`` is some other service on
+    that name, ``http://files.slack.com:443`` a cleartext connection, and for a loopback
+    or private entry every other port is another program on that machine. An entry that
+    matched any port and scheme turned one allowed service into everything behind its
+    name; a non-default port must be named (``127.0.0.1:8999``).
 
     A wildcard never admits an IP literal on a private, loopback or link-local
     address: only an entry naming that exact host does."""
     try:
         parts = urlsplit(url)
-        port = parts.port or (443 if parts.scheme == "https" else 80)
+        port = parts.port
     except ValueError:  # a bad port or bracket: not a URL we fetch
         return False
     if parts.scheme not in ("http", "https") or not parts.hostname:
         return False
+    default = 443 if parts.scheme == "https" else 80
+    port = default if port is None else port
     host = parts.hostname.lower()
     for entry in allowed:
-        if entry in (host, f"{host}:{port}"):
+        try:
+            named = urlsplit(f"//{entry.strip()}")
+            entry_host, entry_port = (named.hostname or "").lower(), named.port
+        except ValueError:  # a malformed entry admits nothing
+            continue
+        if not entry_host or port != (default if entry_port is None else entry_port):
+            continue
+        if entry_host == host:
             return True
-        if entry.startswith("*.") and fnmatch.fnmatchcase(host, entry) and not _private_ip(host):
+        if (
+            entry_host.startswith("*.")
+            and fnmatch.fnmatchcase(host, entry_host)
+            and not _private_ip(host)
+        ):
             return True
     return False
 
 
 def _named_exactly(url: str, allowed: Sequence[str]) -> bool:
     """``url``'s host is an entry of ``allowed`` itself, not only under a wildcard (call
-    after ``host_allowed``)."""
-    parts = urlsplit(url)
-    host = (parts.hostname or "").lower()
-    port = parts.port or (443 if parts.scheme == "https" else 80)
-    return any(entry in (host, f"{host}:{port}") for entry in allowed)
+    after ``host_allowed``; the same port rule applies)."""
+    return host_allowed(url, [entry for entry in allowed if not entry.strip().startswith("*.")])
 
 
 def _private_ip(host: str) -> bool:
+    """``host`` is an IP literal off the public internet (``bot.fetch.public_address``:
+    also carrier-grade NAT space, where clouds put metadata services — Alibaba Cloud's
+    100.100.100.200 — and IPv4 addresses inside IPv6 ones)."""
     try:
-        ip = ipaddress.ip_address(host)
+        ipaddress.ip_address(host)
     except ValueError:
         return False
-    # not is_global: also carrier-grade NAT space, where clouds put metadata services
-    # (Alibaba Cloud's 100.100.100.200)
-    return not ip.is_global or ip.is_private or ip.is_loopback or ip.is_link_local or ip.is_reserved
-
-
-async def _resolves_publicly(host: str, port: int | None) -> bool:
-    """Every address ``host`` resolves to is public (no loopback, private, link-local)."""
-    if _private_ip(host):
-        return False
-    try:
-        infos = await asyncio.get_running_loop().getaddrinfo(host, port or 443)
-    except OSError:
-        return True  # unresolvable here: the fetch fails on its own, nothing private is hit
-    return all(not _private_ip(str(info[4][0])) for info in infos)
+    return not public_address(host)
 
 
 class Delivery:
@@ -133,7 +131,9 @@ class Delivery:
         *,
         slack_file_hosts: Sequence[str] = ("files.slack.com",),
         response_hosts: Sequence[str] = ("hooks.slack.com",),
-        max_concurrent: int = 8,
+        max_concurrent: int = TRANSFERS,
+        per_owner: int = PER_OWNER,
+        fetcher: Fetcher | None = None,
     ) -> None:
         self.slack = slack
         self._acting = only_429_retries(slack)
@@ -141,39 +141,108 @@ class Delivery:
         self._allowed = tuple(allowed_hosts)
         self.slack_file_hosts = tuple(slack_file_hosts)
         self.response_hosts = tuple(response_hosts)
-        self._transfers = asyncio.Semaphore(max_concurrent)
+        # every URL Tolk opens itself goes through the fetcher (bot/fetch.py): resolved
+        # once, checked, connected to the checked address, in fair per-person slots
+        self._own_fetcher = fetcher is None
+        self.fetcher = fetcher or Fetcher(transfers=max_concurrent, per_owner=per_owner)
 
-    async def download(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
+    async def close(self) -> None:
+        """Close the fetcher if this Delivery made it (``open_services`` closes its own)."""
+        if self._own_fetcher:
+            await self.fetcher.close()
+
+    async def download(
+        self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES, owner: str | None = None
+    ) -> bytes:
         """A provider's result, from an allowed host only. A host admitted by a
-        ``*.domain`` entry (not named itself) must also resolve to public addresses."""
-        return await self._get(url, {}, limit, self._check_result_url)
+        ``*.domain`` entry (not named itself) must also be at public addresses: checked
+        by the fetcher on the addresses it connects to."""
+        return await self._get(
+            url, {}, limit, self._check_result_url, trusted=self._allowed, owner=owner
+        )
 
     async def _check_result_url(self, url: str) -> None:
         if not host_allowed(url, self._allowed):
             raise DownloadRefused(url)
-        if not _named_exactly(url, self._allowed):
-            parts = urlsplit(url)
-            if not await _resolves_publicly(parts.hostname or "", parts.port):
-                raise DownloadRefused(url)
 
-    async def download_public(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
-        """A URL a person gave, for a provider that takes only uploads: fetched only when
-        its host resolves to public addresses, or is explicitly allowed."""
-        return await self._get(url, {}, limit, self._check_public_url)
+    async def download_public(
+        self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES, owner: str | None = None
+    ) -> bytes:
+        """A URL a person gave, for a provider that takes only uploads: fetched only from
+        public addresses, or from a host named in the allowed hosts (the fetcher checks
+        the addresses it connects to)."""
+        return await self._get(
+            url, {}, limit, self._check_public_url, trusted=self._allowed, owner=owner
+        )
 
     async def _check_public_url(self, url: str) -> None:
         if host_allowed(url, self._allowed):
             return
-        parts = urlsplit(url)
+        try:
+            parts = urlsplit(url)
+        except ValueError:
+            raise DownloadRefused(url) from None
         if parts.scheme not in ("http", "https") or not parts.hostname:
             raise DownloadRefused(url)
-        if not await _resolves_publicly(parts.hostname, parts.port):
-            raise DownloadRefused(url)
 
-    async def download_slack_file(self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES) -> bytes:
-        """A Slack file's ``url_private``: Slack's hosts only, with the bot token. A redirect
-        means Slack wants a login (wrong token or scope): never followed."""
-        if not host_allowed(url, self.slack_file_hosts):
+    async def download_slack_file(
+        self, url: str, *, limit: int = MAX_DOWNLOAD_BYTES, file_id: str | None = None
+    ) -> bytes:
+        """A Slack file's ``url_private``, with the bot token. This is the one place the
+        token goes anywhere but Slack's Web API, so only where Slack serves files:
+
+        - over HTTPS to ``files.slack.com`` on its default port, or to the host of
+          ``SLACK_API_URL`` when that is not a slack.com name (the emulator); over plain
+          http only to that very host and port, when ``SLACK_API_URL`` itself is plain
+          http (the emulator on loopback) — never to ``slack.com`` or any other Slack
+          host, whatever ``slack_file_hosts`` holds;
+        - only to a file path, ``/files-pri/<file>/<name>`` or
+          ``/files-pri/<file>/download/<name>`` (``<file>`` is ``TEAM-FILE`` on Slack,
+          ``FILE`` in the emulator), and with ``file_id`` only to that file's;
+        - never with a user or password in the URL, never after a redirect (a redirect
+          means Slack wants a login: wrong token or scope).
+
+        Who may have which file fetched is decided before anything is recorded
+        (``handlers.common``, ``files.info``); this is the last line of defence."""
+        try:
+            parts = urlsplit(url)
+            port = parts.port
+        except ValueError:
+            raise DownloadRefused(url) from None
+        api = urlsplit(str(self.slack.base_url or ""))
+
+        def slack_com(entry: str) -> bool:
+            name = entry.strip().lower().rsplit("@", 1)[-1].split(":", 1)[0]
+            return name == "slack.com" or name.endswith(".slack.com")
+
+        file_hosts = [
+            h
+            for h in self.slack_file_hosts
+            if h.strip().lower() == "files.slack.com" or not slack_com(h)
+        ]
+        if parts.scheme == "https":
+            on_host = host_allowed(url, file_hosts)
+        else:  # plain http: only to SLACK_API_URL's own host and port, when it is http
+            on_host = (
+                parts.scheme == "http"
+                and api.scheme == "http"
+                and parts.netloc.lower() == api.netloc.lower()
+                and api.netloc.lower() in (h.strip().lower() for h in file_hosts)
+            )
+        segments = parts.path.split("/")
+        if len(segments) == 5 and segments[3] == "download":
+            del segments[3]
+        name = unquote(segments[-1]) if len(segments) == 4 else ""
+        shaped = (
+            len(segments) == 4
+            and segments[:2] == ["", "files-pri"]
+            and re.fullmatch(r"(?:[TE][A-Z0-9]+-)?F[A-Z0-9]+", segments[2]) is not None
+            and name not in ("", ".", "..")
+            and not any(c in name for c in "/\\")
+        )
+        stored_as = segments[2].rsplit("-", 1)[-1] if len(segments) == 4 else None
+        own = file_id is None or stored_as == file_id
+        if not (on_host and shaped and own) or parts.username or parts.password or port == 0:
             raise DownloadRefused(url)
         headers = {"Authorization": f"Bearer {self.slack.token}"}
         return await self._get(url, headers, limit, None)
@@ -184,46 +253,28 @@ class Delivery:
         headers: dict[str, str],
         limit: int,
         check: Callable[[str], Awaitable[None]] | None,
+        *,
+        trusted: Sequence[str] | None = None,
+        owner: str | None = None,
     ) -> bytes:
-        """GET ``url``, following up to ``REDIRECTS`` redirects when ``check`` admits
-        each hop (``check`` None: no redirect is followed). See ``DownloadFailed``."""
-        for _ in range(REDIRECTS + 1):
-            if check is not None:
-                await check(url)
-            host = urlsplit(url).hostname or url
-            async with self._transfers:
-                try:
-                    async with self._session.get(
-                        url, headers=headers, timeout=DOWNLOAD_TIMEOUT, allow_redirects=False
-                    ) as resp:
-                        if resp.status in (301, 302, 303, 307, 308) and check is not None:
-                            url = urljoin(url, resp.headers.get("Location", ""))
-                            continue
-                        if resp.status != 200:
-                            raise _status_failure(host, resp.status, headers)
-                        return await read_at_most(resp.content, limit)
-                except aiohttp.ClientConnectorDNSError as exc:
-                    raise DownloadFailed(
-                        f"there is no such host as {host}", permanent=True
-                    ) from exc
-                except aiohttp.ClientConnectorError as exc:
-                    refused = isinstance(exc.os_error, ConnectionRefusedError)
-                    raise DownloadFailed(
-                        f"{host} refused the connection"
-                        if refused
-                        else f"{host} could not be reached",
-                        permanent=refused,
-                    ) from exc
-                except aiohttp.InvalidURL as exc:
-                    raise DownloadFailed(f"{url} is not a valid address", permanent=True) from exc
-                except (aiohttp.ClientError, TimeoutError) as exc:
-                    raise DownloadFailed(f"{host}: {type(exc).__name__}") from exc
-        raise DownloadFailed(f"{host} redirected more than {REDIRECTS} times", permanent=True)
+        """GET ``url`` through the fetcher, following up to ``REDIRECTS`` redirects when
+        ``check`` admits each hop (``check`` None: no redirect is followed). Only a host
+        named in ``trusted`` (None: Slack's file hosts) may be at a non-public address.
+        ``owner``: whose transfer it is (default: the current task's person). See
+        ``DownloadFailed``."""
+        return await self.fetcher.get(
+            url,
+            headers=headers,
+            limit=limit,
+            check=check,
+            trusted=self.slack_file_hosts if trusted is None else trusted,
+            owner=owner if owner is not None else current_owner(),
+        )
 
     async def upload(
         self, channel: str, thread_ts: str | None, filename: str, data: bytes, comment: str
     ) -> str:
-        async with self._transfers:
+        async with self.fetcher.slots.slot(current_owner()):
             resp = await self._acting.files_upload_v2(
                 channel=channel,
                 thread_ts=thread_ts,
@@ -256,8 +307,9 @@ class Delivery:
         """Post a message; one that Slack refuses as it is (``invalid_blocks`` …) is sent
         again as plain text, so the person still gets the words."""
         metadata = {"event_type": METADATA_EVENT, "event_payload": {"marker": marker}}
-        try:
-            resp = await self._acting.chat_postMessage(
+
+        async def send(text: str, blocks: list[dict[str, Any]] | None) -> Any:
+            return await self._acting.chat_postMessage(
                 channel=channel,
                 text=text,
                 blocks=blocks,
@@ -266,6 +318,9 @@ class Delivery:
                 unfurl_links=False,
                 unfurl_media=False,
             )
+
+        try:
+            resp = await send(text, blocks)
         except SlackApiError as exc:
             if slack_failure(exc) is not SlackFailure.REFUSED or not (
                 blocks or len(text) > SECTION
@@ -274,14 +329,7 @@ class Delivery:
             log.error(
                 "Slack refused a message (%s); sending it as plain text", slack_error_code(exc)
             )
-            resp = await self._acting.chat_postMessage(
-                channel=channel,
-                text=clip(text, SECTION),
-                thread_ts=thread_ts,
-                metadata=metadata,
-                unfurl_links=False,
-                unfurl_media=False,
-            )
+            resp = await send(clip(text, SECTION), None)
         return str(resp["ts"])
 
     async def open_dm(self, user: str) -> str:
@@ -365,19 +413,6 @@ def only_429_retries(slack: AsyncWebClient) -> AsyncWebClient:
         headers=slack.headers,
         retry_handlers=[h for h in slack.retry_handlers if isinstance(h, RateLimitRetry)],
     )
-
-
-def _status_failure(host: str, status: int, headers: dict[str, str]) -> DownloadFailed:
-    if status >= 500 or status in (408, 429):
-        return DownloadFailed(f"{host} answered HTTP {status}")
-    if 300 <= status < 400 and "Authorization" in headers:
-        return DownloadFailed(
-            f"{host} sent a sign-in page instead of the file (Tolk may not read it)", permanent=True
-        )
-    if 300 <= status < 400:
-        return DownloadFailed(f"{host} redirected elsewhere (HTTP {status})", permanent=True)
-    gone = {404: " (not found)", 403: " (forbidden)", 410: " (gone)", 401: " (needs a login)"}
-    return DownloadFailed(f"{host} answered HTTP {status}{gone.get(status, '')}", permanent=True)
 
 
 async def once(

@@ -20,6 +20,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.backoff import Backoff
 from bot.config import Settings
 from bot.delivery import Delivery
+from bot.fetch import Fetcher
 from bot.links import Links
 from bot.metrics import Metrics
 from bot.poller import Poller
@@ -144,6 +145,9 @@ async def open_services(
                 connector=aiohttp.TCPConnector(limit=100), trace_configs=[metrics.trace_config()]
             )
         )
+        # the one fetcher for URLs Tolk opens itself (results, people's links, Slack files)
+        fetcher = Fetcher(trace_configs=[metrics.trace_config()])
+        stack.push_async_callback(fetcher.close)
         store = await open_store(settings.database_url)
         stack.push_async_callback(store.close)
         slack = slack_client(settings.slack_bot_token, settings.slack_api_url, session)
@@ -185,6 +189,7 @@ async def open_services(
             settings.allowed_file_hosts,
             slack_file_hosts=("files.slack.com", urlsplit(settings.slack_api_url).netloc),
             response_hosts=("hooks.slack.com", urlsplit(settings.slack_api_url).netloc),
+            fetcher=fetcher,
         )
         quota = QuotaWatcher(store, xiangji, delivery, settings, clock=clock)
         operations = {}

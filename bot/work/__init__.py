@@ -139,8 +139,13 @@ class Work:
     async def step(self, task: Task) -> None:
         """Move one claimed task forward and save it with its lease released."""
         run = Run(task, self.store)
-        context = current_work.set(
-            {"task": task.id, "provider": task.provider, "operation": task.operation}
+        context = current_work.set(  # "owner": whose transfers these are (fair slots)
+            {
+                "task": task.id,
+                "provider": task.provider,
+                "operation": task.operation,
+                "owner": f"{task.place.team}:{task.place.user}",
+            }
         )
         try:
             await self._advance(run)

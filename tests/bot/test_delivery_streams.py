@@ -46,7 +46,10 @@ async def test_a_slowly_streamed_result_is_downloaded_whole(slow_server: str) ->
         delivery = Delivery(
             slack_client(None, Settings().slack_api_url, session), session, [slow_server]
         )
-        data = await delivery.download(f"http://{slow_server}/r.png")
+        try:
+            data = await delivery.download(f"http://{slow_server}/r.png")
+        finally:
+            await delivery.close()  # its fetcher's sessions
     assert data == BODY  # not the first chunk that happened to be there
 
 
@@ -55,5 +58,8 @@ async def test_the_limit_stops_a_download_that_grows_past_it(slow_server: str) -
         delivery = Delivery(
             slack_client(None, Settings().slack_api_url, session), session, [slow_server]
         )
-        with pytest.raises(FileTooLarge):
-            await delivery.download(f"http://{slow_server}/r.png", limit=100_000)
+        try:
+            with pytest.raises(FileTooLarge):
+                await delivery.download(f"http://{slow_server}/r.png", limit=100_000)
+        finally:
+            await delivery.close()
