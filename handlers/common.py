@@ -1,24 +1,143 @@
-"""What every handler does after parsing: record the task once, and nudge the poller."""
+"""What every handler does after parsing: record the task once, and nudge the poller.
+
+Slack files and Slack addresses (issue 16). Tolk's bot token opens files a person may
+not see, so a Slack file given by link is taken only when ``files.info`` says it is
+shared in the conversation where the person asked, or is theirs (``checked_slack_file``),
+and the item records the file's own ``url_private`` as Slack gives it, not what was
+typed. Any other Slack address (the API, the web app, webhooks, a workspace URL) is
+refused as a document or image (``slack_address``). Files of a message the person acted
+on (uploads, flags, the shortcut) become items only with their own ``url_private``.
+"""
 
 from __future__ import annotations
 
+import asyncio
+import re
 from collections.abc import Callable
 from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
-from urllib.parse import urlsplit
+from urllib.parse import unquote, urlsplit
 
+import aiohttp
 from slack_bolt.async_app import AsyncAck
+from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import messages
-from bot.delivery import host_allowed
 from bot.languages import Language, check_pair, lookup, provider_code
 from bot.services import Services
-from bot.services import record_task as record_task  # the handlers' way in
+from bot.services import record_task as _record_task
+from bot.slack_client import slack_error_code
 from bot.slacktext import has_words
 from bot.tasks import Item, Place, Task
 from handlers.parsing import UsageError
 from providers.alibaba.wire import DOC_TYPES
+
+# Names that are Slack's own: a URL on any of them (any port, any scheme) is Slack's.
+SLACK_DOMAINS = ("slack.com", "slack-edge.com", "slack-files.com", "slack-redir.net")
+SLACK_FILE_HOST = "files.slack.com"
+# A url_private's file segment: TEAM-FILE on Slack (E… on Enterprise Grid), FILE in the
+# emulator; then the name, or download/ and the name.
+_FILE_PATH = re.compile(r"/files-pri/(?:[TE][A-Z0-9]+-)?(F[A-Z0-9]+)/(?:download/)?([^/]+)")
+# Slack waits 3 s for a command's answer; files.info must leave time for the rest.
+FILES_INFO_SECONDS = 2.0
+# Operations whose items are URLs a person typed, fetched by the provider itself.
+URL_OPERATIONS = frozenset({"xiangji.translate_image", "xiangji.cutout", "alibaba.translate_image"})
+
+
+async def record_task(services: Services, *, operation: str, **kwargs: Any) -> tuple[Task, bool]:
+    """``bot.services.record_task``, the handlers' way in: an image URL a person gave
+    (``URL_OPERATIONS``) may not be a Slack address — ``UsageError`` says so and nothing
+    is recorded."""
+    if operation in URL_OPERATIONS:
+        for item in kwargs.get("items", ()):
+            if slack_address(services, item.source):
+                raise UsageError(messages.slack_address_not_an_image(item.source))
+    return await _record_task(services, operation=operation, **kwargs)
+
+
+def slack_address(services: Services, url: str) -> bool:
+    """``url`` is on one of Slack's names (any port or scheme), or on the host and port of
+    ``SLACK_API_URL`` (the emulator in tests and the sandbox)."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = (parts.hostname or "").lower().rstrip("."), parts.port
+        api = urlsplit(services.settings.slack_api_url)
+    except ValueError:
+        return False
+    if any(host == d or host.endswith(f".{d}") for d in SLACK_DOMAINS):
+        return True
+    default = {"https": 443, "http": 80}
+    return bool(host) and (host, port or default.get(parts.scheme)) == (
+        (api.hostname or "").lower(),
+        api.port or default.get(api.scheme),
+    )
+
+
+def slack_file_id(services: Services, url: str) -> str | None:
+    """The file id in ``url`` when it is exactly a Slack file's link that the bot token
+    may be sent to (``Delivery.download_slack_file``): ``https://files.slack.com`` on its
+    default port, or ``SLACK_API_URL``'s own scheme, host and port when that is not a
+    Slack name (the emulator); no user or password; ``/files-pri/<file>/<name>`` (or
+    ``…/download/<name>``). None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+        api = urlsplit(services.settings.slack_api_url)
+    except ValueError:
+        return None
+    netloc = parts.netloc.lower()
+    on_file_host = parts.scheme == "https" and netloc in (SLACK_FILE_HOST, f"{SLACK_FILE_HOST}:443")
+    api_host = (api.hostname or "").lower()
+    emulator = not any(api_host == d or api_host.endswith(f".{d}") for d in SLACK_DOMAINS)
+    on_emulator = emulator and (parts.scheme, netloc) == (api.scheme, api.netloc.lower())
+    match = _FILE_PATH.fullmatch(parts.path)
+    if not (on_file_host or on_emulator) or match is None or port == 0:
+        return None
+    if unquote(match.group(2)) in (".", "..") or "@" in netloc:
+        return None
+    return match.group(1)
+
+
+def shared_with(file: dict[str, Any], channel: str, user: str) -> bool:
+    """``file`` (from ``files.info``) is ``user``'s own, or is shared in ``channel``."""
+    if user and file.get("user") == user:
+        return True
+    places: set[str] = set()
+    for key in ("channels", "groups", "ims"):
+        places.update(file.get(key) or ())
+    for kind in ("public", "private"):
+        places.update(((file.get("shares") or {}).get(kind) or {}).keys())
+    return channel in places
+
+
+async def checked_slack_file(
+    services: Services, url: str, *, channel: str, user: str
+) -> dict[str, Any]:
+    """The ``files.info`` file behind a Slack file link, when ``user`` may have Tolk open
+    it in ``channel`` (``shared_with``); else ``UsageError`` with what to do instead.
+
+    Asked before the command is acknowledged: one Web API call, bounded by
+    ``FILES_INFO_SECONDS`` so the answer stays inside Slack's 3 s. A Slack that does not
+    answer in time, or answers with an error, means no: the person is asked to try again."""
+    file_id = slack_file_id(services, url)
+    if file_id is None:
+        raise UsageError(messages.slack_address_not_a_file(url))
+    try:
+        async with asyncio.timeout(FILES_INFO_SECONDS):
+            resp = await services.slack.files_info(file=file_id)
+    except SlackApiError as exc:
+        if slack_error_code(exc) in ("file_not_found", "file_deleted", "access_denied"):
+            raise UsageError(messages.slack_file_not_visible()) from exc
+        raise UsageError(messages.slack_file_unchecked()) from exc
+    except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
+        raise UsageError(messages.slack_file_unchecked()) from exc
+    file = resp.get("file") or {}
+    if file.get("id") != file_id or not shared_with(file, channel, user):
+        raise UsageError(messages.slack_file_not_visible())
+    if slack_file_id(services, str(file.get("url_private") or "")) != file_id:
+        raise UsageError(messages.slack_address_not_a_file(url))  # external, a tombstone…
+    return file
 
 
 def require_xiangji(services: Services, key: str, what: str, variable: str) -> None:
@@ -39,15 +158,19 @@ async def record_command(
     acknowledgement: Callable[[Task], str],
 ) -> None:
     """Record a slash command's Xiangji task once and ack naming it (or the existing one)."""
-    task, created = await record_task(
-        services,
-        dedupe_key=command_key(command),
-        place=command_place(command),
-        provider="xiangji",
-        operation=operation,
-        request=request,
-        items=items,
-    )
+    try:
+        task, created = await record_task(
+            services,
+            dedupe_key=command_key(command),
+            place=command_place(command),
+            provider="xiangji",
+            operation=operation,
+            request=request,
+            items=items,
+        )
+    except UsageError as exc:  # a Slack address where an image URL belongs
+        await ack(text=str(exc))
+        return
     await ack(
         text=acknowledgement(task) if created else messages.ack_duplicate(task.id, task.state)
     )
@@ -86,7 +209,9 @@ def message_items(message: dict[str, Any]) -> tuple[Item, ...]:
     for n, file in enumerate(images):
         meta = {"kind": "file", "name": file.get("name", "image"), "file_id": file.get("id")}
         item = Item(source=file.get("url_private", ""), meta=meta)
-        if n >= MAX_FILES:
+        if not own_url(file):
+            item = _failed(item, "not-slack", messages.not_a_slack_file(meta["name"]))
+        elif n >= MAX_FILES:
             item = _failed(item, "too-many", messages.too_many_files(MAX_FILES))
         elif int(file.get("size") or 0) > MAX_FILE_BYTES:
             item = _failed(item, "too-large", messages.file_too_large(meta["name"], MAX_FILE_BYTES))
@@ -115,12 +240,26 @@ def document_items(files: list[dict[str, Any]]) -> tuple[Item, ...]:
         name = file.get("name", "document")
         meta = {"kind": "slack-file", "name": name, "file_id": file.get("id")}
         item = Item(source=file.get("url_private", ""), meta=meta)
-        if n >= MAX_FILES:
+        if not own_url(file):
+            item = _failed(item, "not-slack", messages.not_a_slack_file(name))
+        elif n >= MAX_FILES:
             item = _failed(item, "too-many", messages.too_many_files(MAX_FILES))
         elif int(file.get("size") or 0) > MAX_DOC_BYTES:
             item = _failed(item, "too-large", messages.file_too_large(name, MAX_DOC_BYTES))
         items.append(item)
     return tuple(items)
+
+
+def own_url(file: dict[str, Any]) -> bool:
+    """A message's file object carries its own ``url_private``: a Slack file path naming
+    this very file (the host and scheme are checked where it is fetched,
+    ``Delivery.download_slack_file``). Only such files of the message acted on are fetched."""
+    try:
+        path = urlsplit(str(file.get("url_private") or "")).path
+    except ValueError:
+        return False
+    match = _FILE_PATH.fullmatch(path)
+    return match is not None and bool(file.get("id")) and match.group(1) == file.get("id")
 
 
 def _failed(item: Item, code: str, message: str) -> Item:
@@ -167,11 +306,19 @@ def require_alibaba(services: Services, what: str) -> None:
         )
 
 
-def doc_item(services: Services, url: str) -> Item:
-    """A document by URL; a Slack file's URL is marked so Alibaba gets a signed link."""
+async def doc_item(services: Services, url: str, command: dict[str, Any]) -> Item:
+    """A document by URL. A Slack file is taken only when the person may have it opened
+    here (``checked_slack_file``), recorded under the ``url_private`` Slack gives for it
+    and marked so Alibaba gets a signed link; any other Slack address is refused
+    (``UsageError``)."""
     name = PurePosixPath(urlsplit(url).path).name or "document"
-    slack_file = host_allowed(url, services.delivery.slack_file_hosts)
-    return Item(source=url, meta={"kind": "slack-file" if slack_file else "url", "name": name})
+    if not slack_address(services, url):
+        return Item(source=url, meta={"kind": "url", "name": name})
+    file = await checked_slack_file(
+        services, url, channel=command["channel_id"], user=command["user_id"]
+    )
+    meta = {"kind": "slack-file", "name": file.get("name") or name, "file_id": file["id"]}
+    return Item(source=str(file["url_private"]), meta=meta)
 
 
 def doc_request(source: Any, target: Any, provider: str, **options: Any) -> dict[str, Any]:

@@ -3,7 +3,12 @@
 
 Alibaba fetches the file: a public URL is passed as it is; a Slack file link is private,
 so Alibaba fetches it from a signed Tolk link — which needs ``TOLK_PUBLIC_URL``. Rozetta
-takes uploads, so Tolk fetches the file itself (Slack files with the bot token)."""
+takes uploads, so Tolk fetches the file itself (Slack files with the bot token).
+
+A Slack file is taken only when it is shared in the conversation where the command was
+typed, or is the person's own (``files.info``, before the command is answered: see
+``handlers.common.checked_slack_file``); otherwise, and for any other Slack address,
+the person is told why and nothing is recorded."""
 
 from __future__ import annotations
 
@@ -21,6 +26,7 @@ from handlers.common import (
     doc_request,
     record_task,
     require_doc_provider,
+    slack_file_id,
 )
 from handlers.parsing import UsageError, parse_translate_doc
 
@@ -36,10 +42,10 @@ async def on_translate_doc(ack: AsyncAck, command: dict[str, Any], context: dict
         cmd = parse_translate_doc(command.get("text", ""))
         require_doc_provider(services, cmd.provider)
         check_pair(cmd.source, cmd.target, cmd.provider, "doc")
-        item = doc_item(services, cmd.url)
-        slack_file = item.meta.get("kind") == "slack-file"
+        slack_file = slack_file_id(services, cmd.url) is not None
         if cmd.provider == "alibaba" and slack_file and services.links.public_url is None:
             raise UsageError(messages.no_public_url())
+        item = await doc_item(services, cmd.url, command)  # a Slack file: files.info first
         request = doc_request(cmd.source, cmd.target, cmd.provider, scene=cmd.scene)
     except UsageError as exc:
         await ack(text=str(exc))

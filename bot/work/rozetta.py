@@ -77,7 +77,11 @@ class TranslateDoc:
         name = source_name(item)
         try:
             if item.meta.get("kind") == "slack-file":
-                data = await self.delivery.download_slack_file(item.source, limit=MAX_DOC_BYTES)
+                # only the file checked when the task was made (``file_id``): the token
+                # opens nothing else (issue 16); an item without one is refused
+                data = await self.delivery.download_slack_file(
+                    item.source, limit=MAX_DOC_BYTES, file_id=str(item.meta.get("file_id") or "")
+                )
             else:
                 data = await self.delivery.download_public(item.source, limit=MAX_DOC_BYTES)
         except FileTooLarge:

@@ -16,7 +16,6 @@ HOSTS = ("files.example.com", "cdn.example.net:8443", "*.x.com", "127.0.0.1:8999
         "https://files.example.com/a.jpg",
         "http://files.example.com/a.jpg",
         "https://FILES.Example.com/a.jpg",  # host names are case-insensitive
-        "https://files.example.com:8080/a.jpg",  # a bare host entry names the host, any port
         "https://user@files.example.com/a.jpg",
         "https://files.example.com/a.jpg?sig=1&exp=2#frag",
     ],
@@ -41,6 +40,13 @@ def test_other_hosts_are_refused(url: str) -> None:
     assert host_allowed(url, HOSTS) is False
 
 
+def test_a_bare_host_entry_admits_only_the_schemes_default_port() -> None:
+    """Before, it opened every port on that name: other services, cleartext on :443."""
+    assert host_allowed("https://files.example.com:8080/a.jpg", HOSTS) is False
+    assert host_allowed("http://files.example.com:443/a.jpg", HOSTS) is False
+    assert host_allowed("https://files.example.com:443/a.jpg", HOSTS) is True
+
+
 def test_host_and_port_entry_admits_only_that_port() -> None:
     assert host_allowed("https://cdn.example.net:8443/r.png", HOSTS) is True
     assert host_allowed("http://cdn.example.net:8443/r.png", HOSTS) is True
@@ -62,7 +68,7 @@ def test_host_and_default_port_entry_matches_the_scheme_default() -> None:
         ("https://a.x.com/r.png", True),
         ("https://deep.sub.x.com/r.png", True),
         ("https://A.X.COM/r.png", True),
-        ("https://a.x.com:8443/r.png", True),
+        ("https://a.x.com:8443/r.png", False),  # a wildcard names its port too
         ("https://x.com/r.png", False),  # *.x.com is subdomains only
         ("https://evilx.com/r.png", False),
         ("https://a.x.com.evil.org/r.png", False),
