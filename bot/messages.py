@@ -1159,3 +1159,62 @@ def flag_documents_need_source(target: str) -> str:
         f"(e.g. `{'zh' if target == 'en' else 'en'}>{target}`), or use the Translate… shortcut "
         "on the message and pick it there."
     )
+
+
+# Refine: the editor's message names a URL that is not this image's result.
+REFINE_RESULT_DISAGREES = (
+    "The editor's message gives two different refined URLs for this link's image; nothing was sent."
+)
+REFINE_NOT_THIS_IMAGE = (
+    "That URL is not the editor's refined image for this link's image; nothing was sent."
+)
+
+
+def not_yours_to_change(task_id: str, action: str, owner: str, admins: Sequence[str]) -> str:
+    """Cancel or retry refused: who may do it — the requester, and the Tolk admins
+    (``TOLK_ADMINS``) or, without that list, the workspace's admins and owners."""
+    if admins:
+        names = ", ".join(f"<@{a}>" for a in sorted(admins))
+        others = f"a Tolk admin ({names})"
+    else:
+        others = "a workspace admin or owner"
+    return (
+        f"Only the person who started task `{task_id}` (<@{owner}>) or {others} can "
+        f"{action} it. Nothing was changed."
+    )
+
+
+# --- Slack files given by link (issue 16: the bot token opens only what the person sees) ---
+
+
+def slack_file_not_visible() -> str:
+    return (
+        "That Slack file is not visible here: it is not shared in this conversation, and it "
+        "is not yours, so Tolk will not open it for you. To translate it, share it in this "
+        "channel (or upload it here) and give that link again — or react to its message "
+        "with a flag, or use the Translate… shortcut on it."
+    )
+
+
+def slack_file_unchecked() -> str:
+    return (
+        "Tolk could not check with Slack just now whether that file is shared here, so it "
+        "did not take it. Try again in a moment."
+    )
+
+
+def slack_address_not_a_file(url: str) -> str:
+    return (
+        f"`{_typed(url, 100)}` is a Slack address, not a Slack file: Tolk opens only a "
+        "file's own link (`https://files.slack.com/files-pri/…`), never other Slack pages "
+        "or Slack's API. To translate a file from Slack, share it in this channel or upload "
+        "it here, and give its link."
+    )
+
+
+def slack_address_not_an_image(url: str) -> str:
+    return (
+        f"`{_typed(url, 100)}` is a Slack address, not a public image link: Tolk does not "
+        "send Slack links to the image service. For an image posted in Slack, react to its "
+        "message with a flag or use the Translate… shortcut on it."
+    )

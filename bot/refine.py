@@ -6,18 +6,22 @@ result comes back.
 
 The link (``Links.refine_url``) is signed over task, image, user and editor language,
 and expires. It authorises one result: the first POST records an ``xiangji.refine``
-task whose dedupe key is the signature, so however often the page posts — a second
+task whose dedupe key is a digest of the signature, so however often the page posts — a second
 save, a reload, a replay — the refined image is posted once. The page listens only to
 the editor's origin and only for the documented message name; the server checks again
-everything the page sends (request id, allowed host) and trusts none of it.
+everything the page sends and trusts none of it: the URL must be the editor's result for
+this image's request id (``editor_result``) and on an allowed host.
 """
 
 from __future__ import annotations
 
+import hashlib
 import html
 import json
 import logging
+import re
 import secrets
+from collections.abc import Sequence
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -36,7 +40,7 @@ log = logging.getLogger(__name__)
 
 ROUTE = "/refine/{task}/{index}/{user}/{lang}/{expires}/{sig}"
 MAX_RESULT_BYTES = 64 * 1024  # {name, url, requestId, all} for one image
-USED = "refine"  # setting namespace: link signature → the refine task it made
+USED = "refine"  # setting namespace: digest of a link's signature → the refine task it made
 
 # Slack locale → the editor's UI language (seed part 九); English for the rest.
 _LOCALES = {"zh-cn": "CHS", "zh-tw": "CHT", "ja-jp": "JPN", "ko-kr": "KOR"}
@@ -66,6 +70,12 @@ class _Refused(Exception):
         self.message = message
 
 
+def _spent_key(signature: str) -> str:
+    """What the store keeps for a used link: a digest of its signature, so the database
+    never holds a link that still opens a page."""
+    return hashlib.sha256(f"tolk refine link\n{signature}".encode()).hexdigest()[:32]
+
+
 async def _target(services: Services, request: web.Request) -> tuple[Task, int, str]:
     """The task and image a genuine, unexpired link points at, and its signature."""
     m = request.match_info
@@ -83,7 +93,7 @@ async def _target(services: Services, request: web.Request) -> tuple[Task, int, 
 async def _page(services: Services, request: web.Request) -> web.Response:
     try:
         task, index, signature = await _target(services, request)
-        if await services.store.get_setting(USED, signature):
+        if await services.store.get_setting(USED, _spent_key(signature)):
             raise _Refused(410, messages.REFINE_LINK_SPENT)
     except _Refused as exc:
         return _html(exc.status, "Refine", f"<p>{html.escape(exc.message)}</p>")
@@ -137,7 +147,7 @@ async def _result(services: Services, request: web.Request) -> web.Response:
     name = result_filename(task, index, output)
     refine, created = await record_task(
         services,
-        dedupe_key=f"refine:{signature}",
+        dedupe_key=f"refine:{_spent_key(signature)}",
         place=Place(task.place.team, task.place.channel, user, task.place.thread_ts),
         provider="xiangji",
         operation=OPERATION,
@@ -146,7 +156,7 @@ async def _result(services: Services, request: web.Request) -> web.Response:
     )
     if not created:
         return web.json_response({"status": "already-sent", "task": refine.id}, status=409)
-    await services.store.put_setting(USED, signature, refine.id)
+    await services.store.put_setting(USED, _spent_key(signature), refine.id)
     log.info(
         "task %s: refined image %d handed over; task %s posts it", task.id, index + 1, refine.id
     )
@@ -175,16 +185,55 @@ async def _refined_url(services: Services, request: web.Request, task: Task, ind
     editor = EDITORS[task.operation]
     if not isinstance(data, dict) or data.get("name") != editor.result_message:
         raise _Refused(400, messages.refine_wrong_message(editor.result_message))
-    request_id = task.items[index].provider_id
-    everything = data.get("all") if isinstance(data.get("all"), dict) else {}
-    refined = everything.get(request_id)
-    if refined is None and data.get("requestId") == request_id:
-        refined = data.get("url")
-    if not isinstance(refined, str) or urlsplit(refined).scheme not in ("http", "https"):
+    return editor_result(data, task.items[index].provider_id, services.settings.allowed_file_hosts)
+
+
+def editor_result(data: dict[str, Any], request_id: str, allowed_hosts: Sequence[str]) -> str:
+    """The URL the editor's message (``{name, url, requestId, all}``, seed parts 九, 十一)
+    gives as the result for ``request_id``, or ``_Refused``.
+
+    What ties a URL to the image: the documented fields — ``url`` when ``requestId`` is
+    this image's id, ``all[request id]`` (every opened image's latest URL) — which must
+    agree when both are there; and the URL itself, which names the request id as a whole
+    path segment, as every Xiangji result URL does (``https://i.tosoiot.com/<date>/<id>/…``,
+    spec §5–6) and the emulator's stand-in editor (``<base>/i/<id>/r<n>.png``). A URL on an
+    allowed host that is not this image's result — another task's image, any other file —
+    is refused, whatever the message claims."""
+    found: list[Any] = []
+    if data.get("requestId") == request_id:
+        found.append(data.get("url"))
+    everything = data.get("all")
+    if isinstance(everything, dict) and request_id in everything:
+        found.append(everything[request_id])
+    if not found:
         raise _Refused(400, messages.REFINE_NO_URL)
-    if not host_allowed(refined, services.settings.allowed_file_hosts):
-        raise _Refused(400, messages.REFINE_HOST_REFUSED)
+    for url in found:
+        if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
+            raise _Refused(400, messages.REFINE_NO_URL)
+        if not host_allowed(url, allowed_hosts):
+            raise _Refused(400, messages.REFINE_HOST_REFUSED)
+    if len(set(found)) > 1:
+        raise _Refused(400, messages.REFINE_RESULT_DISAGREES)
+    (refined,) = set(found)
+    if not _names_request_id(refined, request_id):
+        raise _Refused(400, messages.REFINE_NOT_THIS_IMAGE)
     return refined
+
+
+_ENCODED_PATH = re.compile(r"%(2e|2f|5c|25)|\\", re.IGNORECASE)  # ``.``, ``/``, ``\``, ``%``
+
+
+def _names_request_id(url: str, request_id: str) -> bool:
+    """``url``'s path has ``request_id`` as one whole segment, with nothing that moves it
+    elsewhere once resolved (no ``.``/``..`` segment, no encoded dot, slash or backslash)."""
+    try:
+        path = urlsplit(url).path
+    except ValueError:
+        return False
+    segments = path.split("/")
+    if _ENCODED_PATH.search(path) or any(s in (".", "..") for s in segments):
+        return False
+    return bool(request_id) and request_id in segments
 
 
 def _html(status: int, title: str, body: str, *, csp: str | None = None) -> web.Response:

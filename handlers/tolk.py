@@ -3,10 +3,12 @@ and channel settings from Slack."""
 
 from __future__ import annotations
 
+import logging
 from dataclasses import replace
 from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
+from slack_sdk.errors import SlackApiError
 
 from bot import messages
 from bot.channels import ChannelConfig, Route, load_channel, save_channel
@@ -16,6 +18,8 @@ from bot.tasks import FINAL, Item, State, Task
 from bot.work import CANCEL_INDEX
 from handlers.common import command_key, record_task
 from handlers.parsing import ConfigChange, UsageError, parse_tolk
+
+log = logging.getLogger(__name__)
 
 RETRYABLE_STATES = frozenset({State.FAILED, State.EXPIRED, State.CANCELLED})
 
@@ -44,8 +48,11 @@ async def on_tolk(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any
         task = await services.store.get(cmd.task_id or "")
         if task is None or task.place.channel != command["channel_id"]:
             await ack(text=messages.no_such_task(cmd.task_id or ""))
-        elif not _may_change(services, task, command["user_id"]):
-            await ack(text=messages.not_yours(task.id))
+        elif not await _may_change(services, task, command["user_id"]):
+            admins = sorted(services.settings.admins)
+            await ack(
+                text=messages.not_yours_to_change(task.id, cmd.action, task.place.user, admins)
+            )
         elif cmd.action == "cancel":
             await ack(text=await _cancel(services, task, command["user_id"]))
         else:
@@ -68,9 +75,29 @@ async def _task_list(services: Services, channel: str) -> str:
     return messages.task_list(rows)
 
 
-def _may_change(services: Services, task: Task, user: str) -> bool:
+async def _may_change(services: Services, task: Task, user: str) -> bool:
+    """Cancel and retry are for the person who started the task and for admins: the
+    ``TOLK_ADMINS`` list when it is set, else the workspace's admins and owners."""
+    if task.place.user == user:
+        return True
     admins = services.settings.admins
-    return task.place.user == user or not admins or user in admins
+    if admins:
+        return user in admins
+    return await workspace_admin(services, user)
+
+
+async def workspace_admin(services: Services, user: str) -> bool:
+    """``users.info`` says ``user`` is an admin or owner of the workspace. If Slack
+    cannot say (an error, no ``users:read``), the answer is no."""
+    try:
+        resp = await services.slack.users_info(user=user)
+    except SlackApiError as exc:
+        log.warning("users.info for %s failed, so not treated as an admin: %s", user, exc)
+        return False
+    profile = resp.get("user") or {}
+    return bool(
+        profile.get("is_admin") or profile.get("is_owner") or profile.get("is_primary_owner")
+    )
 
 
 async def _cancel(services: Services, task: Task, user: str) -> str:

@@ -177,14 +177,27 @@ class File:
     created: int = field(default_factory=lambda: int(time.time()))
     shares: list[dict[str, Any]] = field(default_factory=list)
 
-    def to_api(self) -> dict[str, Any]:
-        """The file object as Slack's API returns it."""
+    def to_api(self, seen: Callable[[str], bool] | None = None) -> dict[str, Any]:
+        """The file object as Slack's API returns it: where it is shared, in ``channels``
+        (public channels), ``groups`` (private channels, group DMs), ``ims`` (DMs) and
+        ``shares`` (``public`` / ``private``). With ``seen``, only the conversations for
+        which ``seen(channel_id)`` is true are shown (``files.info`` shows what the caller
+        can see)."""
         public: dict[str, list[dict[str, Any]]] = {}
+        private: dict[str, list[dict[str, Any]]] = {}
+        groups: list[str] = []
+        ims: list[str] = []
         for share in self.shares:
+            if seen is not None and not seen(share["channel"]):
+                continue
             entry = {"ts": share["ts"], "channel_name": share["channel_name"]}
             if share.get("thread_ts"):
                 entry["thread_ts"] = share["thread_ts"]
-            public.setdefault(share["channel"], []).append(entry)
+            kind = share.get("kind", "public")
+            (public if kind == "public" else private).setdefault(share["channel"], []).append(entry)
+            listed = groups if kind == "group" else ims if kind == "im" else None
+            if listed is not None and share["channel"] not in listed:
+                listed.append(share["channel"])
         data = {
             "id": self.id,
             "created": self.created,
@@ -203,7 +216,12 @@ class File:
             "url_private_download": self.url_private_download,
             "permalink": self.permalink,
             "channels": list(public),
-            "shares": {"public": public} if public else {},
+            "groups": groups,
+            "ims": ims,
+            "shares": {
+                **({"public": public} if public else {}),
+                **({"private": private} if private else {}),
+            },
         }
         if self.alt_txt:
             data["alt_txt"] = self.alt_txt
@@ -445,6 +463,8 @@ class SlackEmulator:
         locale: str = "en-US",
         tz: str = "UTC",
         is_bot: bool = False,
+        is_admin: bool = False,
+        is_owner: bool = False,
     ) -> dict[str, Any]:
         real_name = real_name or name
         user = {
@@ -455,6 +475,8 @@ class SlackEmulator:
             "tz": tz,
             "locale": locale,
             "is_bot": is_bot,
+            "is_admin": is_admin or is_owner,  # as in Slack: an owner is an admin too
+            "is_owner": is_owner,
             "deleted": False,
             "profile": {"display_name": name, "real_name": real_name},
         }
@@ -649,6 +671,7 @@ class SlackEmulator:
             message["attachments"] = attachments
         for f in files or []:
             share = dict(channel=channel.id, channel_name=channel.name, ts=ts, thread_ts=parent_ts)
+            share["kind"] = "public" if channel.is_public else "im" if channel.is_im else "group"
             f.shares.append(share)
             if f.channel is None:
                 f.channel, f.thread_ts = channel.id, parent_ts
@@ -803,14 +826,29 @@ class SlackEmulator:
         return web.Response(text=f"OK - {len(data)}")
 
     async def _handle_download(self, request: web.Request) -> web.StreamResponse:
-        f = self.files.get(request.match_info["file_id"])
+        """A ``url_private`` download, recorded as a :class:`Call` ``"download"`` (args:
+        ``file_id``, ``path``, ``status``). A file the bot cannot see (``files.info``'s
+        rule) is not served to its token: a redirect to the sign-in page, as for no token."""
+        file_id = request.match_info["file_id"]
+        call = Call(
+            "download",
+            {"file_id": file_id, "path": request.path},
+            dict(request.headers),
+            time.time(),
+        )
+        self.calls.append(call)
+        f = self.files.get(file_id)
+        call.args["status"] = 404
         if f is None or request.match_info["name"] != pathlib.PurePath(f.name).name:
             return web.Response(status=404, text="file not found")
         auth = request.headers.get("Authorization", "")
-        if not auth:  # like Slack: no credentials -> redirect to an HTML sign-in page
+        call.args["status"] = 302
+        if not auth or not self._bot_sees_file(f):  # like Slack: a redirect to sign in
             raise web.HTTPFound(f"/signin?redir={request.path}")
+        call.args["status"] = 403
         if auth != f"Bearer {self.bot_token}":
             return web.Response(status=403, text="invalid_auth")
+        call.args["status"] = 200
         headers = {}
         if "/download/" in request.path:
             headers["Content-Disposition"] = f'attachment; filename="{request.match_info["name"]}"'
@@ -1202,11 +1240,27 @@ class SlackEmulator:
         return {"files": [f.to_api() for f in made]}
 
     def _files_info(self, a: dict[str, Any]) -> dict[str, Any]:
+        """As the bot sees the file: ``file_not_found`` when it is shared only where the
+        bot cannot see (a private channel or DM it is not in) and is not the bot's own;
+        otherwise only the shares the bot can see."""
         f = self.files.get(a.get("file") or "")
         if f is None:
             gone = a.get("file") in self.deleted_files
             raise SlackError("file_deleted" if gone else "file_not_found")
-        return {"file": f.to_api(), "comments": [], "response_metadata": {"next_cursor": ""}}
+        if not self._bot_sees_file(f):
+            raise SlackError("file_not_found")
+        shown = f.to_api(seen=self._bot_sees_conversation)
+        return {"file": shown, "comments": [], "response_metadata": {"next_cursor": ""}}
+
+    def _bot_sees_conversation(self, channel_id: str) -> bool:
+        channel = self.channels.get(channel_id)
+        return channel is not None and (channel.is_public or self.bot_user_id in channel.members)
+
+    def _bot_sees_file(self, f: File) -> bool:
+        """The bot's own file, or one shared in a conversation the bot can see."""
+        return f.user == self.bot_user_id or any(
+            self._bot_sees_conversation(share["channel"]) for share in f.shares
+        )
 
     def _files_delete(self, a: dict[str, Any]) -> dict[str, Any]:
         """A bot token deletes only the bot's own files; messages that shared the file keep
