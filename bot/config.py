@@ -83,6 +83,7 @@ class Settings:
     quota_alert_channel: str | None = None
     admins: frozenset[str] = frozenset()
     allowed_file_hosts: tuple[str, ...] = ()
+    trusted_proxies: tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...] = ()
 
     @property
     def mode(self) -> Mode:
@@ -227,6 +228,7 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         quota_alert_channel=get("TOLK_QUOTA_ALERT_CHANNEL"),
         admins=frozenset(u.strip() for u in (get("TOLK_ADMINS") or "").split(",") if u.strip()),
         allowed_file_hosts=tuple(h for h in hosts if h) or PROVIDER_RESULT_HOSTS,
+        trusted_proxies=_networks("TOLK_TRUSTED_PROXIES", get("TOLK_TRUSTED_PROXIES")),
     )
 
 
@@ -310,6 +312,23 @@ def _check_slack_set(get: Callable[[str], str | None]) -> None:
             "for HTTP mode copy it from your app's Basic Information page, or set "
             "SLACK_APP_TOKEN (xapp-…) to use Socket Mode instead."
         )
+
+
+def _networks(
+    name: str, value: str | None
+) -> tuple[ipaddress.IPv4Network | ipaddress.IPv6Network, ...]:
+    """Comma-separated addresses or networks (``10.0.0.5``, ``10.0.0.0/24``)."""
+    networks = []
+    for entry in (value or "").split(","):
+        if entry.strip():
+            try:
+                networks.append(ipaddress.ip_network(entry.strip(), strict=False))
+            except ValueError:
+                raise ConfigError(
+                    f"{name} must be comma-separated IP addresses or networks (10.0.0.0/24); "
+                    f"{entry.strip()!r} is neither"
+                ) from None
+    return tuple(networks)
 
 
 def _callback_ips(value: str | None) -> tuple[str, ...]:

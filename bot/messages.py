@@ -477,10 +477,6 @@ def cancelling(task_id: str) -> str:
     return f"Cancelling task `{task_id}`."
 
 
-def not_yours(task_id: str) -> str:
-    return f"Only the person who started task `{task_id}` or an admin can do that."
-
-
 def cannot_retry(task_id: str, state: str) -> str:
     return f"Task `{task_id}` is {state}; only failed, expired or cancelled tasks can be retried."
 
