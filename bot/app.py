@@ -9,31 +9,49 @@ from typing import Any
 from slack_bolt.async_app import AsyncApp
 
 from bot import messages
+from bot.logs import quiet_loggers
 from bot.services import Services
 from handlers import register_all
 
+#: Set in a request's context by the first middleware of Tolk's own, which runs only after
+#: every built-in one — signature verification among them — let the request through.
+CHECKED = "tolk_checked"
 
-def build_app(services: Services, *, signing_secret: str | None = None) -> AsyncApp:
+
+def build_app(
+    services: Services, *, signing_secret: str | None = None, verified_upstream: bool = False
+) -> AsyncApp:
     """A Bolt app on the shared Slack client. ``process_before_response`` makes Bolt
     answer when the listener returns — our listeners only parse, record and ack, so
-    that is fast, and it avoids Bolt's 10 ms ack-polling loop."""
+    that is fast, and it avoids Bolt's 10 ms ack-polling loop.
+
+    ``verified_upstream``: whoever hands requests to this app has checked their signatures
+    on the raw bytes already (``bot.runtime``'s ``/slack/events``), so Bolt's own
+    verification — the same check a second time — is off. Otherwise Bolt verifies."""
     secret = signing_secret or services.settings.slack_signing_secret
     app = AsyncApp(
         client=services.slack,
         signing_secret=secret,
-        request_verification_enabled=secret is not None,
+        request_verification_enabled=secret is not None and not verified_upstream,
         process_before_response=True,
         logger=logging.getLogger("bolt"),
     )
+    quiet_loggers()  # Bolt just gave its verification logger the base logger's level
 
     async def inject_services(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
         context["services"] = services
+        context[CHECKED] = True
         await next()
 
-    async def on_error(error: Exception, body: dict[str, Any]) -> None:
+    async def on_error(error: Exception, body: dict[str, Any], context: dict[str, Any]) -> None:
         """A listener failed (the store was locked past its wait, say): nothing was
-        recorded, so tell the person to try again rather than leave Slack's bare error."""
+        recorded, so tell the person to try again rather than leave Slack's bare error.
+        Only for a request that passed every check: an error before that (in a built-in
+        middleware) is about a body nobody vouched for, and its ``response_url`` could be
+        anyone's — nothing is sent there."""
         logging.getLogger("bolt").error("listener failed: %r", error)
+        if not context.get(CHECKED):
+            return
         url = body.get("response_url") if isinstance(body, dict) else None
         if url:
             try:

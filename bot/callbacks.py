@@ -19,6 +19,7 @@ from typing import TYPE_CHECKING
 from aiohttp import web
 
 from bot.delivery import FileTooLarge, read_at_most
+from bot.logs import Throttled
 from providers.alibaba.wire import parse_callback
 
 if TYPE_CHECKING:
@@ -57,17 +58,17 @@ def _trusted(address: str, trusted: Sequence[IPNetwork]) -> bool:
 def add_callback_routes(app: web.Application, services: Services) -> None:
     allowed = frozenset(services.settings.alibaba.callback_ips if services.settings.alibaba else ())
 
+    refused = Throttled(log)  # strangers can call this at any rate: a line a minute at most
+
     async def alibaba(request: web.Request) -> web.Response:
         task_id, token = request.match_info["task"], request.match_info["token"]
         unknown = web.json_response({"ok": False}, status=404)
         source = client_address(request, services.settings.trusted_proxies)
         if allowed and source not in allowed:
-            log.warning(
-                "Alibaba callback for %s from %s refused: not a listed address", task_id, source
-            )
+            refused("An Alibaba callback from %s was refused: not a listed address", source)
             return web.json_response({"ok": False}, status=403)
         if not services.links.callback_valid(task_id, token):
-            log.warning("Alibaba callback for %s refused: wrong token", task_id)
+            refused("An Alibaba callback was refused: wrong token")
             return unknown
         task = await services.store.get(task_id)
         if task is None or task.operation != DOC_OPERATION:
@@ -79,7 +80,7 @@ def add_callback_routes(app: web.Application, services: Services) -> None:
             notice = None
         ids = {i.provider_id for i in task.items if i.provider_id}
         if notice is not None and ids and notice.task_id not in ids:
-            log.warning("Alibaba callback for %s names another Alibaba task", task_id)
+            refused("An Alibaba callback named another Alibaba task")
             return unknown
         status = notice.status if notice else "unreadable"
         if await services.store.wake(task_id, services.clock()):

@@ -5,6 +5,11 @@ Lines about work carry structured fields — ``task``, ``provider``, ``operation
 engine around each step, so a provider call logs the task it was made for).
 ``TOLK_LOG_FORMAT=json`` prints one JSON object per line for log collectors; the default
 is readable text with the fields appended as ``key=value``.
+
+One record is one line, whatever a value holds: both formatters escape control characters
+(newlines, carriage returns, ANSI escapes, Unicode line separators and bidi overrides) in
+the message and every field, and cut very long values short. In text, the lines of a
+traceback are indented, so only a record's own line starts at the left margin.
 """
 
 from __future__ import annotations
@@ -12,11 +17,23 @@ from __future__ import annotations
 import json
 import logging
 import os
-from collections.abc import Iterable
+import re
+import time
+from collections.abc import Callable, Iterable
 from contextvars import ContextVar
 from typing import Any
 
 FIELDS = ("task", "provider", "operation", "latency_ms", "state")
+MAX_MESSAGE_CHARS = 8_000
+MAX_FIELD_CHARS = 200
+MAX_TRACEBACK_CHARS = 32_000
+
+#: Loggers that would write what a stranger sent: Bolt's request verification logs whole
+#: unverified bodies at INFO (Tolk verifies requests itself, before Bolt sees them).
+QUIET = ("slack_bolt.AsyncRequestVerification", "slack_bolt.RequestVerification")
+
+_CONTROL = re.compile("[\x00-\x1f\x7f-\x9f\u2028\u2029\u202a-\u202e\u2066-\u2069]")
+_NAMED = {"\n": "\\n", "\r": "\\r", "\t": "\\t"}
 
 #: The task a coroutine is working for: {"task": id, "provider": …, "operation": …}.
 current_work: ContextVar[dict[str, Any]] = ContextVar("current_work", default={})  # noqa: B039
@@ -46,6 +63,39 @@ class RedactSecrets(logging.Filter):
         return True
 
 
+def _escape(match: re.Match[str]) -> str:
+    char = match.group()
+    code = ord(char)
+    return _NAMED.get(char) or (f"\\x{code:02x}" if code < 0x100 else f"\\u{code:04x}")
+
+
+def one_line(text: str, limit: int = MAX_MESSAGE_CHARS) -> str:
+    """``text`` as one printable line: control characters escaped (a newline becomes
+    ``\\n``, an ANSI escape ``\\x1b``), cut to about ``limit`` characters."""
+    dropped = len(text) - limit
+    if dropped > 0:
+        text = text[:limit]
+    if _CONTROL.search(text):
+        text = _CONTROL.sub(_escape, text)
+        if len(text) > limit:  # escapes are longer than what they stand for
+            text, dropped = text[:limit], max(dropped, 0) + 1
+    return f"{text}… [{dropped} more characters]" if dropped > 0 else text
+
+
+def _block(text: str) -> list[str]:
+    """A traceback's lines, each escaped; a very long one keeps its end (the error)."""
+    if len(text) > MAX_TRACEBACK_CHARS:
+        cut = len(text) - MAX_TRACEBACK_CHARS
+        text = f"[{cut} characters cut]\n" + text[cut:]
+    return [one_line(line) for line in text.split("\n")]
+
+
+def _value(value: Any) -> Any:
+    if value is None or isinstance(value, bool | int | float):
+        return value
+    return one_line(str(value), MAX_FIELD_CHARS)
+
+
 def fields(record: logging.LogRecord) -> dict[str, Any]:
     """The structured fields of a record: its own ``extra``, else the current work."""
     found = {k: getattr(record, k) for k in FIELDS if getattr(record, k, None) is not None}
@@ -58,13 +108,18 @@ class TextFormatter(logging.Formatter):
         super().__init__("%(asctime)s %(levelname)s %(name)s: %(message)s")
 
     def format(self, record: logging.LogRecord) -> str:
-        line = super().format(record)
+        record.message = one_line(record.getMessage())
+        record.asctime = self.formatTime(record, self.datefmt)
+        line = one_line(self.formatMessage(record), 2 * MAX_MESSAGE_CHARS)
         extra = fields(record)
-        if not extra:
-            return line
-        head, _, tail = line.partition("\n")  # fields stay on the first line, before a traceback
-        pairs = " ".join(f"{k}={v}" for k, v in extra.items())
-        return f"{head} [{pairs}]" + (f"\n{tail}" if tail else "")
+        if extra:  # fields stay on the record's line, before a traceback
+            line += " [" + " ".join(f"{k}={_value(v)}" for k, v in extra.items()) + "]"
+        if record.exc_info and not record.exc_text:
+            record.exc_text = self.formatException(record.exc_info)
+        tail = [text for text in (record.exc_text, record.stack_info) if text]
+        for text in tail:  # indented: only a record's own line starts at the margin
+            line += "".join(f"\n  {part}" for part in _block(text))
+        return line
 
 
 class JsonFormatter(logging.Formatter):
@@ -72,15 +127,51 @@ class JsonFormatter(logging.Formatter):
         entry: dict[str, Any] = {
             "ts": round(record.created, 3),
             "level": record.levelname,
-            "logger": record.name,
-            "message": record.getMessage(),
-            **fields(record),
+            "logger": one_line(record.name, MAX_FIELD_CHARS),
+            "message": one_line(record.getMessage()),
+            **{k: _value(v) for k, v in fields(record).items()},
         }
         if record.exc_info and not record.exc_text:
             record.exc_text = self.formatException(record.exc_info)
         if record.exc_text:
-            entry["exception"] = record.exc_text
+            entry["exception"] = "\n".join(_block(record.exc_text))
         return json.dumps(entry, ensure_ascii=False, default=str)
+
+
+class Throttled:
+    """At most one log line per ``seconds`` for something a stranger can make happen without
+    bound (requests refused, connections cut off): the first time is logged at once; later
+    ones are counted, and the next line, once the time is up, says how many there were."""
+
+    def __init__(
+        self,
+        logger: logging.Logger,
+        level: int = logging.WARNING,
+        seconds: float = 60.0,
+        clock: Callable[[], float] = time.monotonic,
+    ) -> None:
+        self.logger, self.level, self.seconds, self.clock = logger, level, seconds, clock
+        self.count = 0
+        self._next_at = float("-inf")
+
+    def __call__(self, message: str, *args: Any) -> None:
+        self.count += 1
+        now = self.clock()
+        if now < self._next_at:
+            return
+        count, self.count = self.count, 0
+        self._next_at = now + self.seconds
+        if count > 1:
+            message += " (%d times since the last such line)"
+            args = (*args, count)
+        self.logger.log(self.level, message, *args)
+
+
+def quiet_loggers() -> None:
+    """``QUIET`` to WARNING. Bolt copies its base logger's level onto these when it builds
+    an app, so this runs again after each app is built."""
+    for name in QUIET:
+        logging.getLogger(name).setLevel(logging.WARNING)
 
 
 def setup_logging(
@@ -95,3 +186,4 @@ def setup_logging(
     root.setLevel(level or os.environ.get("TOLK_LOG_LEVEL", "INFO"))
     for noisy in ("apscheduler", "aiohttp.access"):
         logging.getLogger(noisy).setLevel(logging.WARNING)
+    quiet_loggers()

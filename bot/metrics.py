@@ -7,7 +7,10 @@ One registry per running Tolk (tests run many side by side). What is measured:
 - ``tolk_provider_calls_total{provider,status}`` and ``tolk_provider_call_seconds`` — every
   HTTP call on the shared session, by the provider its host belongs to;
 - ``tolk_provider_errors_total{provider,operation,code,kind}`` — what the work engine saw;
-- ``tolk_slack_ack_seconds{kind}`` — from a Slack request's arrival to Tolk's answer;
+- ``tolk_slack_ack_seconds{kind}`` — from a Slack request's arrival to Tolk's answer, by a
+  kind from the fixed ``ACK_KINDS`` (requests Slack did not sign: ``kind="rejected"``);
+- ``tolk_http_connections`` — connections open to Tolk's server now;
+  ``tolk_http_connections_closed_total{reason}`` — cut off by Tolk (``CLOSE_REASONS``);
 - ``tolk_delivery_lag_seconds{provider}`` — from "the provider's result is known" to "the
   file or message is in Slack";
 - ``tolk_quota_left{service}`` — the last quota reading.
@@ -24,7 +27,7 @@ from urllib.parse import urlsplit
 
 import aiohttp
 from aiohttp import web
-from prometheus_client import CollectorRegistry, Counter, Histogram, generate_latest
+from prometheus_client import CollectorRegistry, Counter, Gauge, Histogram, generate_latest
 from prometheus_client.core import GaugeMetricFamily
 from prometheus_client.registry import Collector
 
@@ -33,6 +36,20 @@ from bot.logs import current_work
 log = logging.getLogger("bot.calls")
 
 SECONDS = (0.005, 0.01, 0.025, 0.05, 0.1, 0.25, 0.5, 1, 2.5, 5, 10, 30, 60, 120)
+
+#: Every ``kind`` label of ``tolk_slack_ack_seconds``: a label value never comes from what
+#: a request says unless it is one of these (anything else signed is "other").
+ACK_KINDS = (
+    "command",
+    "interaction",
+    "event_callback",
+    "url_verification",
+    "app_rate_limited",
+    "other",
+    "rejected",
+)
+#: Why Tolk's server cut a connection off (``tolk_http_connections_closed_total``).
+CLOSE_REASONS = ("header_timeout", "body_timeout", "made_room", "over_cap")
 
 
 class Metrics:
@@ -75,6 +92,15 @@ class Metrics:
             buckets=SECONDS,
             registry=r,
         )
+        self.http_connections = Gauge(
+            "tolk_http_connections", "Connections open to Tolk's server", registry=r
+        )
+        self.http_closed = Counter(
+            "tolk_http_connections_closed",
+            "Connections Tolk's server cut off",
+            ["reason"],
+            registry=r,
+        )
         self.delivery_lag = Histogram(
             "tolk_delivery_lag_seconds",
             "Result known to result in Slack",
@@ -83,6 +109,13 @@ class Metrics:
             registry=r,
         )
         r.register(_Snapshots(self._snapshots))
+
+    def ack(self, kind: str, seconds: float) -> None:
+        """One answer to Slack, under ``kind`` if it is one of ``ACK_KINDS``, else "other"."""
+        self.ack_seconds.labels(kind if kind in ACK_KINDS else "other").observe(seconds)
+
+    def closed(self, reason: str) -> None:
+        self.http_closed.labels(reason if reason in CLOSE_REASONS else "other").inc()
 
     def gauge(self, name: str, label: str, read: Callable[[], dict[str, float]]) -> None:
         """A gauge read at scrape time (``read`` returns ``label`` value → number)."""

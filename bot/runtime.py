@@ -7,21 +7,27 @@ import asyncio
 import contextlib
 import logging
 import random
+import re
 import signal
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
 from contextlib import asynccontextmanager
 
 from aiohttp import web
-from slack_bolt.adapter.aiohttp import to_aiohttp_response, to_bolt_request
+from slack_bolt.adapter.aiohttp import to_aiohttp_response
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_app
 from bot.backoff import Backoff
 from bot.callbacks import add_callback_routes
 from bot.config import Mode, Settings
+from bot.connections import ConnectionGuard, connection_cap
 from bot.links import add_file_route
+from bot.logs import Throttled
+from bot.metrics import Metrics
 from bot.refine import add_refine_routes
 from bot.services import Services, open_services
 from bot.socket_mode import (
@@ -41,13 +47,31 @@ MAX_BODY_BYTES = 1024 * 1024  # Slack payloads are far smaller
 STOP_SECONDS = 8.0  # SIGTERM/SIGINT: what is left of the shut-down after this is cut short
 AUTH_TEST_SECONDS = 30.0
 
+# What a connection to the server may take (read when the server starts; tests shorten them).
+HEADER_SECONDS = 10.0  # from a request's first byte (or the connection) to its headers' end
+BODY_SECONDS = 10.0  # from the headers' end to the body's end, whether or not it is read
+KEEPALIVE_SECONDS = 75.0  # idle between requests (longer than a proxy's usual 60 s)
+MAX_CONNECTIONS = 512  # open at once; past it the oldest idle one makes room, or none is let in
+
+SLACK_TIMESTAMP_SECONDS = 5 * 60  # a signed request older (or newer) than this is a replay
+_TIMESTAMP = re.compile(r"[0-9]{1,12}")
+_SIGNATURE = re.compile(r"v0=[0-9a-f]{64}")
+
 
 def build_web_app(
-    services: Services, bolt: AsyncApp | None, link: SocketModeLink | None = None
+    services: Services,
+    bolt: AsyncApp | None,
+    link: SocketModeLink | None = None,
+    guard: ConnectionGuard | None = None,
+    *,
+    signing_secret: str | None = None,
 ) -> web.Application:
     """``/healthz`` is 200 in HTTP mode; in Socket Mode 200 only while the websocket to
-    Slack is up, else 503 with the reason."""
-    web_app = web.Application(client_max_size=MAX_BODY_BYTES)
+    Slack is up, else 503 with the reason. ``guard`` (the server's connection limits)
+    hears when each request starts and ends. ``/slack/events`` checks signatures with
+    ``signing_secret`` (default: the configured one)."""
+    middlewares = [guard.middleware] if guard is not None else []
+    web_app = web.Application(client_max_size=MAX_BODY_BYTES, middlewares=middlewares)
 
     async def healthz(_: web.Request) -> web.Response:
         body = {"ok": True, "mode": str(services.settings.mode)}
@@ -64,38 +88,122 @@ def build_web_app(
         web_app.router.add_get("/metrics", services.metrics.render)
     add_callback_routes(web_app, services)
     if bolt is not None:
-
-        async def slack_events(request: web.Request) -> web.Response:
-            if not _signature_headers_well_formed(request):
-                return web.Response(status=401, text="invalid request")
-            started = time.perf_counter()
-            bolt_request = await to_bolt_request(request)
-            response = await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
-            if services.metrics is not None:
-                kind = _request_kind(bolt_request.body)
-                services.metrics.ack_seconds.labels(kind).observe(time.perf_counter() - started)
-            return response
-
-        web_app.router.add_post("/slack/events", slack_events)
+        web_app.router.add_post(
+            "/slack/events",
+            slack_events_handler(
+                bolt, signing_secret or services.settings.slack_signing_secret, services.metrics
+            ),
+        )
     return web_app
 
 
-def _signature_headers_well_formed(request: web.Request) -> bool:
-    """What slack_sdk's verifier would choke on (a 500 with a traceback) is a 401 here:
-    a timestamp that is not a short integer, a signature that is not ASCII."""
-    timestamp = request.headers.get("X-Slack-Request-Timestamp", "")
-    signature = request.headers.get("X-Slack-Signature", "")
-    return (
-        timestamp.isascii() and timestamp.isdigit() and len(timestamp) <= 12 and signature.isascii()
-    )
+class _Refused(Exception):
+    def __init__(self, reason: str, status: int = 401) -> None:
+        super().__init__(reason)
+        self.reason, self.status = reason, status
+
+
+def slack_events_handler(
+    bolt: AsyncApp, signing_secret: str | None, metrics: Metrics | None
+) -> Callable[[web.Request], Awaitable[web.Response]]:
+    """``/slack/events``: nothing of a request is parsed, logged or counted by what it says
+    until its signature is checked on the raw bytes (``_signed_body``); only then does Bolt
+    see it. Every refusal is a 401 (413 past ``MAX_BODY_BYTES``), counted as
+    ``kind="rejected"``, and logged as one line a minute at most."""
+    verifier = SignatureVerifier(signing_secret) if signing_secret else None
+    refused = Throttled(log)
+
+    async def slack_events(request: web.Request) -> web.Response:
+        started = time.perf_counter()
+        try:
+            body = await _signed_body(request, verifier)
+        except _Refused as refusal:
+            refused("Refused a request to /slack/events: %s", refusal.reason)
+            if metrics is not None:
+                metrics.ack("rejected", time.perf_counter() - started)
+            text = "request too large" if refusal.status == 413 else "invalid request"
+            return web.Response(status=refusal.status, text=text)
+        try:
+            bolt_request = AsyncBoltRequest(
+                body=body,
+                query=request.query_string,
+                headers=request.headers,  # type: ignore[arg-type]
+            )
+        except Exception as exc:  # signed by Slack, yet not a form or JSON that Bolt reads
+            log.warning("A signed Slack request could not be read (%s)", type(exc).__name__)
+            return web.Response(status=400, text="unreadable request")
+        response = await to_aiohttp_response(await bolt.async_dispatch(bolt_request))
+        if metrics is not None:
+            metrics.ack(_request_kind(bolt_request.body), time.perf_counter() - started)
+        return response
+
+    return slack_events
+
+
+async def _signed_body(request: web.Request, verifier: SignatureVerifier | None) -> str:
+    """The body, if Slack signed it (``_Refused`` otherwise): exactly one timestamp and one
+    signature header, both in Slack's shape; the timestamp within five minutes of now; no
+    content encoding; the body read whole (bounded by ``MAX_BODY_BYTES``, and in time by
+    the connection guard), UTF-8, and its HMAC-SHA256 equal to the signature (slack_sdk's
+    ``SignatureVerifier``, a constant-time comparison). The cheap checks come first: a
+    request with junk headers is refused before its body is read."""
+    if verifier is None:
+        raise _Refused("no SLACK_SIGNING_SECRET is set")
+    timestamps = request.headers.getall("X-Slack-Request-Timestamp", [])
+    signatures = request.headers.getall("X-Slack-Signature", [])
+    if len(timestamps) != 1 or len(signatures) != 1:
+        raise _Refused("a signature header missing or repeated")
+    timestamp, signature = timestamps[0], signatures[0]
+    if not (_TIMESTAMP.fullmatch(timestamp) and _SIGNATURE.fullmatch(signature)):
+        raise _Refused("a malformed signature header")
+    if abs(time.time() - int(timestamp)) > SLACK_TIMESTAMP_SECONDS:
+        raise _Refused(
+            "a timestamp over 5 minutes from this server's clock (replayed, or a clock is wrong)"
+        )
+    if request.headers.get("Content-Encoding", "identity").lower() != "identity":
+        raise _Refused("a compressed body")
+    try:
+        raw = await request.read()
+    except web.HTTPRequestEntityTooLarge:
+        raise _Refused("a body over the size limit", 413) from None
+    except Exception:  # cut off, or a broken chunked encoding: nothing to judge
+        raise _Refused("a body that did not arrive whole") from None
+    try:
+        body = raw.decode("utf-8")
+    except UnicodeDecodeError:
+        raise _Refused("a body that is not UTF-8") from None
+    if not verifier.is_valid(body, timestamp, signature):
+        raise _Refused("a wrong signature")
+    return body
+
+
+#: Interaction payload types (form-encoded ``payload=``): counted as "interaction".
+_INTERACTIONS = frozenset(
+    {
+        "block_actions",
+        "block_suggestion",
+        "view_submission",
+        "view_closed",
+        "shortcut",
+        "message_action",
+        "interactive_message",
+        "dialog_submission",
+        "dialog_cancellation",
+        "dialog_suggestion",
+    }
+)
 
 
 def _request_kind(body: dict) -> str:
+    """A signed request's kind, one of ``bot.metrics.ACK_KINDS``."""
     if "command" in body:
         return "command"
-    if "payload" in body:
+    kind = body.get("type")
+    if kind in _INTERACTIONS:
         return "interaction"
-    return str(body.get("type") or "other")  # event_callback, url_verification
+    if kind in ("event_callback", "url_verification", "app_rate_limited"):
+        return str(kind)
+    return "other"
 
 
 async def check_bot_token(
@@ -152,22 +260,36 @@ async def serving(
     connection; a token Slack refuses raises ``StartupError``. The web server is up
     first, so ``/healthz`` answers (503 in Socket Mode) while Slack cannot be reached."""
     async with open_services(settings, clock=clock, start_scheduler=start_scheduler) as services:
-        bolt = build_app(services, signing_secret=signing_secret)
         socket = settings.mode is Mode.SOCKET
+        secret = signing_secret or settings.slack_signing_secret
+        # HTTP mode: /slack/events checks signatures before Bolt sees a request (Socket Mode
+        # needs none): Bolt's own check would be the same one a second time
+        bolt = build_app(services, signing_secret=secret, verified_upstream=True)
         link = None
         if socket:
             assert settings.slack_app_token is not None
             link = SocketModeLink(bolt, settings.slack_app_token, settings.slack_api_url)
+        guard = ConnectionGuard(
+            max_connections=connection_cap(MAX_CONNECTIONS),
+            header_seconds=HEADER_SECONDS,
+            body_seconds=BODY_SECONDS,
+            metrics=services.metrics,
+        )
         runner = web.AppRunner(
-            build_web_app(services, None if socket else bolt, link),
+            build_web_app(services, None if socket else bolt, link, guard, signing_secret=secret),
             access_log=None,
+            keepalive_timeout=KEEPALIVE_SECONDS,
             shutdown_timeout=2.0,  # in-flight requests at shut-down; the work is in the store
         )
         await runner.setup()
+        listener: asyncio.Server | None = None
         try:
-            site = web.TCPSite(runner, host, settings.port)
-            await site.start()
-            port = runner.addresses[0][1]
+            # aiohttp's server inside the guard's protocol (a TCPSite would use it bare)
+            guard.server = runner.server
+            listener = await asyncio.get_running_loop().create_server(
+                guard.protocol, host, settings.port, backlog=512
+            )
+            port = listener.sockets[0].getsockname()[1]
             # its own client, without retry handlers: one attempt is one call and one line
             token_client = AsyncWebClient(
                 token=settings.slack_bot_token,
@@ -182,9 +304,14 @@ async def serving(
             services.poller.nudge()  # pick up what a previous run left pending
             yield services, port
         finally:
+            if listener is not None:
+                listener.close()  # no new connections; aiohttp closes the open ones
             if link is not None:
                 await link.close()
             await runner.cleanup()
+            if listener is not None:
+                with contextlib.suppress(TimeoutError):
+                    await asyncio.wait_for(listener.wait_closed(), 1.0)
 
 
 async def run_until_stopped(settings: Settings) -> None:

@@ -48,3 +48,18 @@ def test_trusted_proxies_must_be_addresses(slack, xiangji, alibaba, tmp_path):
     env = alibaba_env(slack, xiangji, alibaba, tmp_path, TOLK_TRUSTED_PROXIES="proxy.internal")
     with pytest.raises(ConfigError, match="TOLK_TRUSTED_PROXIES"):
         load_settings(env)
+
+
+async def test_a_stream_of_forged_callbacks_writes_one_log_line(
+    slack, xiangji, alibaba, tmp_path, caplog
+):
+    env = alibaba_env(slack, xiangji, alibaba, tmp_path)
+    async for tolk in running(env):
+        _, body = await tolk.command("/translate-doc", f"en>ja {alibaba.sample_doc_url()}")
+        url = tolk.services.links.callback_url("alibaba", task_id_in(body))
+        caplog.clear()
+        for n in range(200):
+            async with tolk.session.post(url[:-4] + f"{n:04d}", json={}) as resp:
+                assert resp.status == 404
+        lines = [r for r in caplog.records if r.name == "bot.callbacks"]
+        assert len(lines) == 1 and "wrong token" in lines[0].getMessage()
