@@ -27,8 +27,9 @@ async def request_json(
 ) -> tuple[int, Any]:
     """Send one request; return ``(status, parsed JSON)``.
 
-    Transport failures, 5xx and bodies that are not JSON become RETRYABLE errors;
-    4xx bodies are returned so the caller's wire module can read the provider code.
+    Transport failures, 5xx, 408, 429 and 2xx bodies that are not JSON become RETRYABLE
+    errors; a 4xx that is not JSON (a gateway's HTML page, an empty body) is PERMANENT;
+    other 4xx bodies are returned so the caller's wire module can read the provider code.
     """
 
     def fail(code: str, message: str, retry_after: float | None = None) -> ProviderError:
@@ -45,11 +46,20 @@ async def request_json(
         if isinstance(exc, asyncio.CancelledError):
             raise
         raise fail("transport", f"could not reach the provider ({type(exc).__name__})") from exc
-    if status >= 500 or status == 429:
+    if status >= 500 or status in (408, 429):
         raise fail(f"http-{status}", "the provider is temporarily unavailable", retry_after)
     try:
         return status, json.loads(body)
     except (ValueError, RecursionError) as exc:  # RecursionError: nested past any sense
+        if status >= 400:  # a gateway's page or nothing: asking again gets the same answer
+            raise ProviderError(
+                provider,
+                operation,
+                f"http-{status}",
+                f"the provider's address answered HTTP {status} without its API's answer "
+                "(a gateway, a proxy or a wrong base URL?)",
+                ErrorKind.PERMANENT,
+            ) from exc
         message = f"the provider answered HTTP {status} with a body that is not JSON"
         raise fail("bad-json", message) from exc
 

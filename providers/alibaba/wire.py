@@ -85,11 +85,29 @@ MEANINGS: dict[str, str] = {
     "InvalidAccessKeyId.NotFound": "the access key id is unknown",
 }
 _RETRYABLE = frozenset({"101", "102", "107", "111", "112", "10011", "10012", "19999", "10023"})
-_QUOTA = frozenset({"113", "10013", "10029", "InvalidAccountStatus"})
+# "Not activated" (110, 10010, InvalidAccountStatus) is the same problem as arrears for the
+# person: the account must be topped up or the service switched on, so all raise an alert.
+_QUOTA = frozenset({"110", "113", "10010", "10013", "10029", "InvalidAccountStatus"})
+# Seed 000 names the image-task codes both ways (its table: 101 System.RequestTimeOut …);
+# either spelling is classified and explained as the number.
+SYSTEM_CODES = {
+    "System.RequestTimeOut": "101",
+    "System.Error": "102",
+    "System.UrlDecodingError": "103",
+    "System.ParameterError": "104",
+    "System.LanguageNotSupported": "105",
+    "System.LanguageDetectError": "106",
+    "System.TranslateError": "107",
+    "System.StringTooLong": "108",
+    "System.AccountNotActivated": "110",
+    "System.SubServiceFailed": "111",
+    "System.TranslateServiceCallFailed": "112",
+    "System.AccountNotActivatedOrInArrears": "113",
+}
 
 
 def classify(code: str | int, status: int = 400) -> ErrorKind:
-    code = str(code)
+    code = SYSTEM_CODES.get(str(code), str(code))
     if code in _QUOTA:
         return ErrorKind.QUOTA
     if code in _RETRYABLE or code.startswith(("Throttling", "ServiceUnavailable", "Internal")):
@@ -101,7 +119,8 @@ def classify(code: str | int, status: int = 400) -> ErrorKind:
 
 def describe(code: str, provider_message: Any = None, redact: Iterable[str] = ()) -> str:
     """The code's English meaning plus Alibaba's own words (no secrets, bounded)."""
-    return explain(MEANINGS.get(code, ""), provider_message, provider="Alibaba", redact=redact)
+    meaning = MEANINGS.get(SYSTEM_CODES.get(code, code), "")
+    return explain(meaning, provider_message, provider="Alibaba", redact=redact)
 
 
 def throttle_wait(now: float) -> float:
