@@ -211,6 +211,7 @@ def editor_result(data: dict[str, Any], request_id: str, allowed_hosts: Sequence
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
             raise _Refused(400, messages.REFINE_NO_URL)
         if not host_allowed(url, allowed_hosts):
+            _note_refused_host(url)
             raise _Refused(400, messages.REFINE_HOST_REFUSED)
     if len(set(found)) > 1:
         raise _Refused(400, messages.REFINE_RESULT_DISAGREES)
@@ -218,6 +219,23 @@ def editor_result(data: dict[str, Any], request_id: str, allowed_hosts: Sequence
     if not _names_request_id(refined, request_id):
         raise _Refused(400, messages.REFINE_NOT_THIS_IMAGE)
     return refined
+
+
+_REFUSED_HOSTS: set[str] = set()  # hosts already named in the log (a few at most)
+
+
+def _note_refused_host(url: str) -> None:
+    """Xiangji's editor may save on a host no seed names: say so once per host, with the
+    variable that admits it, so an operator can tell a new CDN from an attack."""
+    host = urlsplit(url).netloc.lower()
+    if host in _REFUSED_HOSTS or len(_REFUSED_HOSTS) >= 100:
+        return
+    _REFUSED_HOSTS.add(host)
+    log.warning(
+        "A Refine result on %s was refused: that host is not in TOLK_ALLOWED_FILE_HOSTS. "
+        "If Xiangji's editor saves there, add it to TOLK_ALLOWED_FILE_HOSTS.",
+        host,
+    )
 
 
 _ENCODED_PATH = re.compile(r"%(2e|2f|5c|25)|\\", re.IGNORECASE)  # ``.``, ``/``, ``\``, ``%``

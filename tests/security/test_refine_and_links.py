@@ -196,3 +196,19 @@ async def test_an_oversized_signature_is_refused_without_work(public_tolk):
     assert not links.file_link_valid("T0000", "0", expires, "A" * 100_000, "a.txt")
     assert not links.refine_link_valid("T0000", "0", "U0ALICE", "ENG", expires, "A" * 100_000)
     assert not links.callback_valid("T0000", "A" * 100_000)
+
+
+async def test_a_result_on_a_host_tolk_does_not_know_is_named_in_the_log_once(
+    public_tolk, slack, xiangji, caplog
+):
+    """Issue 17 item 10: the operator learns which host to allow, once per host."""
+    link, _ = await refine_link(public_tolk, slack, f"zh>ko {xiangji.sample_url()}")
+    rid = await request_id_of(public_tolk, link)
+    for _ in range(3):
+        status, answer = await post(
+            public_tolk, link, message(f"https://new-cdn.example.com/{rid}/r1.png", rid)
+        )
+        assert status == 400 and "host" in answer["error"]
+    lines = [r.getMessage() for r in caplog.records if "new-cdn.example.com" in r.getMessage()]
+    assert len(lines) == 1 and "TOLK_ALLOWED_FILE_HOSTS" in lines[0]
+    assert refined_uploads(slack) == []
