@@ -56,6 +56,22 @@ async def record_task(services: Services, *, operation: str, **kwargs: Any) -> t
     return await _record_task(services, operation=operation, **kwargs)
 
 
+async def record_message_work(
+    services: Services, key: str, place: Place, request: dict[str, Any], items: tuple[Item, ...]
+) -> None:
+    """A message's text and images as one ``xiangji.translate_message`` task (a flag,
+    the Translate… form, an upload to an auto-images channel)."""
+    await record_task(
+        services,
+        dedupe_key=key,
+        place=place,
+        provider="xiangji",
+        operation="xiangji.translate_message",
+        request=request,
+        items=items,
+    )
+
+
 def slack_address(services: Services, url: str) -> bool:
     """``url`` is on one of Slack's names (any port or scheme), or on the host and port of
     ``SLACK_API_URL`` (the emulator in tests and the sandbox)."""

@@ -27,7 +27,7 @@ from handlers.common import (
     fetch_message,
     message_items,
     message_request,
-    record_task,
+    record_message_work,
 )
 from handlers.uploads import record_documents
 
@@ -81,15 +81,7 @@ async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> N
                     "source": text_source.code,
                     "source_code": provider_code(text_source, "xiangji"),
                 }
-            await record_task(
-                services,
-                dedupe_key=key,
-                place=place,
-                provider="xiangji",
-                operation="xiangji.translate_message",
-                request=request,
-                items=items,
-            )
+            await record_message_work(services, key, place, request, items)
     if docs:
         route = document_route(services, config, target)
         problem = (

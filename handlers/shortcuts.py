@@ -21,6 +21,7 @@ from handlers.common import (
     fetch_message,
     message_items,
     message_request,
+    record_message_work,
     record_task,
     require_doc_provider,
 )
@@ -121,15 +122,7 @@ async def on_translate_submitted(
     place = Place(meta.get("team", ""), meta["channel"], body["user"]["id"], meta["thread_ts"])
     key = f"shortcut:{meta.get('team', '')}:{view['id']}"
     if items:
-        await record_task(
-            services,
-            dedupe_key=key,
-            place=place,
-            provider="xiangji",
-            operation="xiangji.translate_message",
-            request=request,
-            items=items,
-        )
+        await record_message_work(services, key, place, request, items)
     if docs:
         await record_task(
             services,

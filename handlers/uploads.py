@@ -23,6 +23,7 @@ from handlers.common import (
     documents,
     message_items,
     message_request,
+    record_message_work,
     record_task,
     require_doc_provider,
 )
@@ -67,14 +68,8 @@ async def on_file_share(event: dict[str, Any], context: dict[str, Any]) -> None:
     except LanguageError as exc:  # the setting was valid when made; say so if not now
         await _once(services, f"bad-route:{channel}:{ts}", place, str(exc))
         return
-    await record_task(
-        services,
-        dedupe_key=f"upload:{place.team}:{channel}:{ts}",
-        place=place,
-        provider="xiangji",
-        operation="xiangji.translate_message",
-        request=request,
-        items=items,
+    await record_message_work(
+        services, f"upload:{place.team}:{channel}:{ts}", place, request, items
     )
 
 

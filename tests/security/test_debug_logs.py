@@ -19,7 +19,7 @@ from urllib.parse import quote
 import pytest
 
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET
-from tests.refine_support import press, refine_controls
+from tests.refine_support import link_for, press, refine_controls
 from tests.test_alibaba_e2e import alibaba_env, running, until
 from tests.test_surfaces import upload
 
@@ -66,17 +66,6 @@ async def docs_tolk(slack, xiangji, tmp_path, captured) -> AsyncIterator:
             yield tolk, alibaba, env
 
 
-def refine_link_in(slack, channel: str, user: str) -> str:
-    for message in reversed(slack.ephemerals(channel)):
-        if message.get("user") != user:
-            continue
-        for block in message.get("blocks", []):
-            for element in block.get("elements", []) if block.get("type") == "actions" else []:
-                if element.get("url"):
-                    return str(element["url"])
-    raise AssertionError("no Refine link shown")
-
-
 async def test_a_debug_session_logs_no_signed_link_token_or_key(
     docs_tolk, slack, xiangji, captured
 ):
@@ -91,7 +80,7 @@ async def test_a_debug_session_logs_no_signed_link_token_or_key(
     final = slack.thread("C0GENERAL", task.place.thread_ts)[-1]
     (button,) = refine_controls(final)
     assert await press(tolk, slack, final, button) == 200
-    refine = refine_link_in(slack, "C0GENERAL", "U0ALICE")
+    refine = link_for(slack, "U0ALICE")
     async with tolk.session.get(refine) as resp:
         assert resp.status == 200
     rid = task.items[0].provider_id
