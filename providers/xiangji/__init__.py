@@ -3,8 +3,14 @@
 from providers.xiangji.client import XiangjiClient, XiangjiKeys
 from providers.xiangji.emulator import Received, XiangjiEmulator
 from providers.xiangji.wire import (
+    IMAGE_ENGINES,
+    QUOTA_KEY_ATTRS,
+    QUOTA_SERVICES,
+    TEXT_COST,
+    TEXT_ENGINES,
     BatchDetail,
     BatchItem,
+    ImageEngine,
     ImageResult,
     MattingResult,
     OcrLine,
@@ -14,8 +20,14 @@ from providers.xiangji.wire import (
 )
 
 __all__ = [
+    "IMAGE_ENGINES",
+    "QUOTA_KEY_ATTRS",
+    "QUOTA_SERVICES",
+    "TEXT_COST",
+    "TEXT_ENGINES",
     "BatchDetail",
     "BatchItem",
+    "ImageEngine",
     "ImageResult",
     "MattingResult",
     "OcrLine",

@@ -9,10 +9,11 @@ from __future__ import annotations
 import mimetypes
 import time
 from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 
 import aiohttp
+from yarl import URL
 
 from providers._http import DEFAULT_TIMEOUT, request_json
 from providers.errors import ErrorKind, ProviderError
@@ -27,24 +28,41 @@ from providers.xiangji.wire import (
 )
 
 QUERY_TIMEOUT = aiohttp.ClientTimeout(total=30, sock_connect=10)
-_QUOTA_KEYS = {
-    wire.QUOTA_IMAGE: "img_trans_key",
-    wire.QUOTA_TEXT: "text_trans_key",
-    wire.QUOTA_MATTING: "matting_key",
-}
 
 
 @dataclass(frozen=True, repr=False)
 class XiangjiKeys:
+    """The account's keys. ``img_trans_key`` is the Aliyun image-translation key (quota
+    Type 1); each other image engine has its own key (Types 3, 4, 5, 7)."""
+
     user_key: str
     img_trans_key: str | None = None
     text_trans_key: str | None = None
     matting_key: str | None = None
+    img_trans_google_key: str | None = None
+    img_trans_papago_key: str | None = None
+    img_trans_baidu_key: str | None = None
+    img_trans_deepl_key: str | None = None
+    video_trans_key: str | None = None
 
     def __repr__(self) -> str:  # never show a key, only whether it is configured
-        shown = ("img_trans_key", "text_trans_key", "matting_key")
+        shown = [f.name for f in fields(self) if f.name != "user_key"]
         parts = ", ".join(f"{n}={'set' if getattr(self, n) else 'unset'}" for n in shown)
         return f"XiangjiKeys(user_key=***, {parts})"
+
+    def secrets(self) -> tuple[str, ...]:
+        """Every configured key, the user key first (for redaction)."""
+        values = (getattr(self, f.name) for f in fields(self))
+        return tuple(v for v in values if v)
+
+    def image_engines(self) -> list[str]:
+        """Names of the image engines whose key is set, in default-preference order
+        (``chatgpt`` whenever ``aliyun`` is: it runs on the Aliyun key)."""
+        return [e.name for e in wire.IMAGE_ENGINES.values() if getattr(self, e.key_attr)]
+
+    def quota_types(self) -> list[int]:
+        """Quota Types (seed part 五) whose key is set, in Type order."""
+        return [t for t, attr in wire.QUOTA_KEY_ATTRS.items() if getattr(self, attr)]
 
 
 class XiangjiClient:
@@ -77,32 +95,40 @@ class XiangjiClient:
 
     # -- plumbing ------------------------------------------------------------------
 
-    def _key(self, operation: str, attr: str, param: str) -> str:
+    def _key(self, operation: str, attr: str, what: str) -> str:
         value = getattr(self._keys, attr, None)
         if not value:
-            message = f"no {param} is configured for Xiangji"
+            message = f"no {what} is configured ({wire.key_env(attr)})"
             raise ProviderError(
                 self.provider, operation, "not-configured", message, ErrorKind.PERMANENT
             )
         return value
 
-    def _common(self, operation: str, attr: str, param: str) -> dict[str, Any]:
-        key = self._key(operation, attr, param)
+    def _common(self, operation: str, attr: str, what: str) -> dict[str, Any]:
+        key = self._key(operation, attr, what)
         return {"key": key, "user_key": self._keys.user_key, "commit_time": int(self._clock())}
 
+    def _image(self, operation: str, engine: str) -> tuple[wire.ImageEngine, dict[str, Any]]:
+        """The engine called ``engine`` and the signing inputs for its key."""
+        chosen = wire.image_engine(engine)
+        what = f"ImgTransKey for the {chosen.label} engine"
+        if chosen.name == "chatgpt":  # seed: EngineType=5 runs on the Aliyun key only
+            what = "ImgTransKey for the Aliyun engine (ChatGPT runs on it)"
+        return chosen, self._common(operation, chosen.key_attr, what)
+
     def _secrets(self, params: dict[str, str]) -> tuple[str, ...]:
-        k = self._keys
-        values = (k.user_key, k.img_trans_key, k.text_trans_key, k.matting_key, params.get("Sign"))
-        return tuple(v for v in values if v)
+        sign = params.get("Sign")
+        return self._keys.secrets() + ((sign,) if sign else ())
 
     async def _call(
-        self, operation: str, method: str, url: str, params: dict[str, str], **kwargs: Any
+        self, operation: str, method: str, url: str | URL, params: dict[str, str], **kwargs: Any
     ) -> Any:
-        """Send; return the body once its ``Code`` is 200 (the quota body unchecked)."""
-        if method == "GET":
-            kwargs.setdefault("params", params)
-        else:
-            kwargs.setdefault("data", params)
+        """Send; return the body once its ``Code`` is 200 (the quota body unchecked).
+
+        ``params`` go in the query string of a GET, in the form body of a POST — unless
+        ``url`` already carries them (a ``yarl.URL``, see the batch)."""
+        if not isinstance(url, URL):
+            kwargs.setdefault("params" if method == "GET" else "data", params)
         kwargs.setdefault("timeout", self.timeout)
         status, body = await request_json(
             self._session, method, url, provider=self.provider, operation=operation, **kwargs
@@ -122,11 +148,14 @@ class XiangjiClient:
     # -- translation ---------------------------------------------------------------
 
     async def get_text_translate(
-        self, text: str, source: str, target: str, *, engine: int | None = None
+        self, text: str, source: str, target: str, *, engine: str | int | None = None
     ) -> TextTranslation:
+        """Seed part 四. ``engine``: a name of ``wire.TEXT_ENGINES`` or its ``Type``
+        number (older stored tasks carry numbers); None sends no ``Type`` (Aliyun)."""
         op = wire.GET_TEXT_TRANSLATE
+        code = wire.text_engine(engine)
         common = self._common(op, "text_trans_key", "TextTransKey")
-        params = wire.text_translate_params(text, source, target, engine=engine, **common)
+        params = wire.text_translate_params(text, source, target, engine=code, **common)
         return wire.parse_text_translation(await self._call(op, "POST", self._api, params), op)
 
     async def get_image_translate(
@@ -135,13 +164,16 @@ class XiangjiClient:
         source: str,
         target: str,
         *,
+        engine: str = "aliyun",
         need_watermark: bool = False,
         need_rm_url: bool = False,
         qos: str | None = None,
     ) -> ImageResult:
+        """Seed part 二. ``engine`` picks the key sent as ``ImgTransKey``."""
         op = wire.GET_IMAGE_TRANSLATE
-        common = self._common(op, "img_trans_key", "ImgTransKey")
+        chosen, common = self._image(op, engine)
         opts = {"need_watermark": need_watermark, "need_rm_url": need_rm_url, "qos": qos}
+        opts["engine_type"] = chosen.engine_type
         params = wire.image_translate_params(url, source, target, **opts, **common)
         return wire.parse_image_result(await self._call(op, "POST", self._api, params), op)
 
@@ -152,13 +184,16 @@ class XiangjiClient:
         source: str,
         target: str,
         *,
+        engine: str = "aliyun",
         need_watermark: bool = False,
         need_rm_url: bool = False,
         qos: str | None = None,
     ) -> ImageResult:
+        """Seed part 三 (``Url=local``, the file in ``file-stream``)."""
         op = wire.GET_IMAGE_TRANSLATE
-        common = self._common(op, "img_trans_key", "ImgTransKey")
+        chosen, common = self._image(op, engine)
         opts = {"need_watermark": need_watermark, "need_rm_url": need_rm_url, "qos": qos}
+        opts["engine_type"] = chosen.engine_type
         params = wire.image_translate_params("local", source, target, **opts, **common)
         form = self._multipart(params, data, filename)
         return wire.parse_image_result(
@@ -166,23 +201,28 @@ class XiangjiClient:
         )
 
     async def get_image_translate_batch(
-        self,
-        urls: Sequence[str],
-        source: str,
-        target: str,
-        *,
-        need_watermark: bool = False,
-        need_rm_url: bool = False,
-        qos: str | None = None,
+        self, urls: Sequence[str], source: str, target: str, *, engine: str = "aliyun"
     ) -> list[str]:
+        """Seed part 六.1, asynchronous (``Sync=2``): one request id per URL, in order.
+
+        Sent as the seed says, a GET; a list too long for one GET goes as several (see
+        ``wire.batch_urls``) and their ids are joined in order. Should a later GET fail,
+        the error is raised and the ids of the GETs before it are lost with it.
+        """
         op = wire.GET_IMAGE_TRANSLATE_BATCH
-        common = self._common(op, "img_trans_key", "ImgTransKey")
-        opts = {"need_watermark": need_watermark, "need_rm_url": need_rm_url, "qos": qos}
-        params = wire.batch_params(list(urls), source, target, sync=2, **opts, **common)
-        ids = wire.parse_submit_ids(await self._call(op, "POST", self._api, params), op)
-        if len(ids) != len(urls):
-            message = f"sent {len(urls)} URLs but got {len(ids)} request ids back"
-            raise ProviderError(self.provider, op, "bad-response", message, ErrorKind.PERMANENT)
+        chosen, common = self._image(op, engine)
+        requests = wire.batch_urls(
+            self._api, list(urls), source, target, engine_type=chosen.engine_type, **common
+        )
+        sign = wire.sign(common["commit_time"], common["user_key"], common["key"])
+        ids: list[str] = []
+        for chunk, full in requests:  # the parameters are in ``full``; Sign is for redaction
+            body = await self._call(op, "GET", URL(full, encoded=True), {"Sign": sign})
+            got = wire.parse_submit_ids(body, op)
+            if len(got) != len(chunk):
+                message = f"sent {len(chunk)} URLs but got {len(got)} request ids back"
+                raise ProviderError(self.provider, op, "bad-response", message, ErrorKind.PERMANENT)
+            ids.extend(got)
         return ids
 
     async def get_image_translate_batch_result(
@@ -242,9 +282,15 @@ class XiangjiClient:
     # -- account -------------------------------------------------------------------
 
     async def amount_query(self, service_type: int) -> Quota:
+        """Seed part 五: the quota left on the key of ``service_type`` (any Type of
+        ``wire.QUOTA_KEY_ATTRS``), signed ``md5(Type_UserKey_Key)``."""
         op = wire.AMOUNT_QUERY
-        param = wire.QUOTA_KEY_PARAMS.get(service_type, f"key for quota type {service_type}")
-        key = self._key(op, _QUOTA_KEYS.get(service_type, "-"), param)
+        attr = wire.QUOTA_KEY_ATTRS.get(service_type)
+        if attr is None:
+            known = ", ".join(str(t) for t in wire.QUOTA_KEY_ATTRS)
+            raise ValueError(f"quota Type {service_type} has no key parameter (known: {known})")
+        what = f"{wire.QUOTA_KEY_PARAMS[service_type]} (quota Type {service_type})"
+        key = self._key(op, attr, what)
         params = wire.quota_params(service_type, user_key=self._keys.user_key, key=key)
         status, body = await self._call(op, "POST", self._quota, params, timeout=self.query_timeout)
         return wire.parse_quota(body, op, status=status, redact=self._secrets(params))

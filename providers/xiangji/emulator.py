@@ -15,7 +15,25 @@ Routes on one server (``base_url``)::
     /src/<name>.png                    sample source images (``sample_url``)
     /image-editor/, /koutu/            stand-in refinement editors (``editor.py``)
 
-Every answer is HTTP 200 + ``application/json`` unless a fault says otherwise.
+Every answer is HTTP 200 + ``application/json`` unless a fault says otherwise, or the
+request line is longer than nginx's default allows (HTTP 414, see ``MAX_REQUEST_LINE``).
+
+What seed 002 does not say Xiangji accepts is refused, with a code of the seed's table
+(104 "parameter error" unless another fits) in the envelope of the endpoint:
+
+* methods: the batch and its two queries are GET only (seed 六); the uploads (三, 七) and
+  the quota (五) are POST only; the Action endpoint takes GET or POST with a form body;
+* parameters: each Action accepts the ones the seed lists for it (``ACCEPTED``) and
+  nothing else; the batch queries also take ``CommitTime``/``Sign``/a key, which public
+  clients send and the spec (§6.5) says are harmless;
+* ``CommitTime`` more than ``commit_skew`` seconds (600) from the emulator's clock;
+* batch ``Urls`` items that were not percent-encoded on their own (a raw ``://`` left
+  after the form decoding): 103, "URL encoding error".
+
+Engines: the emulator knows one key per quota Type (1, 2, 3, 4, 5, 7, 8, 9). An image
+request is translated by the engine whose key arrives in ``ImgTransKey`` (``EngineType=5``
+with the Aliyun key: ChatGPT; any other EngineType is ignored, "其他无效"); ``jobs`` keeps
+the engine and quota Type of every job, and ``charges`` every quota deduction.
 """
 
 from __future__ import annotations
@@ -26,10 +44,12 @@ import binascii
 import functools
 import hashlib
 import io
+import math
 import secrets
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Any
 from urllib.parse import parse_qsl, unquote
 
@@ -87,6 +107,57 @@ QUOTA_PARAMS = {
 }
 PENDING = 114
 
+#: Image-translation key by quota Type → the engine that key selects (seed 一, 五).
+IMAGE_KEY_ENGINES = {1: "aliyun", 3: "google", 4: "papago", 5: "baidu", 7: "deepl"}
+#: Text ``Type`` → engine (seed 四: Aliyun=0 … GoogleLLM=6).
+TEXT_TYPES = {
+    0: "aliyun",
+    1: "google",
+    2: "papago",
+    3: "baidu",
+    4: "deepl",
+    5: "chatgpt",
+    6: "googlellm",
+}
+#: Text quota spent per character, by ``Type``. The seed says Google, Papago and DeepL cost
+#: "3 to 4.5 times" the characters (with the exchange rate); the emulator charges the upper
+#: bound, so a test of Tolk's estimate sees the worst case. ChatGPT and GoogleLLM are not in
+#: the billing note: 1×, like Aliyun and Baidu.
+TEXT_COST = {1: 4.5, 2: 4.5, 4: 4.5}
+
+#: nginx's default ``large_client_header_buffers 4 8k``: a request line (with its CRLF) that
+#: does not fit in one 8 KiB buffer is answered 414. Xiangji's front server is not named;
+#: the emulator takes nginx's default.
+MAX_REQUEST_LINE = 8192
+_NGINX_414 = (
+    "<html>\r\n<head><title>414 Request-URI Too Large</title></head>\r\n<body>\r\n"
+    "<center><h1>414 Request-URI Too Large</h1></center>\r\n<hr><center>nginx</center>\r\n"
+    "</body>\r\n</html>\r\n"
+)
+
+_SIGNED = frozenset({"Action", "CommitTime", "Sign"})
+_IMAGE = _SIGNED | {"SourceLanguage", "TargetLanguage", "Url", "ImgTransKey"}
+_IMAGE_OPTIONS = frozenset({"NeedWatermark", "NeedRmUrl", "Qos", "EngineType"})
+_MATTING = _SIGNED | {"ImgMattingKey", "Sync", "BgColor"}
+_FILES = frozenset({"file-base64", "file-stream"})
+_POLL = frozenset({"Action", "RequestIds"})
+#: Harmless on the batch queries (spec §6.5: public clients send them; nothing checks them).
+_POLL_TOLERATED = frozenset({"CommitTime", "Sign", "ImgTransKey", "ImgMattingKey"})
+#: (route, Action) → the parameters seed 002 lists for it; anything else is refused (104).
+ACCEPTED: dict[tuple[str, str], frozenset[str]] = {
+    ("api", TRANSLATE): _IMAGE | _IMAGE_OPTIONS,  # 二
+    ("api2", TRANSLATE): _IMAGE | _IMAGE_OPTIONS | _FILES,  # 三 (Url=local)
+    ("api", TEXT): _SIGNED | {"SourceLanguage", "TargetLanguage", "Text", "TextTransKey", "Type"},
+    ("api", BATCH): _SIGNED
+    | {"SourceLanguage", "TargetLanguage", "Urls", "ImgTransKey", "Sync", "EngineType"},  # 六.1
+    ("api", BATCH_RESULT): _POLL | _POLL_TOLERATED,  # 六.2, 七.4
+    ("api", BATCH_QUERY): _POLL | _POLL_TOLERATED,  # 六.3
+    ("matting", MATTING): _MATTING | _FILES,  # 七 (no Url)
+    ("api", MATTING): _MATTING | {"Url"},  # 八
+}
+#: Actions the seed documents as GET only (六.1, 六.2, 六.3).
+GET_ONLY = frozenset({BATCH, BATCH_RESULT, BATCH_QUERY})
+
 
 def md5_hex(text: str) -> str:
     """The emulator's own signing primitive (independent of ``wire.sign``)."""
@@ -132,6 +203,16 @@ class Faults(CodeFaults):
                 self._by_id[str(target)] = code
 
 
+@dataclass(frozen=True)
+class Charge:
+    """One quota deduction: ``amount`` off quota ``type`` for work by ``engine``."""
+
+    type: int
+    amount: int
+    engine: str
+    request_id: str
+
+
 @dataclass
 class _Job:
     id: str
@@ -142,6 +223,8 @@ class _Job:
     target: str | None = None
     need_rm: bool = False
     watermark: bool = False
+    engine: str = "aliyun"  # the engine that translated it (matting: "matting")
+    quota_type: int = 1  # the quota Type it is charged to
     bg_color: tuple[int, int, int] | None = None
     polls_left: int = 0
     outcome: int = 200
@@ -158,33 +241,64 @@ class XiangjiEmulator(LoopbackServer):
         text_trans_key: str = "xj-text",
         matting_key: str = "xj-matting",
         aigc_key: str = "xj-aigc",
+        img_trans_google_key: str = "xj-img-google",
+        img_trans_papago_key: str = "xj-img-papago",
+        img_trans_baidu_key: str = "xj-img-baidu",
+        img_trans_deepl_key: str = "xj-img-deepl",
+        video_trans_key: str = "xj-video",
         quota: dict[int, int] | None = None,
         pending_polls: int = 1,
         bad_sign_code: int = 104,
         accept_legacy_sign: bool = False,
+        commit_skew: float | None = 600,
         max_skew: float | None = None,
         result_ttl: float | None = None,
         lenient_urls: bool = False,
+        watermark_template: bool = True,
+        text_cost: Mapping[int, float] | None = None,
         fetch_sources: bool = True,
         render: bool = True,
         clock: Callable[[], float] = time.time,
     ) -> None:
+        """``commit_skew``: how far ``CommitTime`` may be from ``clock`` (seconds; None:
+        not checked). The real window is undocumented (spec §3.1); 600 s is a guess in the
+        range such APIs use (Alibaba allows 900 s), tight enough that a day-old or
+        millisecond ``CommitTime`` is refused. ``max_skew`` is the refinement editor's
+        window (``editor.py``); when set it bounds the API's too, as it always did.
+        ``watermark_template``: the account has a watermark template on the web console,
+        so ``NeedWatermark`` (default 1, seed 二) adds one. ``text_cost``: text quota per
+        character by ``Type`` (default ``TEXT_COST``)."""
         self.user_key = user_key
-        self.keys = {1: img_trans_key, 2: text_trans_key, 8: matting_key}
+        self.keys = {
+            1: img_trans_key,
+            2: text_trans_key,
+            3: img_trans_google_key,
+            4: img_trans_papago_key,
+            5: img_trans_baidu_key,
+            7: img_trans_deepl_key,
+            8: matting_key,
+            9: video_trans_key,
+        }
         self.aigc_key = aigc_key  # the image editor's AigcKey (smart eraser), spec §3.3
         self.quota: dict[int, int] = (
-            dict(quota) if quota is not None else {1: 80828, 2: 1_000_000, 8: 5000}
+            dict(quota)
+            if quota is not None
+            else {1: 80828, 2: 1_000_000, 3: 20000, 4: 20000, 5: 20000, 7: 20000, 8: 5000, 9: 600}
         )
         self.pending_polls = pending_polls
         self.bad_sign_code = bad_sign_code
         self.accept_legacy_sign = accept_legacy_sign
+        self.commit_skew = commit_skew
         self.max_skew = max_skew
         self.result_ttl = result_ttl
         self.lenient_urls = lenient_urls
+        self.watermark_template = watermark_template
+        self.text_cost: dict[int, float] = dict(TEXT_COST if text_cost is None else text_cost)
         self.fetch_sources = fetch_sources
         self.render = render  # False: results are a small fixed PNG, made once per id
         self.clock = clock
         self.requests: list[Received] = []
+        self.charges: list[Charge] = []
         self.downloads: list[str] = []
         self.editor_opens: list[dict[str, Any]] = []  # see editor.py
         self.editor_saves: list[dict[str, Any]] = []
@@ -212,7 +326,13 @@ class XiangjiEmulator(LoopbackServer):
     def app(self) -> web.Application:
         from providers.xiangji.editor import add_editor_routes  # it imports this module
 
-        app = web.Application(client_max_size=64 * 1024 * 1024)
+        # aiohttp's own request-line limit (8,190 bytes, answered 400) is raised so that
+        # the nginx-like check below is the one that answers.
+        app = web.Application(
+            client_max_size=64 * 1024 * 1024,
+            handler_args={"max_line_size": 8 * MAX_REQUEST_LINE},
+            middlewares=[_request_line_limit],
+        )
         for path, route in (
             ("/api", "api"),
             ("/api/", "api"),
@@ -228,6 +348,12 @@ class XiangjiEmulator(LoopbackServer):
         return app
 
     # -- inspection and control ---------------------------------------------------
+
+    @property
+    def jobs(self) -> Mapping[str, _Job]:
+        """Every image and matting job by request id (read-only): its ``engine``,
+        ``quota_type``, state and inputs."""
+        return MappingProxyType(self._jobs)
 
     def requests_for(self, action: str) -> list[Received]:
         return [r for r in self.requests if r.action == action]
@@ -283,10 +409,13 @@ class XiangjiEmulator(LoopbackServer):
         if fault is not None:
             return fault
         if route == "quota":
+            if request.method != "POST":  # seed 五: 请求类型 POST
+                return web.json_response(_quota_failure(104, "仅支持 POST 请求"))
             return web.json_response(self._amount_query(params))
         try:
             if bad_body is not None:
                 raise bad_body
+            self._admit(route, action, request, params, files)
             if route == "api":
                 handlers = {
                     TRANSLATE: self._translate,
@@ -296,13 +425,8 @@ class XiangjiEmulator(LoopbackServer):
                     BATCH_QUERY: self._batch_query,
                     MATTING: self._matting,
                 }
-                if action not in handlers:
-                    raise Refusal(104)
                 body = handlers[action](params, None)
             else:
-                expected = TRANSLATE if route == "api2" else MATTING
-                if action != expected:
-                    raise Refusal(104)
                 upload = files.get("file-stream") or files.get("file-base64")
                 if upload is None:
                     raise Refusal(104, "缺少文件 file-stream / file-base64")
@@ -311,6 +435,32 @@ class XiangjiEmulator(LoopbackServer):
         except Refusal as refusal:
             body = self._failure(refusal.code, refusal.message)
         return web.json_response(body)
+
+    def _admit(
+        self,
+        route: str,
+        action: str,
+        request: web.Request,
+        params: dict[str, str],
+        files: dict[str, bytes],
+    ) -> None:
+        """Refuse (104) an Action, method, body type or parameter the seed does not list
+        for this endpoint."""
+        accepted = ACCEPTED.get((route, action))
+        if accepted is None:
+            raise Refusal(104, f"不支持的 Action: {action}" if action else "缺少 Action")
+        if route != "api":
+            if request.method != "POST":  # seed 三, 七: 请求类型 POST
+                raise Refusal(104, "仅支持 POST 请求")
+        elif action in GET_ONLY and request.method != "GET":  # seed 六: 请求类型 GET
+            raise Refusal(104, f"{action} 仅支持 GET 请求")
+        elif request.method not in {"GET", "POST"}:
+            raise Refusal(104, "仅支持 GET 或 POST 请求")
+        unknown = sorted((set(params) | set(files)) - accepted)
+        if unknown:
+            raise Refusal(104, f"参数错误: 不支持的参数 {','.join(unknown)}")
+        if route == "api" and request.content_type.startswith("multipart/"):
+            raise Refusal(104, "请使用 application/x-www-form-urlencoded")  # seed 二, 四, 八
 
     async def _read(self, request: web.Request) -> tuple[dict[str, str], dict[str, bytes]]:
         params: dict[str, str] = dict(request.query)
@@ -349,7 +499,7 @@ class XiangjiEmulator(LoopbackServer):
         if code is None:
             return None
         if route == "quota":
-            return web.json_response({"code": str(code), "msg": MESSAGES.get(code), "data": None})
+            return web.json_response(_quota_failure(code))
         return web.json_response(self._failure(code, MESSAGES.get(code, "未知错误")))
 
     def _ok(self, data: Any, request_id: str | None = None) -> dict[str, Any]:
@@ -372,12 +522,15 @@ class XiangjiEmulator(LoopbackServer):
         if missing:
             raise Refusal(104, f"参数错误: {','.join(missing)}")
 
-    def _authorise(self, params: dict[str, str], key_param: str, quota_type: int) -> None:
+    def _authorise(self, params: dict[str, str], key_param: str, *quota_types: int) -> int:
+        """Check the key, Sign and CommitTime; return the quota Type whose key came."""
         has_time = bool(params.get("CommitTime", "").strip())
-        legacy = self.accept_legacy_sign and quota_type == 1 and not has_time
+        image = key_param == "ImgTransKey"
+        legacy = self.accept_legacy_sign and image and not has_time
         self._require(params, key_param, "Sign", *(() if legacy else ("CommitTime",)))
         key = params[key_param]
-        if key != self.keys[quota_type]:
+        quota_type = next((t for t in quota_types if self.keys.get(t) == key), None)
+        if quota_type is None:
             raise Refusal(109)
         given = params["Sign"].strip().lower()
         if legacy:
@@ -385,14 +538,30 @@ class XiangjiEmulator(LoopbackServer):
             text = f"{params.get('SourceLanguage')}_{params.get('TargetLanguage')}_{url}"
             if given != md5_hex(f"{text}_{self.user_key}_{key}"):
                 raise Refusal(self.bad_sign_code, "签名错误")
-            return
+            return quota_type
         commit_time = params["CommitTime"].strip()
-        if not commit_time.isdigit():
+        if not (commit_time.isascii() and commit_time.isdigit()):
             raise Refusal(104, "CommitTime 格式错误")
         if given != md5_hex(f"{commit_time}_{self.user_key}_{key}"):
             raise Refusal(self.bad_sign_code, "签名错误")
-        if self.max_skew is not None and abs(self.clock() - int(commit_time)) > self.max_skew:
+        windows = [w for w in (self.commit_skew, self.max_skew) if w is not None]
+        if windows and abs(self.clock() - int(commit_time)) > min(windows):
             raise Refusal(104, "CommitTime 已过期")
+        return quota_type
+
+    def _image_engine(self, params: dict[str, str]) -> tuple[int, str]:
+        """The quota Type and engine of an image request: the engine of the key sent in
+        ``ImgTransKey``; ``EngineType=5`` with the Aliyun key is ChatGPT, any other
+        EngineType is ignored (seed 二: 其他无效)."""
+        quota_type = self._authorise(params, "ImgTransKey", *IMAGE_KEY_ENGINES)
+        engine = IMAGE_KEY_ENGINES[quota_type]
+        engine_type = params.get("EngineType", "").strip()
+        if engine_type:
+            if not (engine_type.isascii() and engine_type.isdigit()):
+                raise Refusal(104, "EngineType 参数错误")
+            if quota_type == 1 and int(engine_type) == 5:
+                engine = "chatgpt"
+        return quota_type, engine
 
     def _image_languages(self, params: dict[str, str]) -> tuple[str, str]:
         source, target = params["SourceLanguage"], params["TargetLanguage"]
@@ -405,17 +574,22 @@ class XiangjiEmulator(LoopbackServer):
         if left is not None and left <= 0:
             raise Refusal(113)
 
-    def _charge(self, quota_type: int, amount: int = 1) -> None:
+    def _charge(self, quota_type: int, amount: int = 1, engine: str = "", rid: str = "") -> None:
+        self.charges.append(Charge(quota_type, amount, engine, rid))
         if quota_type in self.quota:
             self.quota[quota_type] = max(0, self.quota[quota_type] - amount)
 
     def _url(self, value: str, *, item: bool = False) -> str:
         url = value.strip()
-        lowered = url.lower()
-        if (item or self.lenient_urls) and lowered.startswith(("http%3a", "https%3a")):
-            url = unquote(url)  # batch items arrive percent-encoded once more
-            lowered = url.lower()
-        if not lowered.startswith(("http://", "https://")):
+        if item:
+            # Seed 六.1: each URL of Urls is urlencoded on its own, so after the form or
+            # query decoding an item still carries "%3A%2F%2F", never a raw "://".
+            if "://" in url:
+                raise Refusal(103, "Urls 中的图片地址需要单独 urlencode")
+            url = unquote(url)
+        elif self.lenient_urls and url.lower().startswith(("http%3a", "https%3a")):
+            url = unquote(url)  # the once-more encoded single Url some clients send
+        if not url.lower().startswith(("http://", "https://")):
             raise Refusal(103)
         return url
 
@@ -427,7 +601,7 @@ class XiangjiEmulator(LoopbackServer):
             kind=kind,
             polls_left=self.pending_polls,
             need_rm=params.get("NeedRmUrl") == "1",
-            watermark=params.get("NeedWatermark", "1") != "0",
+            watermark=self.watermark_template and params.get("NeedWatermark", "1") != "0",
             **kw,
         )
         self._jobs[job.id] = job
@@ -438,7 +612,7 @@ class XiangjiEmulator(LoopbackServer):
             return
         job.state, job.done_at = code, self.clock()
         if code == 200:
-            self._charge(1 if job.kind == "translate" else 8)
+            self._charge(job.quota_type, 1, job.engine, job.id)
 
     def _poll(self, job: _Job) -> None:
         if job.id in self.faults._by_id:
@@ -473,6 +647,7 @@ class XiangjiEmulator(LoopbackServer):
         item.update(self._translate_data(job, rm=job.need_rm or detail))
         item.update(SourceLanguage=job.source, TargetLanguage=job.target)
         if detail:
+            del item["Code"]  # seed 六.3: a finished item carries no Code, only its fields
             item["Orc"] = [
                 {
                     "source": "点缀蜗居生活",
@@ -508,7 +683,7 @@ class XiangjiEmulator(LoopbackServer):
 
     def _translate(self, params: dict[str, str], upload: bytes | None) -> dict[str, Any]:
         self._require(params, "SourceLanguage", "TargetLanguage", "Url")
-        self._authorise(params, "ImgTransKey", 1)
+        quota_type, engine = self._image_engine(params)
         source, target = self._image_languages(params)
         if upload is None:
             origin: str | None = self._url(params["Url"])
@@ -516,9 +691,16 @@ class XiangjiEmulator(LoopbackServer):
             raise Refusal(104, "Url 必须为 local")
         else:
             origin = None
-        self._check_quota(1)
+        self._check_quota(quota_type)
         job = self._new_job(
-            "translate", params, origin_url=origin, upload=upload, source=source, target=target
+            "translate",
+            params,
+            origin_url=origin,
+            upload=upload,
+            source=source,
+            target=target,
+            engine=engine,
+            quota_type=quota_type,
         )
         self._complete(job, 200)
         data = self._translate_data(job, rm=job.need_rm)
@@ -531,25 +713,27 @@ class XiangjiEmulator(LoopbackServer):
         source, target, text = params["SourceLanguage"], params["TargetLanguage"], params["Text"]
         if source not in TEXT_LANGUAGES or target not in TEXT_LANGUAGES:
             raise Refusal(105)
-        engine = params.get("Type", "0").strip() or "0"
-        if not engine.isdigit() or int(engine) > 6:
+        kind = params.get("Type", "0").strip() or "0"
+        if not (kind.isascii() and kind.isdigit()) or int(kind) not in TEXT_TYPES:
             raise Refusal(104, "Type 参数错误")
         units = len(text.encode("utf-16-le")) // 2  # Java String.length()
         if units > 5000:
             raise Refusal(108)
         self._check_quota(2)
-        self._charge(2, units)
+        request_id = new_id()
+        cost = math.ceil(units * self.text_cost.get(int(kind), 1.0))
+        self._charge(2, cost, TEXT_TYPES[int(kind)], request_id)
         data = {
             "SourceLanguage": source,
             "TargetLanguage": target,
             "OriginText": text,
             "Text": _fake_translation(text, target),
         }
-        return self._ok(data)
+        return self._ok(data, request_id)
 
     def _batch(self, params: dict[str, str], _upload: bytes | None) -> dict[str, Any]:
         self._require(params, "SourceLanguage", "TargetLanguage", "Urls")
-        self._authorise(params, "ImgTransKey", 1)
+        quota_type, engine = self._image_engine(params)
         source, target = self._image_languages(params)
         sync = params.get("Sync", "1").strip() or "1"
         if sync not in {"1", "2"}:
@@ -558,12 +742,19 @@ class XiangjiEmulator(LoopbackServer):
         if any(not item.strip() for item in items):
             raise Refusal(104, "Urls 参数错误")
         urls = [self._url(item, item=True) for item in items]
-        self._check_quota(1)
+        self._check_quota(quota_type)
         scripted, self.faults._by_index = self.faults._by_index, {}
         jobs = []
         for index, url in enumerate(urls):
             job = self._new_job(
-                "translate", params, origin_url=url, upload=None, source=source, target=target
+                "translate",
+                params,
+                origin_url=url,
+                upload=None,
+                source=source,
+                target=target,
+                engine=engine,
+                quota_type=quota_type,
             )
             job.outcome = scripted.get(index, 200)
             jobs.append(job)
@@ -615,24 +806,33 @@ class XiangjiEmulator(LoopbackServer):
                 raise Refusal(104, "BgColor 参数错误")
             color = (r, g, b)
         self._check_quota(8)
-        job = self._new_job("matting", params, origin_url=origin, upload=upload, bg_color=color)
+        job = self._new_job(
+            "matting",
+            params,
+            origin_url=origin,
+            upload=upload,
+            bg_color=color,
+            engine="matting",
+            quota_type=8,
+        )
         if sync == "2":
             return self._ok({"Content": job.id}, job.id)
         self._complete(job, 200)
         return self._ok({"RequestId": job.id, **self._matting_data(job)})
 
     def _amount_query(self, params: dict[str, str]) -> dict[str, Any]:
-        def fail(code: int, message: str | None = None) -> dict[str, Any]:
-            return {"code": str(code), "msg": message or MESSAGES[code], "data": None}
-
+        """Seed 五: ``Type``, the one key parameter of that Type ("当且仅当"), ``Sign``."""
         kind = params.get("Type", "").strip()
-        param = QUOTA_PARAMS.get(int(kind)) if kind.isdigit() else None
+        param = QUOTA_PARAMS.get(int(kind)) if kind.isascii() and kind.isdigit() else None
         if param is None or not params.get(param) or not params.get("Sign"):
-            return fail(104)
+            return _quota_failure(104)
+        unknown = sorted(set(params) - {"Type", "Sign", param})
+        if unknown:
+            return _quota_failure(104, f"参数错误: 不支持的参数 {','.join(unknown)}")
         if params[param] != self.keys.get(int(kind)):
-            return fail(109)
+            return _quota_failure(109)
         if params["Sign"].strip().lower() != md5_hex(f"{kind}_{self.user_key}_{params[param]}"):
-            return fail(self.bad_sign_code, "签名错误")
+            return _quota_failure(self.bad_sign_code, "签名错误")
         left = self.quota.get(int(kind), 0)
         return {"code": "0", "msg": "ok", "data": {"type": int(kind), "leftCount": str(left)}}
 
@@ -683,6 +883,23 @@ class XiangjiEmulator(LoopbackServer):
                 return await resp.read() if resp.status == 200 else None
         except (aiohttp.ClientError, TimeoutError, ValueError):
             return None
+
+
+def _quota_failure(code: int, message: str | None = None) -> dict[str, Any]:
+    """The quota endpoint's lowercase envelope (spec §6.4), ``code`` a string."""
+    return {"code": str(code), "msg": message or MESSAGES.get(code, "未知错误"), "data": None}
+
+
+@web.middleware
+async def _request_line_limit(
+    request: web.Request, handler: Callable[[web.Request], Any]
+) -> web.StreamResponse:
+    """HTTP 414 with nginx's page when the request line would not fit nginx's buffer."""
+    version = f"HTTP/{request.version.major}.{request.version.minor}"
+    line = f"{request.method} {request.raw_path} {version}\r\n"
+    if len(line.encode("utf-8", "surrogateescape")) > MAX_REQUEST_LINE:
+        return web.Response(status=414, text=_NGINX_414, content_type="text/html")
+    return await handler(request)
 
 
 def _decode_base64(value: str) -> bytes:

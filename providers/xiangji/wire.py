@@ -35,10 +35,11 @@ AMOUNT_QUERY = "AmountQuery"
 #: Image translation accepts only these source languages (§5, §10).
 IMAGE_SOURCE_LANGUAGES = frozenset({"CHS", "CHT", "ENG", "JPN"})
 
-#: Quota ``Type`` values the bot has keys for (§6.4).
+#: Quota ``Type`` values (§6.4) that Tolk's own operations spend.
 QUOTA_IMAGE = 1
 QUOTA_TEXT = 2
 QUOTA_MATTING = 8
+QUOTA_VIDEO = 9
 #: Quota ``Type`` → name of the key parameter that goes with it (§6.4).
 QUOTA_KEY_PARAMS: dict[int, str] = {
     1: "ImgTransKey",
@@ -50,6 +51,133 @@ QUOTA_KEY_PARAMS: dict[int, str] = {
     8: "ImgMattingKey",
     9: "VideoTransKey",
 }
+
+#: Quota ``Type`` → what it counts, in English (seed part 五; 6 "image temporary storage"
+#: and 10 "text to speech" have no key parameter, so Tolk cannot ask for them).
+QUOTA_SERVICES: dict[int, str] = {
+    1: "image translation (Aliyun)",
+    2: "text translation",
+    3: "image translation (Google)",
+    4: "image translation (Papago)",
+    5: "image translation (Baidu)",
+    7: "image translation (DeepL)",
+    8: "background removal",
+    9: "video translation",
+}
+#: Quota ``Type`` → the ``XiangjiKeys`` attribute holding the key for that Type.
+QUOTA_KEY_ATTRS: dict[int, str] = {
+    1: "img_trans_key",
+    2: "text_trans_key",
+    3: "img_trans_google_key",
+    4: "img_trans_papago_key",
+    5: "img_trans_baidu_key",
+    7: "img_trans_deepl_key",
+    8: "matting_key",
+    9: "video_trans_key",
+}
+
+
+def key_env(key_attr: str) -> str:
+    """The environment variable that configures a ``XiangjiKeys`` attribute."""
+    return "XIANGJI_" + key_attr.upper()
+
+
+@dataclass(frozen=True)
+class ImageEngine:
+    """An image-translation engine (seed part 一, 二; quota Types 1, 3, 4, 5, 7).
+
+    Xiangji picks the engine by *which* key arrives in ``ImgTransKey`` (there is one
+    parameter, and one key per engine); ``EngineType=5`` (ChatGPT) is honoured only with
+    the Aliyun key ("其他无效": anything else is ignored).
+    """
+
+    name: str
+    key_attr: str  # the XiangjiKeys attribute whose value goes in ImgTransKey
+    quota_type: int
+    engine_type: int | None = None  # EngineType to send, if any
+
+    @property
+    def label(self) -> str:
+        return _ENGINE_LABELS.get(self.name, self.name)
+
+    @property
+    def env(self) -> str:
+        return key_env(self.key_attr)
+
+
+_ENGINE_LABELS = {
+    "aliyun": "Aliyun",
+    "google": "Google",
+    "papago": "Papago",
+    "baidu": "Baidu",
+    "deepl": "DeepL",
+    "chatgpt": "ChatGPT",
+    "googlellm": "GoogleLLM",
+}
+
+#: Image engines in default-preference order (issue 17: the first configured wins).
+IMAGE_ENGINES: dict[str, ImageEngine] = {
+    e.name: e
+    for e in (
+        ImageEngine("aliyun", "img_trans_key", 1),
+        ImageEngine("google", "img_trans_google_key", 3),
+        ImageEngine("papago", "img_trans_papago_key", 4),
+        ImageEngine("baidu", "img_trans_baidu_key", 5),
+        ImageEngine("deepl", "img_trans_deepl_key", 7),
+        ImageEngine("chatgpt", "img_trans_key", 1, engine_type=5),  # Aliyun key + EngineType=5
+    )
+}
+
+#: Text engines: the ``Type`` parameter of ``GetTextTranslate`` (seed part 四; default 0).
+TEXT_ENGINES: dict[str, int] = {
+    "aliyun": 0,
+    "google": 1,
+    "papago": 2,
+    "baidu": 3,
+    "deepl": 4,
+    "chatgpt": 5,
+    "googlellm": 6,
+}
+
+#: Text quota (Type 2) spent per source character, as (low, high) factors (seed part 四.4:
+#: Aliyun and Baidu 1×; Google, Papago and DeepL 3× to 4.5× "with the exchange rate").
+TEXT_COST: dict[str, tuple[float, float]] = {
+    "aliyun": (1.0, 1.0),
+    "google": (3.0, 4.5),
+    "papago": (3.0, 4.5),
+    "baidu": (1.0, 1.0),
+    "deepl": (3.0, 4.5),
+    "chatgpt": (1.0, 1.0),  # undocumented: the seed's billing note does not name it
+    "googlellm": (1.0, 1.0),  # undocumented: the seed's billing note does not name it
+}
+
+
+def image_engine(name: str) -> ImageEngine:
+    """The engine called ``name`` (case-insensitive); ``ValueError`` if there is none."""
+    try:
+        return IMAGE_ENGINES[name.strip().lower()]
+    except (KeyError, AttributeError):
+        known = ", ".join(IMAGE_ENGINES)
+        raise ValueError(f"unknown Xiangji image engine {name!r} (known: {known})") from None
+
+
+def text_engine(engine: str | int | None) -> int | None:
+    """``Type`` for a text engine given by name or by its number (old tasks store ints)."""
+    if engine is None:
+        return None
+    if isinstance(engine, int) and not isinstance(engine, bool):
+        if engine not in TEXT_ENGINES.values():
+            raise ValueError(f"unknown Xiangji text engine Type {engine}")
+        return engine
+    if isinstance(engine, str):
+        name = engine.strip().lower()
+        if name in TEXT_ENGINES:
+            return TEXT_ENGINES[name]
+        if name.isdigit():
+            return text_engine(int(name))
+    known = ", ".join(TEXT_ENGINES)
+    raise ValueError(f"unknown Xiangji text engine {engine!r} (known: {known})")
+
 
 #: English meaning of every documented ``Code`` (§9).
 MEANINGS: dict[int, str] = {
@@ -197,16 +325,86 @@ def batch_params(
     user_key: str,
     commit_time: int | str,
     sync: int = 2,
-    need_watermark: bool = False,
-    need_rm_url: bool = False,
-    qos: str | None = None,
     engine_type: int | None = None,
 ) -> dict[str, str]:
+    """Seed part 六.1: exactly the parameters it lists for the batch — no
+    ``NeedWatermark``, ``NeedRmUrl`` or ``Qos`` (they are documented for single images
+    only)."""
     params = _signed(GET_IMAGE_TRANSLATE_BATCH, "ImgTransKey", key, user_key, commit_time)
     params.update(
         SourceLanguage=source, TargetLanguage=target, Urls=encode_urls(urls), Sync=str(sync)
     )
-    return _image_options(params, need_watermark, need_rm_url, qos, engine_type)
+    if engine_type is not None:
+        params["EngineType"] = str(engine_type)
+    return params
+
+
+#: The longest GET URL Tolk sends. Servers commonly refuse a request line past 8 KiB
+#: (nginx's default ``large_client_header_buffers 4 8k`` answers 414); 8,000 bytes for the
+#: whole URL leaves room for the method, the protocol and a longer base URL's host.
+MAX_GET_URL = 8000
+
+
+def query_string(params: Mapping[str, str]) -> str:
+    """Every name and value percent-encoded (only RFC 3986 unreserved characters kept),
+    so the length measured here is exactly what goes on the wire."""
+    return "&".join(f"{quote(k, safe='')}={quote(v, safe='')}" for k, v in params.items())
+
+
+def batch_urls(
+    base_url: str,
+    urls: Sequence[str],
+    source: str,
+    target: str,
+    *,
+    key: str,
+    user_key: str,
+    commit_time: int | str,
+    sync: int = 2,
+    engine_type: int | None = None,
+    limit: int = MAX_GET_URL,
+) -> list[tuple[list[str], str]]:
+    """Seed part 六.1 as GET URLs: ``[(the image URLs in it, the full GET URL), …]``.
+
+    The seed documents the batch as a GET only, so a list too long for one GET is split
+    into several GETs, each at most ``limit`` bytes, in input order — instead of falling
+    back to a POST the seed does not mention. An image URL too long to fit a GET even on
+    its own is refused (PERMANENT ``url-too-long``) before anything is sent.
+    """
+    if not urls:
+        raise ValueError("at least one URL is required")
+    opts = {"key": key, "user_key": user_key, "commit_time": commit_time}
+    opts.update(sync=sync, engine_type=engine_type)
+
+    def full(chunk: Sequence[str]) -> str:
+        return f"{base_url}?{query_string(batch_params(chunk, source, target, **opts))}"
+
+    # Urls goes on the wire as quote(",".join(quote(u))): per character, so the items'
+    # lengths add up (plus 3 bytes, "%2C", per separator) and need no rebuilding per try.
+    fixed = len(full([""]))
+    chunks: list[list[str]] = []
+    size = 0
+    for url in urls:
+        item = len(quote(quote(url, safe=""), safe=""))
+        if fixed + item > limit:
+            message = (
+                f"an image URL is too long for Xiangji's batch: it takes {item:,} bytes "
+                f"encoded and a batch GET may be at most {limit:,} bytes"
+            )
+            raise ProviderError(
+                PROVIDER,
+                GET_IMAGE_TRANSLATE_BATCH,
+                "url-too-long",
+                message,
+                ErrorKind.PERMANENT,
+            )
+        if chunks and size + 3 + item <= limit:
+            chunks[-1].append(url)
+            size += 3 + item
+        else:
+            chunks.append([url])
+            size = fixed + item
+    return [(chunk, full(chunk)) for chunk in chunks]
 
 
 def _ids(request_ids: Sequence[str]) -> str:

@@ -91,7 +91,9 @@ async def test_text_too_long_counts_utf16_units(client):
 
 
 async def test_image_by_url_signs_with_spec_constants(session):
-    emulator = XiangjiEmulator(user_key="userkey123", img_trans_key="imgkey456")
+    emulator = XiangjiEmulator(
+        user_key="userkey123", img_trans_key="imgkey456", clock=lambda: 1653229753.9
+    )
     async with emulator:
         keys = XiangjiKeys("userkey123", img_trans_key="imgkey456")
         client = make_client(session, emulator, keys, clock=lambda: 1653229753.9)
@@ -151,6 +153,7 @@ async def test_upload_image_translate(client, emu, session):
 @pytest.mark.parametrize("data_uri", [False, True])
 async def test_emulator_accepts_file_base64_in_either_encoding(emu, session, multipart, data_uri):
     encoded = base64.b64encode(png()).decode()
+    ct = str(int(time.time()))
     if data_uri:
         encoded = "data:image/png;base64," + encoded
     fields = {
@@ -159,15 +162,11 @@ async def test_emulator_accepts_file_base64_in_either_encoding(emu, session, mul
         "TargetLanguage": "KOR",
         "Url": "local",
         "ImgTransKey": "xj-img",
-        "CommitTime": "1700000000",
-        "Sign": md5("1700000000_xj-user_xj-img").upper(),
+        "CommitTime": ct,
+        "Sign": md5(f"{ct}_xj-user_xj-img").upper(),
         "file-base64": encoded,
     }
-    body = aiohttp.FormData(fields) if not multipart else aiohttp.FormData()
-    if multipart:
-        for k, v in fields.items():
-            body.add_field(k, v)
-        body.add_field("dummy", b"x", filename="x.bin")  # forces multipart/form-data
+    body = aiohttp.FormData(fields, default_to_multipart=multipart)
     async with session.post(emu.upload_url + "/", data=body) as resp:
         assert resp.status == 200 and resp.content_type == "application/json"
         answer = await resp.json()
@@ -189,8 +188,8 @@ async def test_batch_pending_then_done(client, emu, session):
     ids = await client.get_image_translate_batch(URLS, "CHS", "KOR")
     assert len(ids) == 3 and len(set(ids)) == 3
     (sent,) = emu.requests_for("GetImageTranslateBatch")
-    assert sent.method == "POST" and sent.params["Sync"] == "2"
-    assert sent.params["NeedWatermark"] == "0"
+    assert sent.method == "GET" and sent.params["Sync"] == "2"
+    assert not {"NeedWatermark", "NeedRmUrl", "Qos"} & set(sent.params)
 
     first = await client.get_image_translate_batch_result(ids)
     assert list(first) == ids
@@ -243,7 +242,7 @@ async def test_batch_scripted_outcomes(client, emu):
 async def test_batch_pending_polls_configurable_and_results_expire(session):
     now = [1_700_000_000.0]
     async with XiangjiEmulator(pending_polls=0, result_ttl=60, clock=lambda: now[0]) as emu:
-        client = make_client(session, emu)
+        client = make_client(session, emu, clock=lambda: now[0])
         (rid,) = await client.get_image_translate_batch([URLS[0]], "CHS", "KOR")
         assert (await client.get_image_translate_batch_result([rid]))[rid].done
         now[0] += 61
@@ -388,7 +387,7 @@ async def test_emulator_merges_query_and_form_for_get_and_post(session, emu):
 
 
 async def test_emulator_refusals(session, emu):
-    ct = "1700000000"
+    ct = str(int(time.time()))
     signed = {"ImgTransKey": "xj-img", "CommitTime": ct, "Sign": md5(f"{ct}_xj-user_xj-img")}
     base = {"Action": "GetImageTranslate", "SourceLanguage": "CHS", "TargetLanguage": "KOR"}
     assert (await raw_api(session, emu, query={"Action": "Nope"}))["Code"] == 104

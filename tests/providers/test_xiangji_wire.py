@@ -117,7 +117,7 @@ def test_text_params():
 def test_batch_urls_are_encoded_individually_then_once_more_by_the_form():
     urls = ["https://x.test/a,b.jpg?w=1&h=2", "http://y.test/c%20d.png"]
     p = wire.batch_params(urls, "CHS", "KOR", key="k", user_key="u", commit_time=1)
-    assert p["Sync"] == "2" and p["NeedWatermark"] == "0"
+    assert p["Sync"] == "2" and not {"NeedWatermark", "NeedRmUrl", "Qos"} & set(p)
     assert (
         p["Urls"]
         == "https%3A%2F%2Fx.test%2Fa%2Cb.jpg%3Fw%3D1%26h%3D2,http%3A%2F%2Fy.test%2Fc%2520d.png"
