@@ -42,8 +42,18 @@ Choices where the spec is silent ([inferred] in the spec):
   does not exist is body ``Code`` 104. ``ImageData`` is ``"[]"`` for the first
   ``image_pending_polls`` polls; the sources are fetched and rendered on the poll after
   that. A failed element carries ``success: false`` and its ``errorCode``, without ``url``.
+- Seed 000 names every image code twice (101 ``System.RequestTimeOut`` … 113
+  ``System.AccountNotActivatedOrInArrears``); which one the service puts on the wire is not
+  documented. ``image_codes="system"`` spells every image-operation error — the body
+  ``Code`` (still HTTP 200) and a failed element's ``errorCode`` — the ``System.*`` way
+  (199 has no such name and stays a number); a scripted ``faults.code`` or
+  ``faults.image_item`` given a ``System.*`` name sends that spelling whatever the switch.
 - ``Extra``: must be a JSON object; the four documented keys must be ``"true"``/``"false"``
   strings; other keys (``product_id``, ``platform``) are ignored.
+- ``hosts`` (host name → base URL, like curl's ``--resolve``): where the emulator really
+  connects when a ``FileUrl``, image URL or ``CallbackUrl`` names that host, so a test can
+  send the seeds' own examples (``http://fileUrl``, ``https://img.alicdn.com/…``) and have
+  them served on loopback. The URLs themselves are kept as sent (answers, records).
 """
 
 from __future__ import annotations
@@ -65,7 +75,7 @@ import zipfile
 from collections.abc import Awaitable, Callable
 from dataclasses import dataclass, field
 from pathlib import PurePosixPath
-from typing import Any, Self
+from typing import Any, Literal, Self
 from urllib.parse import quote, unquote, urlsplit
 
 import aiohttp
@@ -139,6 +149,22 @@ IMAGE_MESSAGES = {  # §5
     113: "The service is not activated or the account has an outstanding balance.",
     199: "An unknown error occurred.",
 }
+SYSTEM_NAMES = {  # seed 000's 错误码 column: the same codes, spelled as names
+    101: "System.RequestTimeOut",
+    102: "System.Error",
+    103: "System.UrlDecodingError",
+    104: "System.ParameterError",
+    105: "System.LanguageNotSupported",
+    106: "System.LanguageDetectError",
+    107: "System.TranslateError",
+    108: "System.StringTooLong",
+    110: "System.AccountNotActivated",
+    111: "System.SubServiceFailed",
+    112: "System.TranslateServiceCallFailed",
+    113: "System.AccountNotActivatedOrInArrears",
+}
+SYSTEM_NUMBERS = {name: number for number, name in SYSTEM_NAMES.items()}
+ImageCodes = Literal["number", "system"]
 READY, TRANSLATING, TRANSLATED, ERROR = "ready", "translating", "translated", "error"
 
 
@@ -195,12 +221,28 @@ class ImageTask:
 
 
 class ImageFailure(Exception):
-    """An image-operation error: HTTP 200 with an integer body ``Code`` (§3, §5)."""
+    """An image-operation error: HTTP 200 with the body ``Code`` (§3, §5) — the number, or
+    its ``System.*`` name when ``spelling`` (else the emulator's ``image_codes``) says so."""
 
-    def __init__(self, code: int, message: str | None = None) -> None:
+    def __init__(
+        self, code: int, message: str | None = None, spelling: ImageCodes | None = None
+    ) -> None:
         super().__init__(code)
         self.code = code
         self.message = message or IMAGE_MESSAGES.get(code, IMAGE_MESSAGES[199])
+        self.spelling = spelling
+
+
+def spell_image_code(code: int | str, spelling: ImageCodes) -> int | str:
+    """An image code as it goes on the wire: ``System.*`` when ``spelling`` is "system" and
+    the seed names it (else the number), the number when it is "number". A code given as a
+    name stays that name."""
+    if isinstance(code, str) and code in SYSTEM_NUMBERS:
+        return code
+    number = int(code) if str(code).isdigit() else None
+    if spelling == "system" and number in SYSTEM_NAMES:
+        return SYSTEM_NAMES[number]
+    return code
 
 
 def refuse(code: str, status: int = 400, message: str | None = None) -> PopRefusal:
@@ -213,7 +255,8 @@ def refuse(code: str, status: int = 400, message: str | None = None) -> PopRefus
 class Faults(PopFaults):
     """Planned misbehaviour. ``action`` may be ``"*"`` to match every action. A scripted
     ``code`` of an image operation that is numeric (101–199) comes as HTTP 200 with that
-    body ``Code``; anything else in the §3 shape."""
+    body ``Code`` (spelled as ``image_codes`` says), one of seed 000's ``System.*`` names
+    comes as HTTP 200 with that name; anything else in the §3 shape."""
 
     def clear(self) -> None:
         super().clear()
@@ -227,7 +270,8 @@ class Faults(PopFaults):
         self._doc_errors.extend([(code, message)] * times)
 
     def image_item(self, index: int, code: str = "105") -> None:
-        """Element ``index`` of the next image task created fails with ``errorCode``."""
+        """Element ``index`` of the next image task created fails with ``errorCode``
+        (a number is spelled as ``image_codes`` says; a ``System.*`` name is sent as is)."""
         self._image_items[index] = code
 
     def _take_doc_error(self) -> tuple[str, str] | None:
@@ -279,8 +323,13 @@ class AlibabaMTEmulator(PopEmulator):
         max_doc_bytes: int = MAX_DOC_BYTES,
         fetch_timeout: float = 5.0,
         offline_samples: bool = False,
+        image_codes: ImageCodes = "number",
+        hosts: dict[str, str] | None = None,
     ) -> None:
         super().__init__(access_key_id, access_key_secret, clock, max_skew, nonce_window)
+        if image_codes not in ("number", "system"):
+            raise ValueError('image_codes must be "number" or "system"')
+        self.image_codes: ImageCodes = image_codes  # how image errors are spelled (seed 000)
         self.faults = Faults()
         self.strict_methods = strict_methods
         self.doc_seconds = doc_seconds
@@ -291,6 +340,7 @@ class AlibabaMTEmulator(PopEmulator):
         self.max_doc_bytes = max_doc_bytes
         self.fetch_timeout = fetch_timeout
         self.offline_samples = offline_samples  # sandbox: an unreachable URL yields a sample
+        self.hosts = {name.lower(): base.rstrip("/") for name, base in (hosts or {}).items()}
         self.docs: dict[str, DocTask] = {}
         self.images: dict[str, ImageTask] = {}
         self.callbacks: list[CallbackSent] = []
@@ -396,9 +446,12 @@ class AlibabaMTEmulator(PopEmulator):
         try:
             return await super()._answer(verified)
         except ImageFailure as failure:
-            return {"Code": failure.code, "Message": failure.message, "RequestId": new_request_id()}
+            code = spell_image_code(failure.code, failure.spelling or self.image_codes)
+            return {"Code": code, "Message": failure.message, "RequestId": new_request_id()}
 
     def _scripted_error(self, action: str, fault: _CodeFault) -> Exception:
+        if action in (CREATE_IMAGE, GET_IMAGE) and fault.code in SYSTEM_NUMBERS:
+            return ImageFailure(SYSTEM_NUMBERS[fault.code], fault.message, spelling="system")
         if action in (CREATE_IMAGE, GET_IMAGE) and fault.code.isdigit():
             number = int(fault.code)
             if 100 <= number < 200:
@@ -523,7 +576,7 @@ class AlibabaMTEmulator(PopEmulator):
         error: str | None = None
         try:
             async with self._session().post(
-                url,
+                self._reach(url),
                 data=json.dumps(body).encode(),
                 headers={"Content-Type": "application/json"},
                 timeout=aiohttp.ClientTimeout(total=self.fetch_timeout),
@@ -588,7 +641,8 @@ class AlibabaMTEmulator(PopEmulator):
         for index, (url, fetched) in enumerate(zip(task.urls, fetches, strict=True)):
             item: dict[str, Any] = {"sourceUrl": url, "topRequestId": task.top_request_id}
             code = "103" if fetched.body is None else task.item_faults.get(index, "200")
-            item.update(errorCode=code, success=code == "200")
+            spelled = str(spell_image_code(code, self.image_codes))
+            item.update(errorCode=spelled, success=code == "200")
             if code == "200":
                 label = "text removed" if task.extra.get("without_text") == "true" else ""
                 task.pngs[index] = await asyncio.to_thread(
@@ -632,8 +686,21 @@ class AlibabaMTEmulator(PopEmulator):
         if token is not None:
             self._tokens.pop((action, token), None)
 
+    def _reach(self, url: str) -> str:
+        """Where ``url`` is really fetched: its scheme and authority replaced by ``hosts``'
+        base URL for its host name, if there is one."""
+        try:
+            parts = urlsplit(url)
+            base = self.hosts.get((parts.hostname or "").lower())
+        except ValueError:
+            return url
+        if base is None:
+            return url
+        return base + url[len(f"{parts.scheme}://{parts.netloc}") :]
+
     async def _fetch(self, url: str, limit: int) -> _Fetch:
-        target = yarl.URL(url, encoded=url.isascii())  # keep a presigned URL's bytes as sent
+        reached = self._reach(url)
+        target = yarl.URL(reached, encoded=reached.isascii())  # a presigned URL's bytes as sent
         status: int | None = None
         try:
             async with self._session().get(
