@@ -1,4 +1,5 @@
-"""Per-channel settings (``/tolk config``): auto-translation of uploads, default
+"""Per-channel settings (``/tolk config``): auto-translation of uploads (with the
+Xiangji image engine for images, also used by flags and the Translate… form), default
 languages, the quota alert threshold. Stored as JSON in the store's settings table."""
 
 from __future__ import annotations
@@ -18,6 +19,7 @@ class Route:
     target: str
     source: str | None = None
     provider: str | None = None
+    engine: str | None = None  # auto-images: Xiangji's image engine (None: the default)
 
 
 @dataclass(frozen=True)

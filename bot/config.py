@@ -15,6 +15,8 @@ from enum import StrEnum
 from urllib.parse import urlsplit
 
 from providers.alibaba.wire import CALLBACK_SOURCE_IPS
+from providers.xiangji import XiangjiKeys
+from providers.xiangji.wire import IMAGE_ENGINES, key_env
 
 DEFAULT_SLACK_API_URL = "https://slack.com/api/"
 DEFAULT_XIANGJI_EDITOR_URL = "https://www.xiangjifanyi.com"
@@ -41,6 +43,53 @@ class XiangjiSettings:
     account_url: str = "http://www.tosoiot.com"
     aigc_key: str | None = field(default=None, repr=False)  # the editor's smart eraser
     editor_url: str = DEFAULT_XIANGJI_EDITOR_URL  # serves /image-editor/ and /koutu/
+    # One image-translation key per engine (Xiangji picks the engine by the key sent);
+    # ``img_trans_key`` is Aliyun's (and ChatGPT's, with EngineType=5). Video: quota only.
+    img_trans_google_key: str | None = field(default=None, repr=False)
+    img_trans_papago_key: str | None = field(default=None, repr=False)
+    img_trans_baidu_key: str | None = field(default=None, repr=False)
+    img_trans_deepl_key: str | None = field(default=None, repr=False)
+    video_trans_key: str | None = field(default=None, repr=False)
+
+    def keys(self) -> XiangjiKeys:
+        """The client's keys: every service key configured here."""
+        return XiangjiKeys(
+            self.user_key,
+            img_trans_key=self.img_trans_key,
+            text_trans_key=self.text_trans_key,
+            matting_key=self.matting_key,
+            img_trans_google_key=self.img_trans_google_key,
+            img_trans_papago_key=self.img_trans_papago_key,
+            img_trans_baidu_key=self.img_trans_baidu_key,
+            img_trans_deepl_key=self.img_trans_deepl_key,
+            video_trans_key=self.video_trans_key,
+        )
+
+    def image_engines(self) -> list[str]:
+        """The image engines whose key is set, in default order (the first is the
+        default): aliyun, google, papago, baidu, deepl, then chatgpt (Aliyun's key)."""
+        return self.keys().image_engines()
+
+    @property
+    def secret_values(self) -> tuple[str | None, ...]:
+        return (
+            self.user_key,
+            self.img_trans_key,
+            self.text_trans_key,
+            self.matting_key,
+            self.aigc_key,
+            self.img_trans_google_key,
+            self.img_trans_papago_key,
+            self.img_trans_baidu_key,
+            self.img_trans_deepl_key,
+            self.video_trans_key,
+        )
+
+
+def engine_variable(engine: str) -> str:
+    """The environment variable holding the key of image engine ``engine``
+    (``google`` → ``XIANGJI_IMG_TRANS_GOOGLE_KEY``; ``chatgpt`` uses Aliyun's)."""
+    return key_env(IMAGE_ENGINES[engine].key_attr)
 
 
 @dataclass(frozen=True)
@@ -100,8 +149,7 @@ class Settings:
             self.slack_signing_secret,
         ]
         if self.xiangji:
-            x = self.xiangji
-            values += [x.user_key, x.img_trans_key, x.text_trans_key, x.matting_key, x.aigc_key]
+            values += list(self.xiangji.secret_values)
         if self.alibaba:
             values += [self.alibaba.access_key_id, self.alibaba.access_key_secret]
         if self.rozetta:
@@ -169,6 +217,11 @@ def load_settings(env: Mapping[str, str]) -> Settings:
             upload_url=_base(get("XIANGJI_UPLOAD_URL", "http://api2.tosoiot.com")),
             account_url=_base(get("XIANGJI_ACCOUNT_URL", "http://www.tosoiot.com")),
             aigc_key=get("XIANGJI_AIGC_KEY"),
+            img_trans_google_key=get("XIANGJI_IMG_TRANS_GOOGLE_KEY"),
+            img_trans_papago_key=get("XIANGJI_IMG_TRANS_PAPAGO_KEY"),
+            img_trans_baidu_key=get("XIANGJI_IMG_TRANS_BAIDU_KEY"),
+            img_trans_deepl_key=get("XIANGJI_IMG_TRANS_DEEPL_KEY"),
+            video_trans_key=get("XIANGJI_VIDEO_TRANS_KEY"),
             editor_url=_http_url(
                 "XIANGJI_EDITOR_URL", get("XIANGJI_EDITOR_URL", DEFAULT_XIANGJI_EDITOR_URL)
             ),

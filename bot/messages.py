@@ -14,15 +14,16 @@ from bot.mrkdwn import clip, escape, person, sections, split, unescape
 USAGE = {
     "translate": (
         "Usage: `/translate [SRC>]TGT TEXT` — e.g. `/translate zh>en 我是中国人` or "
-        "`/translate ja Good morning`. Options: `--engine aliyun|google|papago|baidu|deepl|chatgpt`, "
+        "`/translate ja Good morning`. Options: `--engine aliyun|google|papago|baidu|deepl|chatgpt|googlellm`, "
         "`--private` (only you see the answer)."
     ),
     "translate-image": (
         "Usage: `/translate-image [SRC>]TGT URL…` — e.g. "
         "`/translate-image zh>ko https://example.com/a.jpg`. Up to 20 URLs. Options: "
         "`--removed` (also the text-removed image), `--ocr` (also the recognised text), "
-        "`--fast` / `--best`, `--provider xiangji|alibaba`. Alibaba's image-task API is marked "
-        "for retirement by Alibaba, so Xiangji is the default."
+        "`--fast` / `--best`, `--engine aliyun|google|papago|baidu|deepl|chatgpt` (Xiangji's "
+        "engine; without it, the first one configured), `--provider xiangji|alibaba`. "
+        "Alibaba's image-task API is marked for retirement by Alibaba, so Xiangji is the default."
     ),
     "translate-doc": (
         "Usage: `/translate-doc [SRC>]TGT URL` — e.g. `/translate-doc en>ja https://example.com/guide.docx`. "
@@ -44,7 +45,7 @@ USAGE = {
         "`/tolk quota`, `/tolk config …`."
     ),
     "config": (
-        "Usage: `/tolk config show` · `/tolk config auto-images on [SRC>]TGT` (e.g. `on zh>ko`) · "
+        "Usage: `/tolk config show` · `/tolk config auto-images on [SRC>]TGT [--engine E]` (e.g. `on zh>ko`) · "
         "`/tolk config auto-images off` · `/tolk config auto-docs on [SRC>]TGT [--provider alibaba|rozetta]` · "
         "`/tolk config auto-docs off` · `/tolk config defaults [SRC>]TGT` · `/tolk config quota-threshold N`."
     ),
@@ -108,6 +109,57 @@ def provider_off(provider: str, what: str, variables: Sequence[str]) -> str:
     )
 
 
+#: Xiangji's engines as people read them.
+ENGINE_LABELS = {
+    "aliyun": "Aliyun",
+    "google": "Google",
+    "papago": "Papago",
+    "baidu": "Baidu",
+    "deepl": "DeepL",
+    "chatgpt": "ChatGPT",
+    "googlellm": "GoogleLLM",
+}
+
+
+def engine_label(engine: str) -> str:
+    return ENGINE_LABELS.get(engine, engine)
+
+
+def engine_note(engine: str | None) -> str:
+    """`` with the Google engine`` — nothing for Aliyun, Xiangji's own default."""
+    if not engine or engine == "aliyun":
+        return ""
+    return f" with the {engine_label(engine)} engine"
+
+
+def engine_not_configured(engine: str, variable: str, configured: Sequence[str], usage: str) -> str:
+    """An image engine whose key is not set: the variable to set, and what can be used."""
+    runs_on = " (ChatGPT runs on the Aliyun key)" if engine == "chatgpt" else ""
+    names = ", ".join(f"`{e}`" for e in configured)
+    text = (
+        f"The {engine_label(engine)} image engine is not configured here{runs_on}: an admin "
+        f"can turn it on by setting `{variable}`. Configured engines: {names}; leave "
+        "`--engine` out to use the first."
+    )
+    return f"{text}\n{usage}" if usage else text
+
+
+def image_translation_off(usage: str) -> str:
+    return (
+        "Xiangji image translation is off here: an admin can turn it on by setting "
+        "`XIANGJI_USER_KEY` and an image key — `XIANGJI_IMG_TRANS_KEY` (Aliyun), "
+        "`XIANGJI_IMG_TRANS_GOOGLE_KEY`, `XIANGJI_IMG_TRANS_PAPAGO_KEY`, "
+        f"`XIANGJI_IMG_TRANS_BAIDU_KEY` or `XIANGJI_IMG_TRANS_DEEPL_KEY`.\n{usage}"
+    )
+
+
+def cutout_has_no_engine(usage: str) -> str:
+    return (
+        "`/cutout` has no `--engine`: background removal is one Xiangji service on its own "
+        f"key (`XIANGJI_MATTING_KEY`). Leave `--engine` out.\n{usage}"
+    )
+
+
 def source_not_supported(detail: str) -> str:
     return detail
 
@@ -119,9 +171,14 @@ def ack_text(task_id: str, source: str | None, target: str) -> str:
     return f"Translating {_lang(source)}→{target}… (task `{task_id}`)"
 
 
-def ack_images(task_id: str, count: int, source: str | None, target: str) -> str:
+def ack_images(
+    task_id: str, count: int, source: str | None, target: str, *, engine: str | None = None
+) -> str:
     noun = "image" if count == 1 else f"{count} images"
-    return f"On it: translating {noun} {_lang(source)}→{target}. Results go in the thread (task `{task_id}`)."
+    return (
+        f"On it: translating {noun} {_lang(source)}→{target}{engine_note(engine)}. "
+        f"Results go in the thread (task `{task_id}`)."
+    )
 
 
 def ack_duplicate(task_id: str, state: str) -> str:
@@ -190,9 +247,18 @@ def long_text_comment(length: int) -> str:
     return f":page_facing_up: The whole translation ({length:,} characters), as a text file."
 
 
-def image_parent(task_id: str, user: str, count: int, source: str | None, target: str) -> str:
+def image_parent(
+    task_id: str,
+    user: str,
+    count: int,
+    source: str | None,
+    target: str,
+    *,
+    engine: str | None = None,
+) -> str:
     noun = "1 image" if count == 1 else f"{count} images"
-    return f":frame_with_picture: <@{user}> asked to translate {noun} {_lang(source)}→{target} · task `{task_id}`"
+    what = f"{noun} {_lang(source)}→{target}{engine_note(engine)}"
+    return f":frame_with_picture: <@{user}> asked to translate {what} · task `{task_id}`"
 
 
 def ack_doc(task_id: str, names: Sequence[str], source: str | None, target: str) -> str:
@@ -350,14 +416,22 @@ def result_comment(index: int, total: int, source_url: str, variant: str | None 
 
 
 def done(
-    task_id: str, delivered: int, total: int, failures: Sequence[str] = (), *, noun: str = "image"
+    task_id: str,
+    delivered: int,
+    total: int,
+    failures: Sequence[str] = (),
+    *,
+    noun: str = "image",
+    engine: str | None = None,
 ) -> str:
+    how = engine_note(engine)
     if not failures:
         what = f"1 {noun}" if total == 1 else f"all {total} {noun}s"
-        return f":white_check_mark: Done — {what} translated (task `{task_id}`)."
+        return f":white_check_mark: Done — {what} translated{how} (task `{task_id}`)."
     lines = "\n".join(f"• {f}" for f in failures)
     return (
-        f":warning: {delivered} of {total} translated (task `{task_id}`). Not translated:\n{lines}"
+        f":warning: {delivered} of {total} translated{how} (task `{task_id}`). "
+        f"Not translated:\n{lines}"
     )
 
 
@@ -396,6 +470,12 @@ def provider_not_ready(provider: str, what: str) -> str:
     return f"`--provider {provider}` for {what} is not available yet; leave it out to use Xiangji."
 
 
+def ocr_unavailable(source_url: str, reason: str) -> str:
+    """``--ocr`` on an image translated one by one, whose recognised text could not be read."""
+    name = escape(source_url.rsplit("/", 1)[-1] or source_url)
+    return f"The recognised text of {name} could not be read: {escape(reason.rstrip('.'))}."
+
+
 def ocr_text(source_url: str, lines: Sequence[Any]) -> str:
     """The recognised text of one image and its translation, as a readable list."""
     name = escape(source_url.rsplit("/", 1)[-1] or source_url)
@@ -428,13 +508,13 @@ def ack_cutout(task_id: str, count: int) -> str:
 
 HELP = """*Tolk* translates text, images and files where you work. Every command answers at once with a task id; results land in a thread.
 
-• `/translate zh>en 我是中国人` — translate text (`--engine deepl`, `--private`)
-• `/translate-image zh>ko https://example.com/a.jpg` — translate the text in images, up to 20 URLs (`--removed`, `--ocr`, `--fast`/`--best`)
+• `/translate zh>en 我是中国人` — translate text (`--engine deepl` or `--engine googlellm`, `--private`)
+• `/translate-image zh>ko https://example.com/a.jpg` — translate the text in images, up to 20 URLs (`--removed`, `--ocr`, `--fast`/`--best`, `--engine google`: aliyun, google, papago, baidu, deepl or chatgpt)
 • `/translate-doc en>ja https://example.com/guide.docx` — translate a document; the translated file lands in the thread (`--scene tech`)
 • `/cutout https://example.com/a.png --bg 255,255,255` — remove the background
 • React to a message with a flag (:flag-kr:, :jp:, :us: …) — its text and images are translated into that language, in its thread
 • *Translate…* in a message's ⋯ menu — the same, with languages and options picked in a form (works inside threads)
-• `/tolk config auto-images on zh>ko` — translate every image posted in this channel
+• `/tolk config auto-images on zh>ko` — translate every image posted in this channel (`--engine papago`: its engine, for flags and the Translate… form too)
 • `/tolk config auto-docs on en>ja` — translate every document posted in this channel
 • `/tolk config defaults zh>en` — languages used when a command or flag does not name them
 • `/tolk config quota-threshold 500` — warn in the thread when a service has fewer left
@@ -511,7 +591,8 @@ def _route(route: Any, default_source: str) -> str:
     if route is None:
         return "off"
     provider = f" via {route.provider}" if getattr(route, "provider", None) else ""
-    return f"{route.source or default_source}→{route.target}{provider}"
+    engine = engine_note(getattr(route, "engine", None))
+    return f"{route.source or default_source}→{route.target}{provider}{engine}"
 
 
 def config_show(config: Any, default_threshold: int) -> str:
@@ -765,9 +846,17 @@ def _option(value: str, label: str) -> dict[str, Any]:
 
 
 def translate_modal(
-    metadata: str, languages: Sequence[tuple[str, str]], target: str, source: str | None
+    metadata: str,
+    languages: Sequence[tuple[str, str]],
+    target: str,
+    source: str | None,
+    *,
+    engines: Sequence[str] = (),
+    engine: str | None = None,
 ) -> dict[str, Any]:
-    """The "Translate…" form. ``languages``: (code, English name) pairs."""
+    """The "Translate…" form. ``languages``: (code, English name) pairs; ``engines``: the
+    Xiangji image engines to offer (an "Image engine" select, starting at ``engine``),
+    empty when there is no choice to make."""
     options = [_option(code, f"{name} ({code})") for code, name in languages][:99]  # + "auto"
     by_code = {o["value"]: o for o in options}
     source_options = [_option("auto", "Detect (text) / Chinese (images)"), *options]
@@ -813,6 +902,7 @@ def translate_modal(
                     "initial_option": _option("xiangji", "Xiangji"),
                 },
             },
+            *_engine_block(engines, engine),
             {
                 "type": "input",
                 "block_id": "documents",
@@ -860,6 +950,31 @@ def translate_modal(
     }
 
 
+def _engine_block(engines: Sequence[str], engine: str | None) -> list[dict[str, Any]]:
+    if not engines:
+        return []
+    options = [_option(name, engine_label(name)) for name in engines]
+    initial = next((o for o in options if o["value"] == engine), options[0])
+    return [
+        {
+            "type": "input",
+            "block_id": "engine",
+            "optional": True,
+            "label": {"type": "plain_text", "text": "Image engine"},
+            "hint": {
+                "type": "plain_text",
+                "text": "Which of Xiangji's engines translates the message's images.",
+            },
+            "element": {
+                "type": "static_select",
+                "action_id": "value",
+                "options": options,
+                "initial_option": initial,
+            },
+        }
+    ]
+
+
 def modal_error(detail: str) -> str:
     return clip(detail, 150)
 
@@ -886,39 +1001,64 @@ def quota_error_alert(
     )
 
 
-def _quota_spent(row: dict[str, int]) -> str:
-    return " · ".join(
-        f"{service} {units} {_QUOTA_UNITS.get(service, 'images')}"
-        for service, units in sorted(row.items())
-    )
+#: How `/tolk quota` says text spend that is a range (Google, Papago, DeepL: seed 002 四.4).
+QUOTA_ESTIMATE_NOTE = (
+    "(an estimate: Xiangji bills Google, Papago and DeepL text at 3–4.5× the characters)"
+)
 
 
-def _quota_spenders(rows: dict[str, dict[str, int]], mention: str) -> list[str]:
-    ordered = sorted(rows.items(), key=lambda kv: (-sum(kv[1].values()), kv[0]))
+def _units(value: Any) -> tuple[int, int]:
+    """A spend as stored: a number (exact), or ``[low, high]`` (an estimate)."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    return int(value or 0), int(value or 0)
+
+
+def _quota_amount(service: str, value: Any) -> str:
+    low, high = _units(value)
+    unit = _QUOTA_UNITS.get(service, "images")
+    if low == high:
+        return f"{service} {low:,} {unit}"
+    return f"{service} ~{low:,}–{high:,} {unit} of quota {QUOTA_ESTIMATE_NOTE}"
+
+
+def _quota_spent(row: dict[str, Any]) -> str:
+    return " · ".join(_quota_amount(service, units) for service, units in sorted(row.items()))
+
+
+def _quota_spenders(rows: dict[str, dict[str, Any]], mention: str) -> list[str]:
+    def total(row: dict[str, Any]) -> int:
+        return sum(_units(v)[1] for v in row.values())
+
+    ordered = sorted(rows.items(), key=lambda kv: (-total(kv[1]), kv[0]))
     return [f"• {mention.format(who)}: {_quota_spent(row)}" for who, row in ordered if row]
 
 
 def quota_report(
     rows: Sequence[tuple[str, int | None, int | None, float | None]],
-    by_channel: dict[str, dict[str, int]],
-    by_user: dict[str, dict[str, int]],
+    by_channel: dict[str, dict[str, Any]],
+    by_user: dict[str, dict[str, Any]],
     *,
     threshold: int | None,
+    shown_only: Sequence[str] = (),
 ) -> str:
-    """``rows``: (service, left now or None, last known left, seconds since it was read)."""
+    """``rows``: (service, left now or None, last known left, seconds since it was read),
+    one per configured key; ``shown_only``: services Tolk never spends (no alerts).
+    Spend: images, or characters of text quota (a ``[low, high]`` range is an estimate)."""
     if not rows:
         lines = ["*Xiangji quota*: no Xiangji service is configured, so there is nothing to count."]
     else:
         lines = [f"*Xiangji quota* (alerts below {threshold} unless a channel sets its own)"]
         for service, left, last, age in rows:
+            note = " (not used by Tolk; no alerts)" if service in shown_only else ""
             if left is not None:
-                lines.append(f"• {service}: {left} left")
+                lines.append(f"• {service}: {left} left{note}")
             elif last is not None and age is not None:
                 lines.append(
-                    f"• {service}: could not be read just now; {last} left {_age(age)} ago"
+                    f"• {service}: could not be read just now; {last} left {_age(age)} ago{note}"
                 )
             else:
-                lines.append(f"• {service}: could not be read just now")
+                lines.append(f"• {service}: could not be read just now{note}")
     channels = _quota_spenders(by_channel, "<#{}>")
     users = _quota_spenders(by_user, "<@{}>")
     if not channels and not users:
@@ -966,7 +1106,8 @@ def _home_route(route: Any, what: str) -> str:
     if route is None:
         return f"{what} off"
     via = f" via {route.provider}" if getattr(route, "provider", None) else ""
-    return f"{what} {_lang(route.source)}→{route.target}{via}"
+    engine = engine_note(getattr(route, "engine", None))
+    return f"{what} {_lang(route.source)}→{route.target}{via}{engine}"
 
 
 def home_channel_line(channel: str, config: Any, default_threshold: int) -> str:
@@ -1214,3 +1355,118 @@ def slack_address_not_an_image(url: str) -> str:
         "send Slack links to the image service. For an image posted in Slack, react to its "
         "message with a flag or use the Translate… shortcut on it."
     )
+
+
+# --- Media jobs whose outputs Tolk could not read (issue 17, item 7) ----------------------
+# ``how`` Tolk came to read from an OSS endpoint: "configured" (ALIBABA_OSS_ENDPOINT),
+# "named" (the host the ``oss://`` location names) or "guessed" (it names none: the default).
+
+MEDIA_UNREAD_SHOWN = 20  # outputs listed one by one; the rest are counted
+
+
+def _oss_code(text: str) -> str:
+    """A value shown inside `…`: escaped, and no backtick to end the span early."""
+    return escape(text).replace("`", "'")
+
+
+def _oss_endpoint_said(endpoint: str, how: str) -> str:
+    shown = _oss_code(endpoint)
+    if how == "guessed":
+        return f"no OSS endpoint is set (`ALIBABA_OSS_ENDPOINT`) and the `oss://` location names none, so Tolk guessed `{shown}`"
+    return f"no OSS endpoint is set (`ALIBABA_OSS_ENDPOINT`), so Tolk used `{shown}`, the one the `oss://` location names"
+
+
+def oss_not_allowed(host: str, endpoint: str, how: str) -> str:
+    """Why an output on a host Tolk does not download from was not attached."""
+    shown = _oss_code(host)
+    if how == "configured":
+        return f"Tolk does not download from `{shown}` (not in `TOLK_ALLOWED_FILE_HOSTS`)"
+    return (
+        f"{_oss_endpoint_said(endpoint, how)}, and `{shown}` is not a host Tolk downloads "
+        "from (`TOLK_ALLOWED_FILE_HOSTS`)"
+    )
+
+
+def oss_not_allowed_fix(host: str, how: str) -> str:
+    if how == "configured":
+        return f"add `{_oss_code(host)}` to `TOLK_ALLOWED_FILE_HOSTS`"
+    return (
+        "set `ALIBABA_OSS_ENDPOINT` to the OSS endpoint of the output bucket's region (e.g. "
+        "`oss-cn-shanghai.aliyuncs.com`) and allow that host in `TOLK_ALLOWED_FILE_HOSTS` "
+        "(its default, `*.aliyuncs.com`, does)"
+    )
+
+
+def oss_refused(status: int, endpoint: str, how: str) -> str:
+    """Why an output OSS would not hand over (401/403) was not attached."""
+    reason = f"OSS refused to hand it over (HTTP {status})"
+    return reason if how == "configured" else f"{reason}; {_oss_endpoint_said(endpoint, how)}"
+
+
+def oss_refused_fix(bucket: str) -> str:
+    return (
+        "give the RAM user of `ALIBABA_ACCESS_KEY_ID` read access (`oss:GetObject`) to "
+        f"bucket `{_oss_code(bucket)}`, and check that `ALIBABA_OSS_ENDPOINT` is in that "
+        "bucket's region"
+    )
+
+
+def oss_gone(status: int) -> str:
+    """Why an output OSS no longer has (404/410) was not attached: nothing to configure."""
+    return (
+        f"OSS has no such object any more (HTTP {status}): it was moved or deleted "
+        "(a lifecycle rule?) after the job"
+    )
+
+
+def oss_unreachable(detail: str, endpoint: str, how: str) -> str:
+    """Why an output that cannot be read in any other way was not attached."""
+    reason = f"it could not be read: {escape(detail)}"
+    return reason if how == "configured" else f"{reason}; {_oss_endpoint_said(endpoint, how)}"
+
+
+def oss_unreachable_fix(endpoint: str, how: str) -> str:
+    if how == "configured":
+        return f"check that `ALIBABA_OSS_ENDPOINT` (`{_oss_code(endpoint)}`) is the output bucket's OSS endpoint"
+    return "set `ALIBABA_OSS_ENDPOINT` to the output bucket's OSS endpoint"
+
+
+def media_done_unread(
+    task_id: str,
+    function: str,
+    job_id: str | None,
+    files: int,
+    locations: Sequence[str],
+    reasons: Sequence[str],
+    fixes: Sequence[str],
+    summary: str | None = None,
+) -> str:
+    """A job that succeeded with outputs Tolk could not attach: each one's ``oss://``
+    location and why (``reasons``, Tolk's own words, one per location), then what an
+    admin changes and how to have them brought here afterwards."""
+    one = len(locations) == 1
+    count = "1 output" if one else f"{len(locations)} outputs"
+    if files:
+        attached = "1 file" if files == 1 else f"{files} files"
+        head = f"{function} succeeded — {attached} in this thread (task `{task_id}`). Tolk"
+    else:
+        head = f"{function} succeeded (task `{task_id}`), but Tolk"
+    lines = [
+        f":white_check_mark: {head} could not attach {count}; {'it is' if one else 'they are'} in OSS:"
+    ]
+    said = list(dict.fromkeys(reasons))
+    for where, why in list(zip(locations, reasons, strict=False))[:MEDIA_UNREAD_SHOWN]:
+        lines.append(f"• `{_oss_code(where)}`" + ("" if len(said) == 1 else f" — {why}"))
+    if len(locations) > MEDIA_UNREAD_SHOWN:
+        lines.append(f"• … and {len(locations) - MEDIA_UNREAD_SHOWN} more")
+    if len(said) == 1:  # one reason for all: said once
+        lines.append(f"Why: {said[0]}.")
+    if fixes:
+        them = "it" if one else "them"
+        again = (
+            f" Then `/media-job status {_oss_code(job_id)}` brings {them} here." if job_id else ""
+        )
+        lines.append(f"To fix it, an admin can {'; '.join(dict.fromkeys(fixes))}.{again}")
+    if summary:
+        lines.append(summary)
+    return "\n".join(lines)

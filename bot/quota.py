@@ -17,7 +17,14 @@ restart neither forgets a crossing nor repeats an alert:
   find the first one in Slack instead of posting twice);
 - ``error:<task id>``: the quota-error alert of one task;
 - ``usage`` and ``counted:<task id>``: units spent per channel and per user, each task
-  counted once.
+  counted once. Text through Google, Papago or DeepL costs Xiangji 3–4.5× its characters
+  (seed 002, part 四.4): such spend is kept as a ``[low, high]`` range, exact spend as
+  a number.
+
+Every configured key is its own service (``wire.QUOTA_SERVICES``): one per image engine
+(Types 1, 3, 4, 5, 7), text (2), matting (8) and video (9). An image task spends the
+Type of its engine (``request["engine"]``; ChatGPT runs on Aliyun's key, Type 1). Video
+is shown only: Tolk never spends it, so it is never alerted on.
 
 One ``asyncio.Lock`` serialises read → compare → post, so two tasks settling at the
 same moment never both alert for one crossing.
@@ -27,6 +34,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
+import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -40,23 +48,39 @@ from bot.storage import TaskStore
 from bot.tasks import Item, Place, Task
 from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
-from providers.xiangji.wire import MEANINGS, classify
+from providers.xiangji.wire import (
+    IMAGE_ENGINES,
+    MEANINGS,
+    QUOTA_KEY_ATTRS,
+    QUOTA_MATTING,
+    QUOTA_SERVICES,
+    QUOTA_TEXT,
+    QUOTA_VIDEO,
+    TEXT_COST,
+    TEXT_ENGINES,
+    classify,
+)
 
 log = logging.getLogger(__name__)
 
 NAMESPACE = "quota"
 
-#: Xiangji amount-query ``Type`` → service name; a service counts as configured when
-#: the key in ``_KEY_ATTRS`` is set.
-SERVICES: dict[int, str] = {1: "image translation", 2: "text translation", 8: "background removal"}
-_KEY_ATTRS = {1: "img_trans_key", 2: "text_trans_key", 8: "matting_key"}
-#: Which service a task's operation spends (``translate_message`` goes by item kind).
-OPERATION_SERVICES: dict[str, int] = {
-    "xiangji.translate_image": 1,
-    "xiangji.translate_text": 2,
-    "xiangji.cutout": 8,
+#: Xiangji amount-query ``Type`` → service name, one per key; a service counts as
+#: configured when its key (``_KEY_ATTRS``, ``XiangjiKeys.quota_types``) is set.
+SERVICES: dict[int, str] = dict(QUOTA_SERVICES)
+_KEY_ATTRS: dict[int, str] = dict(QUOTA_KEY_ATTRS)
+#: Which service a task's operation spends. ``None``: the image engine's Type (the
+#: task's ``request["engine"]``); ``translate_message`` goes by item kind.
+OPERATION_SERVICES: dict[str, int | None] = {
+    "xiangji.translate_image": None,
+    "xiangji.translate_text": QUOTA_TEXT,
+    "xiangji.cutout": QUOTA_MATTING,
 }
-_MESSAGE_ITEM_SERVICES = {"text": 2, "file": 1}
+#: Shown in `/tolk quota` and the Home tab, never spent by Tolk, so never alerted on.
+SHOWN_ONLY = frozenset({QUOTA_VIDEO})
+#: Names the usage record had before every key was its own service.
+_OLD_NAMES = {"image translation": QUOTA_SERVICES[1]}
+_TEXT_ENGINE_NAMES = {number: name for name, number in TEXT_ENGINES.items()}
 DEFAULT_SCOPE = "default"
 #: Seconds one amount-query may take after work or on the schedule: the work engine
 #: awaits the after-settle hook, so a hanging account endpoint must not hold it long.
@@ -91,15 +115,18 @@ class QuotaWatcher:
 
     def services(self) -> dict[int, str]:
         """The Xiangji services whose key is configured, by amount-query type."""
-        keys = self.settings.xiangji
-        if self.xiangji is None or keys is None:
+        settings = self.settings.xiangji
+        if self.xiangji is None or settings is None:
             return {}
-        return {t: name for t, name in SERVICES.items() if getattr(keys, _KEY_ATTRS[t], None)}
+        return {t: SERVICES[t] for t in settings.keys().quota_types() if t in SERVICES}
 
-    async def read_all(self, *, within: float | None = None) -> dict[str, int | None]:
+    async def read_all(
+        self, *, within: float | None = None, types: set[int] | None = None
+    ) -> dict[str, int | None]:
         """Service name → remaining count, ``None`` where the read failed (logged, never
-        raised). Successful counts are cached in the store with the time they were read."""
-        services = self.services()
+        raised); every configured service, or those of ``types``. Successful counts are
+        cached in the store with the time they were read."""
+        services = {t: name for t, name in self.services().items() if types is None or t in types}
         if not services:
             return {}
         counts = await asyncio.gather(*(self._read_one(t, within) for t in services))
@@ -154,12 +181,20 @@ class QuotaWatcher:
             return []
 
     async def _compare(
-        self, readings: dict[str, int | None], place: Place | None, reason: str
+        self,
+        readings: dict[str, int | None],
+        place: Place | None,
+        reason: str,
+        types: set[int] | None = None,
     ) -> list[str]:
+        """Alert for each service (of ``types``, else every one) below the threshold;
+        never for a service Tolk does not spend (``SHOWN_ONLY``)."""
         threshold, scope = await self._threshold(place)
         targets = self._targets(place)
         posted: list[str] = []
         for service_type, name in self.services().items():
+            if service_type in SHOWN_ONLY or (types is not None and service_type not in types):
+                continue
             left = readings.get(name)
             if left is None:
                 continue
@@ -247,7 +282,8 @@ class QuotaWatcher:
 
     async def on_task_settled(self, task: Task) -> None:
         """The work engine's ``on_settled`` hook: count what the task spent, alert on a
-        quota or arrears error, then check the counts (Xiangji work only)."""
+        quota or arrears error, then check the counts (Xiangji work only) of the services
+        the task spent or was refused by — an image task's engine key, not every key."""
         try:
             await self._record_spend(task)
         except Exception:
@@ -262,13 +298,19 @@ class QuotaWatcher:
         if error is None and not is_xiangji:
             return
         place = _work_place(task)
+        types = {_item_service(task, i) for i in task.items if i.status == "done"}
+        if error is not None:
+            types.add(_error_service(task))
+        spent = {t for t in types if t is not None}
         try:
             async with self._lock:
-                readings = await self.read_all(within=READ_SECONDS) if is_xiangji else {}
+                readings = (
+                    await self.read_all(within=READ_SECONDS, types=spent) if is_xiangji else {}
+                )
                 if error is not None:
                     await self._alert_error(task, place, error, readings)
                 if is_xiangji:
-                    await self._compare(readings, place, "work")
+                    await self._compare(readings, place, "work", spent)
         except Exception:
             log.exception("task %s: quota check after work failed", task.id)
 
@@ -306,13 +348,16 @@ class QuotaWatcher:
     # --- spend --------------------------------------------------------------------------
 
     async def _record_spend(self, task: Task) -> None:
-        spent: dict[str, int] = {}
+        spent: dict[str, Any] = {}
         for item in task.items:
             service_type = _item_service(task, item)
             if item.status != "done" or service_type is None:
                 continue
-            units = text_units(item.source) if service_type == 2 else 1
-            spent[SERVICES[service_type]] = spent.get(SERVICES[service_type], 0) + units
+            low, high = 1, 1
+            if service_type == QUOTA_TEXT:
+                low, high = text_cost(text_units(item.source), _text_engine(task))
+            name = SERVICES[service_type]
+            spent[name] = add_units(spent.get(name, 0), low, high)
         if not spent:
             return
         async with self._usage_lock:
@@ -322,13 +367,14 @@ class QuotaWatcher:
             for table, who in (("channels", task.place.channel), ("users", task.place.user)):
                 row = usage[table].setdefault(who, {})
                 for name, units in spent.items():
-                    row[name] = int(row.get(name, 0)) + units
+                    row[name] = add_units(row.get(name, 0), *unit_range(units))
             await self._put("usage", usage)
             await self._put(f"counted:{task.id}", spent)
 
-    async def usage(self) -> dict[str, dict[str, dict[str, int]]]:
+    async def usage(self) -> dict[str, dict[str, dict[str, Any]]]:
         """``{"channels": {channel: {service: units}}, "users": {user: {service: units}}}``;
-        units are images, or characters for text translation."""
+        units are images, or characters of quota for text translation: a number when
+        exact, ``[low, high]`` when it is an estimate (``text_cost``)."""
         return _blank_usage(await self._get("usage"))
 
     # --- /tolk quota --------------------------------------------------------------------
@@ -339,6 +385,7 @@ class QuotaWatcher:
         what each channel and user spent."""
         services = self.services()
         usage = await self.usage()
+        shown_only = [SERVICES[t] for t in SHOWN_ONLY]
         if not services:
             return messages.quota_report([], usage["channels"], usage["users"], threshold=None)
         readings = await self.read_all(within=within)
@@ -353,7 +400,11 @@ class QuotaWatcher:
             else:
                 rows.append((name, left, None, None))
         return messages.quota_report(
-            rows, usage["channels"], usage["users"], threshold=self.settings.quota_threshold
+            rows,
+            usage["channels"],
+            usage["users"],
+            threshold=self.settings.quota_threshold,
+            shown_only=shown_only,
         )
 
     # --- store --------------------------------------------------------------------------
@@ -365,12 +416,53 @@ class QuotaWatcher:
         await self.store.put_setting(NAMESPACE, key, value)
 
 
-def _blank_usage(data: Any) -> dict[str, dict[str, dict[str, int]]]:
+def text_cost(units: int, engine: str | None) -> tuple[int, int]:
+    """Text quota a translation of ``units`` characters spends through ``engine``:
+    (low, high) — equal for Aliyun and Baidu, 3–4.5× for Google, Papago and DeepL."""
+    low, high = TEXT_COST.get(engine or "aliyun", (1.0, 1.0))
+    return math.floor(units * low), math.ceil(units * high)
+
+
+def unit_range(value: Any) -> tuple[int, int]:
+    """A stored spend — a number (exact) or ``[low, high]`` (an estimate) — as a range."""
+    if isinstance(value, list | tuple) and len(value) == 2:
+        return int(value[0]), int(value[1])
+    return int(value or 0), int(value or 0)
+
+
+def add_units(value: Any, low: int, high: int) -> int | list[int]:
+    """``value`` plus ``low``–``high``: a number while exact, else ``[low, high]``."""
+    a, b = unit_range(value)
+    return a + low if a + low == b + high else [a + low, b + high]
+
+
+def _text_engine(task: Task) -> str | None:
+    """The text engine of a ``/translate`` task by name (older tasks store its number);
+    a message's text goes through the default engine (Aliyun)."""
+    if task.operation != "xiangji.translate_text":
+        return None
+    engine = task.request.get("engine")
+    if isinstance(engine, int) and not isinstance(engine, bool):
+        return _TEXT_ENGINE_NAMES.get(engine)
+    return engine.lower() if isinstance(engine, str) else None
+
+
+def image_service(task: Task) -> int:
+    """The quota Type an image of ``task`` spends: its engine's (Aliyun when none)."""
+    engine = IMAGE_ENGINES.get(str(task.request.get("engine") or "aliyun"))
+    return (engine or IMAGE_ENGINES["aliyun"]).quota_type
+
+
+def _blank_usage(data: Any) -> dict[str, dict[str, dict[str, Any]]]:
     data = data if isinstance(data, dict) else {}
-    return {
-        "channels": {k: dict(v) for k, v in (data.get("channels") or {}).items()},
-        "users": {k: dict(v) for k, v in (data.get("users") or {}).items()},
-    }
+    usage: dict[str, dict[str, dict[str, Any]]] = {"channels": {}, "users": {}}
+    for table, rows in usage.items():
+        for who, row in (data.get(table) or {}).items():
+            rows[who] = {}
+            for name, units in dict(row).items():
+                name = _OLD_NAMES.get(name, name)
+                rows[who][name] = add_units(rows[who].get(name, 0), *unit_range(units))
+    return usage
 
 
 def _quota_error(task: Task) -> dict[str, Any] | None:
@@ -392,8 +484,10 @@ def _item_service(task: Task, item: Item) -> int | None:
         return None
     if task.operation == "xiangji.translate_message":
         kind = (getattr(item, "meta", None) or {}).get("kind", "file")
-        return _MESSAGE_ITEM_SERVICES.get(kind)
-    return OPERATION_SERVICES.get(task.operation)
+        return QUOTA_TEXT if kind == "text" else image_service(task) if kind == "file" else None
+    if task.operation not in OPERATION_SERVICES:
+        return None
+    return OPERATION_SERVICES[task.operation] or image_service(task)
 
 
 def _error_service(task: Task) -> int | None:
@@ -407,7 +501,9 @@ def _error_service(task: Task) -> int | None:
             quota_item = wanted == "pending" or (code and classify(code) is ErrorKind.QUOTA)
             if item.status == wanted and quota_item:
                 return _item_service(task, item)
-    return OPERATION_SERVICES.get(task.operation)
+    if task.operation not in OPERATION_SERVICES:
+        return None
+    return OPERATION_SERVICES[task.operation] or image_service(task)
 
 
 def _work_place(task: Task) -> Place:

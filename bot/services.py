@@ -40,7 +40,7 @@ from providers.alibaba.client import AlibabaMTClient
 from providers.alibaba.signing import Credentials
 from providers.mts.client import MtsClient
 from providers.rozetta.client import RozettaClient, RozettaKeys
-from providers.xiangji import XiangjiClient, XiangjiKeys
+from providers.xiangji import XiangjiClient
 
 QUOTA_EVERY = 300.0  # seconds between scheduled quota readings, across all replicas
 
@@ -156,7 +156,7 @@ async def open_services(
             x = settings.xiangji
             xiangji = XiangjiClient(
                 session,
-                XiangjiKeys(x.user_key, x.img_trans_key, x.text_trans_key, x.matting_key),
+                x.keys(),  # every service key, one per image engine
                 api_url=x.api_url,
                 upload_url=x.upload_url,
                 account_url=x.account_url,

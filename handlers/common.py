@@ -24,6 +24,7 @@ from slack_bolt.async_app import AsyncAck
 from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot import messages
+from bot.config import engine_variable
 from bot.languages import Language, check_pair, lookup, provider_code
 from bot.services import Services
 from bot.services import record_task as _record_task
@@ -154,6 +155,40 @@ async def checked_slack_file(
     if slack_file_id(services, str(file.get("url_private") or "")) != file_id:
         raise UsageError(messages.slack_address_not_a_file(url))  # external, a tombstone…
     return file
+
+
+def image_engines(services: Services) -> list[str]:
+    """The Xiangji image engines whose key is configured, the default first."""
+    settings = services.settings.xiangji
+    if services.xiangji is None or settings is None:
+        return []
+    return settings.image_engines()
+
+
+def image_engine(services: Services, wanted: str | None, usage: str) -> str:
+    """The engine an image command runs on: ``wanted`` (``--engine``, the form, the
+    channel's setting) when its key is configured, else the first configured one.
+    ``UsageError`` naming the variable to set when ``wanted``'s key is not configured,
+    or when no image key is configured at all."""
+    configured = image_engines(services)
+    if not configured:
+        raise UsageError(messages.image_translation_off(usage))
+    if wanted is None:
+        return configured[0]
+    if wanted not in configured:
+        raise UsageError(
+            messages.engine_not_configured(wanted, engine_variable(wanted), configured, usage)
+        )
+    return wanted
+
+
+def message_engine(services: Services, wanted: str | None) -> str | None:
+    """The engine for a message's images (a flag, the form, an upload): as
+    ``image_engine``, except that with no image key at all there is none (the images then
+    fail one by one, saying so, and the text is still translated)."""
+    if not image_engines(services):
+        return None
+    return image_engine(services, wanted, "")
 
 
 def require_xiangji(services: Services, key: str, what: str, variable: str) -> None:

@@ -33,7 +33,11 @@ from providers.mts.wire import (
 
 MAX_TEXT_CHARS = 5000  # Xiangji's Aliyun engine limit (UTF-16 units)
 MAX_IMAGES = 20
-TEXT_ENGINES = ("aliyun", "google", "papago", "baidu", "deepl", "chatgpt")
+# Xiangji's engines by name, as people type them (the provider's wire maps them; handlers
+# never import it). Text: the ``Type`` of the text API. Images: one key per engine, in the
+# order the default is chosen (the first configured); chatgpt runs on Aliyun's key.
+TEXT_ENGINES = ("aliyun", "google", "papago", "baidu", "deepl", "chatgpt", "googlellm")
+IMAGE_ENGINES = ("aliyun", "google", "papago", "baidu", "deepl", "chatgpt")
 IMAGE_PROVIDERS = ("xiangji", "alibaba")
 DOC_PROVIDERS = ("alibaba", "rozetta")
 
@@ -60,6 +64,7 @@ class ImageCommand:
     ocr: bool = False
     qos: str | None = None
     provider: str = "xiangji"
+    engine: str | None = None  # None: the first configured image engine
 
 
 @dataclass(frozen=True)
@@ -339,7 +344,7 @@ def parse_translate_image(text: str) -> ImageCommand:
     opts = _options(
         _words(text),
         flags={"removed", "ocr", "fast", "best"},
-        valued={"provider"},
+        valued={"provider", "engine"},
         usage=usage,
     )
     if not opts.rest:
@@ -357,6 +362,9 @@ def parse_translate_image(text: str) -> ImageCommand:
     provider = opts.values.get("provider", "xiangji").lower()
     if provider not in IMAGE_PROVIDERS:
         raise UsageError(messages.unknown_choice("--provider", provider, IMAGE_PROVIDERS, usage))
+    engine = read_image_engine(opts.values.get("engine"), usage)
+    if engine is not None and provider != "xiangji":
+        raise UsageError(messages.option_not_for_provider("--engine", provider, usage))
     qos = "LowLatency" if "fast" in opts.flags else "BestQuality" if "best" in opts.flags else None
     return ImageCommand(
         source=source,
@@ -366,7 +374,18 @@ def parse_translate_image(text: str) -> ImageCommand:
         ocr="ocr" in opts.flags,
         qos=qos,
         provider=provider,
+        engine=engine,
     )
+
+
+def read_image_engine(value: str | None, usage: str) -> str | None:
+    """``--engine E`` of an image command: one of ``IMAGE_ENGINES`` (any case), or None.
+    Whether its key is configured is the handler's to say."""
+    if value is None:
+        return None
+    if value.lower() not in IMAGE_ENGINES:
+        raise UsageError(messages.unknown_choice("--engine", value, IMAGE_ENGINES, usage))
+    return value.lower()
 
 
 def parse_translate_doc(text: str) -> DocCommand:
@@ -485,7 +504,9 @@ class CutoutCommand:
 
 def parse_cutout(text: str) -> CutoutCommand:
     usage = messages.USAGE["cutout"]
-    opts = _options(_words(text), flags=set(), valued={"bg"}, usage=usage)
+    opts = _options(_words(text), flags=set(), valued={"bg", "engine"}, usage=usage)
+    if "engine" in opts.values:  # matting has one key and no engine to pick
+        raise UsageError(messages.cutout_has_no_engine(usage))
     urls = _urls(opts.rest)
     if not urls:
         raise UsageError(usage)
@@ -516,6 +537,7 @@ class ConfigChange:
     target: Language | None = None
     provider: str | None = None
     number: int | None = None
+    engine: str | None = None  # auto-images: the channel's image engine
 
 
 @dataclass(frozen=True)
@@ -562,7 +584,7 @@ def parse_config(text: str, words: list[_Tok]) -> ConfigChange:
     setting = words[0].lower()
     if setting not in CONFIG_SETTINGS:
         raise UsageError(messages.unknown_choice("/tolk config", words[0], CONFIG_SETTINGS, usage))
-    valued = {"provider"} if setting == "auto-docs" else set()
+    valued = {"auto-docs": {"provider"}, "auto-images": {"engine"}}.get(setting, set())
     opts = _options(words[1:], flags=set(), valued=valued, usage=usage)
     args = opts.rest
     if setting in ("auto-images", "auto-docs"):
@@ -581,7 +603,11 @@ def parse_config(text: str, words: list[_Tok]) -> ConfigChange:
         if provider is not None and provider.lower() not in DOC_PROVIDERS:
             raise UsageError(messages.unknown_choice("--provider", provider, DOC_PROVIDERS, usage))
         return ConfigChange(
-            setting, source=source, target=target, provider=provider.lower() if provider else None
+            setting,
+            source=source,
+            target=target,
+            provider=provider.lower() if provider else None,
+            engine=read_image_engine(opts.values.get("engine"), usage),
         )
     if setting == "quota-threshold":
         if len(args) == 1 and args[0].startswith(("-", "−")) and _whole_number(args[0][1:]):

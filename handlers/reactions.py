@@ -8,7 +8,8 @@ that a text clearly written in another script is read in that script's language
 (``bot.languages.text_source``): an English message in a ``zh>en`` channel is translated
 from English. Images keep the default (else zh). A text already in the flag's language is
 left out. Documents go the way an upload to an auto-docs channel goes
-(``handlers.uploads.record_documents``), see ``document_route``."""
+(``handlers.uploads.record_documents``), see ``document_route``. Images go through the
+channel's auto-images engine when it names one, else the first configured engine."""
 
 from __future__ import annotations
 
@@ -25,10 +26,12 @@ from bot.tasks import Place
 from handlers.common import (
     documents,
     fetch_message,
+    message_engine,
     message_items,
     message_request,
     record_message_work,
 )
+from handlers.parsing import UsageError
 from handlers.uploads import record_documents
 
 
@@ -64,15 +67,18 @@ async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> N
     place = Place(team, channel, user, (message or {}).get("thread_ts") or ts)
     origin = {"channel": channel, "ts": ts}
     if items:
+        has_images = any(i.meta.get("kind") == "file" for i in items)
+        wanted = config.auto_images.engine if config.auto_images else None
         try:
             request = message_request(
                 default,
                 target,
                 origin,
-                has_images=any(i.meta.get("kind") == "file" for i in items),
+                has_images=has_images,
                 mode="reaction",
+                engine=message_engine(services, wanted) if has_images else None,
             )
-        except LanguageError as exc:
+        except (LanguageError, UsageError) as exc:
             await _tell(services, channel, user, str(exc))
         else:
             if default is not None and text_source not in (None, default):

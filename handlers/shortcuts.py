@@ -1,6 +1,7 @@
 """The "Translate…" message shortcut: a form for languages, provider and options, then
 the same work as a flag reaction. It works on messages inside threads too, where slash
-commands cannot reach."""
+commands cannot reach. With more than one Xiangji image engine configured, the form
+offers the engine too (starting at the channel's auto-images engine, else the default)."""
 
 from __future__ import annotations
 
@@ -19,6 +20,8 @@ from handlers.common import (
     document_items,
     documents,
     fetch_message,
+    image_engines,
+    message_engine,
     message_items,
     message_request,
     record_message_work,
@@ -42,7 +45,10 @@ async def on_translate_shortcut(
     services: Services = context["services"]
     channel = shortcut["channel"]["id"]
     message = shortcut.get("message") or {}
-    defaults = (await load_channel(services.store, channel)).defaults
+    config = await load_channel(services.store, channel)
+    defaults = config.defaults
+    engines = image_engines(services)
+    wanted = config.auto_images.engine if config.auto_images else None
     metadata = json.dumps(
         {
             "channel": channel,
@@ -57,6 +63,8 @@ async def on_translate_shortcut(
         languages,
         defaults.target if defaults else "en",
         defaults.source if defaults else None,
+        engines=engines if len(engines) > 1 else (),
+        engine=wanted if wanted in engines else (engines[0] if engines else None),
     )
     await services.slack.views_open(trigger_id=shortcut["trigger_id"], view=view)
 
@@ -97,16 +105,24 @@ async def on_translate_submitted(
         return
     origin = {"channel": meta["channel"], "ts": meta["ts"]}
     request: dict[str, Any] = {}
+    has_images = any(i.meta.get("kind") == "file" for i in items)
+    try:
+        engine = message_engine(services, picked("engine")) if has_images else None
+    except UsageError as exc:
+        block = "engine" if "engine" in values else "target"
+        await ack(response_action="errors", errors={block: messages.modal_error(str(exc))})
+        return
     try:
         if items:
             request = message_request(
                 source,
                 target,
                 origin,
-                has_images=any(i.meta.get("kind") == "file" for i in items),
+                has_images=has_images,
                 mode="shortcut",
                 removed="removed" in checked,
                 qos=QOS.get(picked("quality") or ""),
+                engine=engine,
             )
     except LanguageError as exc:
         await ack(response_action="errors", errors={"source": messages.modal_error(str(exc))})

@@ -16,7 +16,7 @@ from bot.languages import LanguageError, check_pair, lookup
 from bot.services import Services
 from bot.tasks import FINAL, Item, State, Task
 from bot.work import CANCEL_INDEX
-from handlers.common import command_key, record_task
+from handlers.common import command_key, image_engine, record_task
 from handlers.parsing import ConfigChange, UsageError, parse_tolk
 
 log = logging.getLogger(__name__)
@@ -143,9 +143,14 @@ async def _config(
         await ack(text=messages.admins_only(sorted(admins)))
         return
     try:
+        if change.engine is not None:  # a channel's engine must have its key configured
+            image_engine(services, change.engine, messages.USAGE["config"])
         config, shown = _apply(config, change)
     except LanguageError as exc:
         await ack(text=f"{exc}\n{messages.USAGE['config']}")
+        return
+    except UsageError as exc:
+        await ack(text=str(exc))
         return
     config = replace(config, changed_by={**config.changed_by, change.setting: user})
     await save_channel(services.store, channel, config)
@@ -163,8 +168,9 @@ def _apply(config: ChannelConfig, change: ConfigChange) -> tuple[ChannelConfig, 
     source = change.source.code if change.source else None
     if change.setting == "auto-images":
         check_pair(change.source or lookup("zh"), change.target, "xiangji", "image")
-        route = Route(change.target.code, source, "xiangji")
-        return replace(config, auto_images=route), f"on {source or 'zh'}→{route.target}"
+        route = Route(change.target.code, source, "xiangji", change.engine)
+        engine = messages.engine_note(change.engine)
+        return replace(config, auto_images=route), f"on {source or 'zh'}→{route.target}{engine}"
     if change.setting == "auto-docs":
         provider = change.provider or "alibaba"
         if change.source is None and provider == "alibaba":  # Rozetta detects; Alibaba cannot

@@ -13,8 +13,6 @@ from bot.tasks import Item
 from handlers.common import record_command, require_xiangji
 from handlers.parsing import UsageError, parse_translate
 
-ENGINES = {"aliyun": 0, "google": 1, "papago": 2, "baidu": 3, "deepl": 4, "chatgpt": 5}
-
 
 def register(app: AsyncApp) -> None:
     app.command("/translate")(on_translate)
@@ -36,7 +34,7 @@ async def on_translate(ack: AsyncAck, command: dict[str, Any], context: dict[str
             "target": cmd.target.code,
             "source_code": provider_code(source, "xiangji"),
             "target_code": provider_code(cmd.target, "xiangji"),
-            "engine": ENGINES.get(cmd.engine) if cmd.engine else None,
+            "engine": cmd.engine,  # a name; the Xiangji client sends its Type number
             "private": cmd.private,
         }
     except UsageError as exc:

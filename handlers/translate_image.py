@@ -1,5 +1,8 @@
-"""``/translate-image [SRC>]TGT URL…``: one URL is a synchronous Xiangji call, several
-(or ``--ocr``) one asynchronous batch polled by the poller."""
+"""``/translate-image [SRC>]TGT URL… [--engine E]``: one URL is a synchronous Xiangji
+call, several (or ``--ocr``) one asynchronous batch polled by the poller — or, with
+``--removed`` or ``--fast``/``--best`` (which the batch does not take), one synchronous
+call per image. ``--engine`` picks Xiangji's engine (its own key); without it, the first
+configured of aliyun, google, papago, baidu, deepl."""
 
 from __future__ import annotations
 
@@ -14,10 +17,10 @@ from bot.tasks import Item
 from handlers.common import (
     command_key,
     command_place,
+    image_engine,
     record_command,
     record_task,
     require_alibaba,
-    require_xiangji,
 )
 from handlers.parsing import ImageCommand, UsageError, parse_translate_image
 
@@ -37,7 +40,7 @@ async def on_translate_image(
         if cmd.provider == "alibaba":
             await _alibaba(services, ack, command, cmd)
             return
-        require_xiangji(services, "img_trans_key", "image translation", "XIANGJI_IMG_TRANS_KEY")
+        engine = image_engine(services, cmd.engine, messages.USAGE["translate-image"])
         source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
         check_pair(source, cmd.target, "xiangji", "image")
         request = {
@@ -48,6 +51,7 @@ async def on_translate_image(
             "removed": cmd.removed,
             "ocr": cmd.ocr,
             "qos": cmd.qos,
+            "engine": engine,
         }
     except UsageError as exc:
         await ack(text=str(exc))
@@ -63,7 +67,7 @@ async def on_translate_image(
         request=request,
         items=tuple(Item(source=url) for url in cmd.urls),
         acknowledgement=lambda task: messages.ack_images(
-            task.id, len(cmd.urls), source.code, cmd.target.code
+            task.id, len(cmd.urls), source.code, cmd.target.code, engine=engine
         ),
     )
 

@@ -21,6 +21,7 @@ from handlers.common import (
     doc_request,
     document_items,
     documents,
+    message_engine,
     message_items,
     message_request,
     record_message_work,
@@ -64,8 +65,9 @@ async def on_file_share(event: dict[str, Any], context: dict[str, Any]) -> None:
             origin,
             has_images=True,
             mode="upload",
+            engine=message_engine(services, route.engine),
         )
-    except LanguageError as exc:  # the setting was valid when made; say so if not now
+    except (LanguageError, UsageError) as exc:  # valid when set; say so if not now
         await _once(services, f"bad-route:{channel}:{ts}", place, str(exc))
         return
     await record_message_work(

@@ -77,12 +77,32 @@ async def test_translate_image_uploads_the_result_into_the_parent_thread(tolk, s
 
 async def test_several_images_are_one_batch_and_each_lands_in_the_thread(tolk, slack, xiangji):
     urls = [xiangji.sample_url(f"p{i}") for i in range(3)]
-    status, body = await tolk.command("/translate-image", "ko " + " ".join(urls) + " --removed")
+    status, body = await tolk.command("/translate-image", "ko " + " ".join(urls))
     assert status == 200
     await tolk.settle()
 
     (batch,) = xiangji.requests_for("GetImageTranslateBatch")
-    assert batch.params["Sync"] == "2" and batch.params["NeedRmUrl"] == "1"
+    assert batch.method == "GET" and batch.params["Sync"] == "2"
+    assert "NeedRmUrl" not in batch.params and "Qos" not in batch.params  # not the batch's
+    assert xiangji.requests_for("GetImageTranslate") == []
+    (parent,) = slack.messages("C0GENERAL")
+    names = [f["name"] for r in slack.thread("C0GENERAL", parent["ts"]) for f in r.get("files", [])]
+    task_id = task_id_in(body)
+    assert sorted(names) == sorted(f"p{i}-ko-{task_id}-{i + 1}.png" for i in range(3))
+    assert "3 of 3 done" in slack.messages("C0GENERAL")[0]["text"]
+
+
+async def test_several_images_with_removed_go_one_call_each(tolk, slack, xiangji):
+    """The batch takes no NeedRmUrl (seed 002 part 六): each image is its own call."""
+    urls = [xiangji.sample_url(f"p{i}") for i in range(3)]
+    status, body = await tolk.command("/translate-image", "ko " + " ".join(urls) + " --removed")
+    assert status == 200
+    await tolk.settle()
+
+    assert xiangji.requests_for("GetImageTranslateBatch") == []
+    sent = xiangji.requests_for("GetImageTranslate")
+    assert [r.params["Url"] for r in sent] == urls
+    assert all(r.params["NeedRmUrl"] == "1" for r in sent)
     (parent,) = slack.messages("C0GENERAL")
     names = [f["name"] for r in slack.thread("C0GENERAL", parent["ts"]) for f in r.get("files", [])]
     task_id = task_id_in(body)

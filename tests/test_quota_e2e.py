@@ -83,10 +83,11 @@ async def test_work_that_crosses_the_threshold_alerts_once_in_its_thread(
     assert len(slack.messages(LOCALE)) == 1
 
     usage = await watcher.usage()
-    assert usage["channels"][GENERAL] == {"image translation": 3}
-    assert usage["users"]["U0ALICE"] == {"image translation": 3}
+    assert usage["channels"][GENERAL] == {"image translation (Aliyun)": 3}
+    assert usage["users"]["U0ALICE"] == {"image translation (Aliyun)": 3}
     report = await watcher.report()
-    assert "image translation: 98 left" in report and "image translation 3 images" in report
+    assert "image translation (Aliyun): 98 left" in report
+    assert "image translation (Aliyun) 3 images" in report
 
 
 async def test_a_quota_error_gives_a_failure_and_a_separate_alert(tolk, slack, xiangji, watch):
@@ -141,7 +142,9 @@ async def test_result_and_failure_messages_never_say_quota(tolk, slack, xiangji,
 
     said = everything(slack)
     alerts = [t for t in said if "quota" in t.lower()]
-    assert len(alerts) == 1 and "image translation has 99 left" in alerts[0]  # 101 - 2 done
+    assert (
+        len(alerts) == 1 and "image translation (Aliyun) has 99 left" in alerts[0]
+    )  # 101 - 2 done
     others = [t for t in said if t not in alerts]
     assert any("104" in t for t in others) and any("2 of 3" in t for t in others)
     assert not any("quota" in t.lower() for t in others)

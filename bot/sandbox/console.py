@@ -45,6 +45,11 @@ WATCH_SECONDS = 0.2  # how often a waiting prompt looks for what landed
 HELP = """Type what you would do in Slack:
   /translate zh>en 你好                               a slash command, as typed in Slack
   /translate-image zh>ko https://example.com/a.jpg   (add --provider alibaba for Alibaba)
+  /translate-image zh>ko https://example.com/a.jpg --engine google
+                        pick Xiangji's engine: aliyun, google, papago, baidu,
+                        deepl or chatgpt (every engine's key is set here)
+  /translate zh>en 你好 --engine googlellm            text through GoogleLLM
+  /tolk quota                                         what is left on every key
   /translate-doc en>ja https://example.com/guide.docx
   /cutout https://example.com/a.png --bg 255,255,255
   /media-job ImageCartoonize oss://media/cat.jpg {"Model": "3d"}

@@ -41,7 +41,7 @@ async def run_sandbox(
     signing_secret = secrets.token_hex(16)
     async with (
         SlackEmulator(bot_token=bot_token, files_dir=files_dir) as slack,
-        XiangjiEmulator(fetch_sources=False) as xiangji,
+        XiangjiEmulator(fetch_sources=False, watermark_template=False) as xiangji,
         AlibabaMTEmulator(doc_seconds=1.0, offline_samples=True) as alibaba,
         RozettaEmulator(done_after_polls=1) as rozetta,
         OssEmulator() as oss,

@@ -11,6 +11,7 @@ from providers.alibaba.emulator import AlibabaMTEmulator
 from providers.mts.emulator import MtsEmulator
 from providers.rozetta.emulator import RozettaEmulator
 from providers.xiangji.emulator import XiangjiEmulator
+from providers.xiangji.wire import QUOTA_KEY_ATTRS, key_env
 
 
 def emulator_env(
@@ -33,15 +34,17 @@ def emulator_env(
         "PORT": str(port),
         "DATABASE_URL": database_url,
         "XIANGJI_USER_KEY": xiangji.user_key,
-        "XIANGJI_IMG_TRANS_KEY": xiangji.keys[1],
-        "XIANGJI_TEXT_TRANS_KEY": xiangji.keys[2],
-        "XIANGJI_MATTING_KEY": xiangji.keys[8],
         "XIANGJI_API_URL": xiangji.api_url,
         "XIANGJI_UPLOAD_URL": xiangji.upload_url,
         "XIANGJI_ACCOUNT_URL": xiangji.account_url,
         "XIANGJI_AIGC_KEY": xiangji.aigc_key,
         "XIANGJI_EDITOR_URL": xiangji.base_url,  # the stand-in editor pages
     }
+    # Every key the emulator knows (one per quota Type): each image engine, text,
+    # matting and video, so `/tolk quota` shows them all and every engine can be picked.
+    for quota_type, attr in QUOTA_KEY_ATTRS.items():
+        if xiangji.keys.get(quota_type):
+            env[key_env(attr)] = xiangji.keys[quota_type]
     if port:
         env["TOLK_PUBLIC_URL"] = f"http://127.0.0.1:{port}"
     result_hosts = [xiangji.base_url]  # where results are downloaded from

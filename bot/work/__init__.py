@@ -73,6 +73,10 @@ class Operation(Protocol):
 #   final_text(task) -> str | None     its own closing message for a finished task
 #   poll_floor(task) -> float          the shortest wait between polls (a callback is due)
 #   fetch(output) -> bytes             the bytes of an output marked ``"fetch"``
+#   unreadable(output, exc) -> dict    an output refused (``DownloadRefused``) or lost for
+#                                      good (permanent ``DownloadFailed``): the record kept
+#                                      in its place, the item still done (default: the
+#                                      item fails)
 
 
 @dataclass
@@ -295,19 +299,24 @@ class Work:
             while item.status == "done" and item.delivered < len(item.outputs):
                 try:
                     await self._deliver_output(run, index, item, item.outputs[item.delivered])
-                except DownloadRefused as exc:
-                    log.warning(
-                        "task %s: refusing to download from %s", run.task.id, _host(str(exc))
-                    )
-                    item = fail_item(item, "download-refused", messages.download_refused(str(exc)))
-                    run.task = with_item(run.task, index, item)
-                    break
-                except DownloadFailed as exc:
-                    if not exc.permanent:
+                except (DownloadRefused, DownloadFailed) as exc:
+                    if isinstance(exc, DownloadFailed) and not exc.permanent:
                         raise
-                    item = fail_item(item, "download", messages.download_failed(str(exc)))
+                    if isinstance(exc, DownloadRefused):
+                        log.warning(
+                            "task %s: refusing to download from %s", run.task.id, _host(str(exc))
+                        )
+                    unreadable = getattr(op, "unreadable", None)
+                    if unreadable is None:
+                        item = fail_item(item, *_download_failure(exc))
+                        run.task = with_item(run.task, index, item)
+                        break
+                    outputs = list(item.outputs)  # the operation reports it; the rest go on
+                    outputs[item.delivered] = unreadable(outputs[item.delivered], exc)
+                    item = replace(item, outputs=tuple(outputs), delivered=item.delivered + 1)
                     run.task = with_item(run.task, index, item)
-                    break
+                    await self.store.save(run.task)
+                    continue
                 item = replace(item, delivered=item.delivered + 1)
                 run.task = with_item(run.task, index, item)
                 await self.store.save(run.task)
@@ -665,6 +674,13 @@ def _stamp_ready(before: Sequence[Task], after: Sequence[Task], now: float) -> l
         )
         stamped.append(new.but(items=items) if items != new.items else new)
     return stamped
+
+
+def _download_failure(exc: DownloadRefused | DownloadFailed) -> tuple[str, str]:
+    """An item's error code and message for an output that could not be downloaded."""
+    if isinstance(exc, DownloadRefused):
+        return "download-refused", messages.download_refused(str(exc))
+    return "download", messages.download_failed(str(exc))
 
 
 def with_item(task: Task, index: int, item: Item) -> Task:

@@ -8,19 +8,29 @@ through Queuing → Analysing → Success/Fail. On success the objects the ``Res
 are read from OSS through presigned URLs made at the moment of download (so a restart
 hours later still works): images and subtitles are uploaded as files, anything else is
 summarised in the closing message. A ``Fail`` posts its code and message.
+
+A job that succeeded stays a success when Tolk cannot read its outputs (issue 17, item 7):
+an OSS host Tolk does not download from, OSS answering 403, no ``ALIBABA_OSS_ENDPOINT``
+(and the endpoint the ``oss://`` location names, or the default, not readable), a
+missing object, a file too large. Each such output is kept as a line of the closing
+message — its ``oss://bucket/key``, the reason, and what an admin changes (``unreadable``)
+— while every output that could be read is attached as usual.
 """
 
 from __future__ import annotations
 
 import asyncio
 import json
+import re
 from collections.abc import Callable, Sequence
 from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
+from urllib.parse import urlsplit
 
 from bot import messages
-from bot.delivery import Delivery
+from bot.delivery import Delivery, DownloadFailed, DownloadRefused
+from bot.fetch import MAX_DOWNLOAD_BYTES, FileTooLarge
 from bot.ratelimit import RateLimits
 from bot.tasks import State, Task
 from bot.work import fail_item
@@ -28,7 +38,7 @@ from providers.alibaba.signing import Credentials
 from providers.errors import ErrorKind, ProviderError
 from providers.mts.client import MtsClient
 from providers.mts.wire import IProductionJob, expand_output, job_failure
-from providers.oss.presign import oss_endpoint, presign_get
+from providers.oss.presign import oss_endpoint, presign_get, split_oss_url
 
 POLL_KEY = "mts"
 NOT_FOUND_GRACE = 60.0  # a job just submitted may not be visible to Query yet (§3.1)
@@ -42,6 +52,8 @@ FILE_KINDS = {
     ".vtt": "file",
     ".ass": "file",
 }
+_HTTP_STATUS = re.compile(r"\bHTTP (\d{3})\b")
+_URL_QUERY = re.compile(r"(\b[a-z][a-z0-9+.-]*://[^\s?#]*)[?#]\S*", re.IGNORECASE)
 
 
 def mts_operations(
@@ -164,21 +176,69 @@ class IProduction:
             return failed
         return task.but(items=(replace(item, status="done", outputs=_outputs(job)),))
 
-    async def fetch(self, output: dict[str, Any]) -> bytes:
-        """One OSS object, through a URL presigned now (allowed hosts only)."""
+    def _endpoint(self, output: dict[str, Any]) -> tuple[str, str]:
+        """Where an output is read from, and how Tolk knows: ``configured``
+        (ALIBABA_OSS_ENDPOINT), ``named`` (the host of the ``oss://`` location) or
+        ``guessed`` (neither: the default endpoint)."""
         endpoint = oss_endpoint(self.oss, output.get("oss_url"))
-        url = presign_get(
-            self.credentials,
-            output["bucket"],
-            output["key"],
-            endpoint=endpoint,
-            expires=900,
-            now=self.clock(),
-        )
-        return await self.delivery.download(url)
+        if self.oss and self.oss.strip():
+            return endpoint, "configured"
+        try:
+            named = split_oss_url(output.get("oss_url") or "")[1]
+        except ValueError:
+            named = None
+        return endpoint, "named" if named else "guessed"
+
+    async def fetch(self, output: dict[str, Any]) -> bytes:
+        """One OSS object, through a URL presigned now (allowed hosts only). What can
+        never be read this way is a permanent ``DownloadFailed`` (see ``unreadable``)."""
+        endpoint, _ = self._endpoint(output)
+        try:
+            url = presign_get(
+                self.credentials,
+                output["bucket"],
+                output["key"],
+                endpoint=endpoint,
+                expires=900,
+                now=self.clock(),
+            )
+        except ValueError as exc:  # a malformed ALIBABA_OSS_ENDPOINT, an unusable location
+            raise DownloadFailed(str(exc), permanent=True) from None
+        try:
+            return await self.delivery.download(url)
+        except FileTooLarge:
+            name = PurePosixPath(output["key"]).name
+            raise DownloadFailed(
+                messages.file_too_large(name, MAX_DOWNLOAD_BYTES), permanent=True
+            ) from None
+
+    def unreadable(
+        self, output: dict[str, Any], error: DownloadRefused | DownloadFailed
+    ) -> dict[str, Any]:
+        """An output the job wrote but Tolk cannot read: the line the closing message
+        shows for it (its ``oss://`` location, why, and what an admin changes). Never the
+        presigned URL: it carries a signature."""
+        endpoint, how = self._endpoint(output)
+        location = f"oss://{output.get('bucket')}/{output.get('key')}"
+        found = _HTTP_STATUS.search(str(error))
+        status = int(found.group(1)) if found and isinstance(error, DownloadFailed) else None
+        if isinstance(error, DownloadRefused):
+            host = _netloc(str(error))
+            reason = messages.oss_not_allowed(host, endpoint, how)
+            fix = messages.oss_not_allowed_fix(host, how)
+        elif status in (401, 403):
+            reason = messages.oss_refused(status, endpoint, how)
+            fix = messages.oss_refused_fix(str(output.get("bucket", "")))
+        elif status in (404, 410):
+            reason, fix = messages.oss_gone(status), ""
+        else:  # a presigned URL in the words loses its query: the signature, the key id
+            reason = messages.oss_unreachable(_URL_QUERY.sub(r"\1", str(error)), endpoint, how)
+            fix = messages.oss_unreachable_fix(endpoint, how)
+        return {"kind": "unread", "location": location, "reason": reason, "fix": fix}
 
     def final_text(self, task: Task) -> str | None:
-        """The closing message: what came out, or the job's code and message."""
+        """The closing message: what came out (and what could not be attached), or the
+        job's code and message."""
         function = task.request.get("function") or "The job"
         item = task.items[0]
         if item.status == "failed" and item.error:
@@ -187,6 +247,18 @@ class IProduction:
             )
         files = sum(1 for o in item.outputs if o.get("fetch"))
         summary = next((o["summary"] for o in item.outputs if o.get("summary")), None)
+        unread = [o for o in item.outputs if o.get("kind") == "unread"]
+        if unread:
+            return messages.media_done_unread(
+                task.id,
+                function,
+                item.provider_id,
+                files,
+                [o["location"] for o in unread],
+                [o["reason"] for o in unread],
+                [o["fix"] for o in unread if o.get("fix")],
+                summary,
+            )
         return messages.media_done(task.id, function, files, summary)
 
 
@@ -226,3 +298,11 @@ def _summary(job: IProductionJob, others: list[str]) -> str | None:
             text = json.dumps(rest, ensure_ascii=False, indent=1)
             lines.append(f"```{text[:2500]}```")
     return "\n".join(lines) or None
+
+
+def _netloc(url: str) -> str:
+    """``host[:port]`` of a URL (a refused download's), never its query."""
+    try:
+        return urlsplit(url).netloc or "?"
+    except ValueError:
+        return "?"

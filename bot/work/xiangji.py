@@ -1,6 +1,12 @@
 """Xiangji operations: text translation, image translation (one URL synchronous, several
 as one asynchronous batch), and cutouts (matting; one synchronous, several asynchronous).
 
+An image task runs on the engine named in ``request["engine"]`` (the client sends that
+engine's key; Aliyun for tasks recorded before engines existed). The batch takes no
+``NeedRmUrl`` or ``Qos`` (seed 002 part 六 does not list them), so several images with
+``--removed`` or ``--fast``/``--best`` go one synchronous call per step instead, each
+persisted before the next, like cutouts: no image is sent twice, no option is dropped.
+
 Asynchronous images and cutouts are both answered by ``GetImageTranslateBatchResult``,
 so they share one poll key: one status call per 50 pending ids per round, whatever the
 number of tasks and whichever operation they belong to.
@@ -19,12 +25,12 @@ from bot.mrkdwn import split
 from bot.ratelimit import RateLimits
 from bot.slacktext import for_translation, from_translation
 from bot.tasks import State, Task
-from bot.work import fail_item
+from bot.work import fail_item, with_item
 from bot.work.refine import OPERATION as REFINE
 from bot.work.refine import Refine
 from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
-from providers.xiangji.wire import BatchDetail, BatchItem
+from providers.xiangji.wire import IMAGE_ENGINES, BatchDetail, BatchItem
 
 TEXT_PART = 4000  # characters per text call: under Xiangji's 5,000 UTF-16 units, emoji too
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Xiangji documents no limit; product images are far smaller
@@ -110,27 +116,89 @@ class TranslateImage(_Xiangji):
     def parent_text(self, task: Task) -> str:
         r = task.request
         return messages.image_parent(
-            task.id, task.place.user, len(task.items), r["source"], r["target"]
+            task.id,
+            task.place.user,
+            len(task.items),
+            r["source"],
+            r["target"],
+            engine=engine_shown(task),
         )
+
+    def final_text(self, task: Task) -> str:
+        return closing_text(task, engine_shown(task))
 
     async def submit(self, task: Task, now: float) -> Task:
         r = task.request
+        engine = engine_of(task)
         options = {"need_rm_url": bool(r.get("removed")), "qos": r.get("qos")}
+        if len(task.items) > 1 or r.get("ocr"):
+            if options["need_rm_url"] or options["qos"]:  # the batch cannot carry them
+                return await self._one_by_one(task, now, engine, options)
+            await self.limits.acquire("xiangji.submit")
+            ids = await self.client.get_image_translate_batch(
+                [i.source for i in task.items], r["source_code"], r["target_code"], engine=engine
+            )
+            items = tuple(
+                replace(i, provider_id=rid) for i, rid in zip(task.items, ids, strict=True)
+            )
+            return task.to(State.SUBMITTED, now, items=items)
         await self.limits.acquire("xiangji.submit")
-        if len(task.items) == 1 and not r.get("ocr"):
-            item = task.items[0]
-            result = await self.client.get_image_translate(
-                item.source, r["source_code"], r["target_code"], **options
-            )
-            done = replace(
-                item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
-            )
-            return task.to(State.SUCCEEDED, now, items=(done,))
-        ids = await self.client.get_image_translate_batch(
-            [i.source for i in task.items], r["source_code"], r["target_code"], **options
+        item = task.items[0]
+        result = await self.client.get_image_translate(
+            item.source, r["source_code"], r["target_code"], engine=engine, **options
         )
-        items = tuple(replace(i, provider_id=rid) for i, rid in zip(task.items, ids, strict=True))
-        return task.to(State.SUBMITTED, now, items=items)
+        done = replace(
+            item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
+        )
+        return task.to(State.SUCCEEDED, now, items=(done,))
+
+    async def _one_by_one(
+        self, task: Task, now: float, engine: str, options: dict[str, Any]
+    ) -> Task:
+        """The next image not yet sent, as one synchronous call: the engine saves the task
+        after each and calls again while it is QUEUED. An image the provider refuses for
+        good fails alone; anything else (retryable, quota) is raised for the engine."""
+        r = task.request
+        index = next(
+            (i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id),
+            None,
+        )
+        if index is not None:
+            item = task.items[index]
+            await self.limits.acquire("xiangji.submit")
+            try:
+                result = await self.client.get_image_translate(
+                    item.source, r["source_code"], r["target_code"], engine=engine, **options
+                )
+            except ProviderError as exc:
+                if exc.kind is not ErrorKind.PERMANENT:
+                    raise
+                item = fail_item(item, exc.code, exc.message)
+            else:
+                outputs = _outputs(task, result)
+                if r.get("ocr"):
+                    outputs += await self._ocr(item.source, result.request_id)
+                item = replace(item, status="done", provider_id=result.request_id, outputs=outputs)
+            task = with_item(task, index, item)
+        if any(i.status == "pending" and not i.provider_id for i in task.items):
+            return task.but(updated_at=now)  # still QUEUED: the next image next
+        return task.to(State.SUCCEEDED, now)
+
+    async def _ocr(self, source: str, request_id: str) -> tuple[dict[str, Any], ...]:
+        """The recognised text of an image translated synchronously, read by its request
+        id; if it cannot be read, a line saying so (the images are not sent again)."""
+        try:
+            await self.limits.acquire("xiangji.status")
+            details = await self.client.get_image_translate_batch_query([request_id])
+        except ProviderError as exc:
+            return ({"kind": "text", "text": messages.ocr_unavailable(source, exc.message)},)
+        detail = details.get(request_id)
+        if detail is None or not detail.done:
+            why = detail.message if detail is not None else "the provider did not find it"
+            return ({"kind": "text", "text": messages.ocr_unavailable(source, why)},)
+        if not detail.ocr:
+            return ()
+        return ({"kind": "text", "text": messages.ocr_text(source, detail.ocr)},)
 
 
 class Cutout(_Xiangji):
@@ -189,6 +257,32 @@ def _outputs(task: Task, result: Any) -> tuple[dict[str, Any], ...]:
     return outputs
 
 
+def engine_of(task: Task) -> str:
+    """The image engine of ``task``: its request's, Aliyun for older tasks."""
+    engine = str(task.request.get("engine") or "aliyun")
+    return engine if engine in IMAGE_ENGINES else "aliyun"
+
+
+def engine_shown(task: Task) -> str | None:
+    """The engine to name in the parent and closing messages — None for Aliyun,
+    Xiangji's own default, which goes without saying."""
+    engine = engine_of(task)
+    return None if engine == "aliyun" else engine
+
+
+def closing_text(task: Task, engine: str | None) -> str:
+    """The standard closing message (``Work._final_text``'s), naming ``engine``."""
+    failures = [
+        messages.item_failure(
+            i.meta.get("name") or i.source, i.error.get("code", "?"), i.error.get("message", "")
+        )
+        for i in task.items
+        if i.status == "failed" and i.error
+    ]
+    delivered = sum(1 for i in task.items if i.status == "done")
+    return messages.done(task.id, delivered, len(task.items), failures, engine=engine)
+
+
 def _chunks(values: list[str], size: int) -> list[list[str]]:
     return [values[i : i + size] for i in range(0, len(values), size)]
 
@@ -216,6 +310,14 @@ class TranslateMessage(_Xiangji):
         if all(i.meta.get("kind") == "text" for i in task.items):
             return None
         return ""  # the engine's standard closing message
+
+    def final_text(self, task: Task) -> str | None:
+        """The standard closing message, naming the image engine when it is not Aliyun;
+        none when the text alone was translated (its translation was the answer)."""
+        if task.state is State.DELIVERED and self.summary(task) is None:
+            return None
+        images = any(i.meta.get("kind") == "file" for i in task.items)
+        return closing_text(task, engine_shown(task) if images else None)
 
     async def submit(self, task: Task, now: float) -> Task:
         index = next((i for i, item in enumerate(task.items) if item.status == "pending"), None)
@@ -286,6 +388,7 @@ class TranslateMessage(_Xiangji):
             name,
             r["image_source_code"],
             r["target_code"],
+            engine=engine_of(task),
             need_rm_url=bool(r.get("removed")),
             qos=r.get("qos"),
         )

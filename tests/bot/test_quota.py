@@ -118,12 +118,12 @@ async def test_reads_every_configured_service_with_its_own_key(rig, xiangji):
     xiangji.quota.update({1: 1500, 2: 250_000, 8: 42})
     watcher = rig.watcher()
     assert watcher.services() == {
-        1: "image translation",
+        1: "image translation (Aliyun)",
         2: "text translation",
         8: "background removal",
     }
     assert await watcher.read_all() == {
-        "image translation": 1500,
+        "image translation (Aliyun)": 1500,
         "text translation": 250_000,
         "background removal": 42,
     }
@@ -136,8 +136,8 @@ async def test_reads_every_configured_service_with_its_own_key(rig, xiangji):
 async def test_only_services_with_a_key_are_read(rig, xiangji):
     keys = replace(rig.settings.xiangji, text_trans_key=None, matting_key=None)
     watcher = rig.watcher(xiangji=keys)
-    assert watcher.services() == {1: "image translation"}
-    assert await watcher.read_all() == {"image translation": 80828}
+    assert watcher.services() == {1: "image translation (Aliyun)"}
+    assert await watcher.read_all() == {"image translation (Aliyun)": 80828}
     assert [r.params["Type"] for r in xiangji.requests_for("AmountQuery")] == ["1"]
     assert rig.watcher(xiangji=None).services() == {}
 
@@ -155,9 +155,17 @@ async def test_one_alert_per_crossing_also_across_restarts(rig, xiangji):
         assert len(posted) == expected, (left, posted)
     alerts = rig.replies(place)
     assert len(alerts) == 2
-    assert "quota" in alerts[0].lower() and "image translation" in alerts[0] and "90" in alerts[0]
-    assert "quota" in alerts[1].lower() and "image translation" in alerts[1] and "95" in alerts[1]
-    assert alerts == [messages.quota_alert("image translation", n, 100) for n in (90, 95)]
+    assert (
+        "quota" in alerts[0].lower()
+        and "image translation (Aliyun)" in alerts[0]
+        and "90" in alerts[0]
+    )
+    assert (
+        "quota" in alerts[1].lower()
+        and "image translation (Aliyun)" in alerts[1]
+        and "95" in alerts[1]
+    )
+    assert alerts == [messages.quota_alert("image translation (Aliyun)", n, 100) for n in (90, 95)]
     assert rig.top_level(GENERAL) == []  # in the thread, never the channel
 
 
@@ -179,7 +187,7 @@ async def test_the_channel_threshold_overrides_the_default(rig, xiangji):
     assert await watcher.check(general) == []  # 400 is above the default 100
     (text,) = await watcher.check(locale)
     assert rig.replies(locale) == [text]
-    assert "image translation has 400 left" in text and "threshold 500" in text
+    assert "image translation (Aliyun) has 400 left" in text and "threshold 500" in text
     assert rig.replies(general) == []
     xiangji.quota[1] = 60  # now below the default too: the default scope crosses once
     (text,) = await watcher.check(general)
@@ -203,7 +211,7 @@ async def test_a_failed_read_posts_nothing_and_raises_nothing(rig, xiangji, faul
     assert rig.replies(place) == [] and rig.top_level(LOCALE) == []
     # Once reads work again, the crossing is still there to report.
     (text,) = await watcher.check(place)
-    assert "image translation has 5 left" in text
+    assert "image translation (Aliyun) has 5 left" in text
 
 
 async def test_the_alert_channel_gets_its_copy(rig, xiangji):
@@ -297,7 +305,7 @@ async def test_a_quota_error_gives_one_alert_with_code_service_and_count(rig, xi
     await watcher.on_task_settled(task)
     await watcher.on_task_settled(task)  # a second call changes nothing
     (alert,) = rig.replies(place)
-    assert "quota" in alert.lower() and "image translation" in alert
+    assert "quota" in alert.lower() and "image translation (Aliyun)" in alert
     assert "113" in alert and "arrears" in alert and "0 left" in alert
     assert rig.top_level(LOCALE) == [alert]
     assert await watcher.check(place) == []  # the same crossing: no second alert
@@ -340,15 +348,19 @@ async def test_spend_is_counted_per_channel_and_user_once_per_task(rig, xiangji)
     assert text_units("你好😀") == 4  # UTF-16 units, as Xiangji counts
     assert await watcher.usage() == {
         "channels": {
-            GENERAL: {"image translation": 2, "background removal": 1},
-            LOCALE: {"text translation": 4, "image translation": 1},
+            GENERAL: {"image translation (Aliyun)": 2, "background removal": 1},
+            LOCALE: {"text translation": 4, "image translation (Aliyun)": 1},
         },
         "users": {
-            "U0ALICE": {"image translation": 2},
-            "U0BOB": {"text translation": 4, "background removal": 1, "image translation": 1},
+            "U0ALICE": {"image translation (Aliyun)": 2},
+            "U0BOB": {
+                "text translation": 4,
+                "background removal": 1,
+                "image translation (Aliyun)": 1,
+            },
         },
     }
-    assert (await rig.watcher().usage())["channels"][GENERAL]["image translation"] == 2
+    assert (await rig.watcher().usage())["channels"][GENERAL]["image translation (Aliyun)"] == 2
 
 
 async def test_a_message_translation_spends_by_item_kind(rig, xiangji):
@@ -362,7 +374,7 @@ async def test_a_message_translation_spends_by_item_kind(rig, xiangji):
     task = settled_task("TM001", place, "xiangji.translate_message", items)
     await rig.watcher().on_task_settled(task)
     assert (await rig.watcher().usage())["users"] == {
-        "U0BOB": {"text translation": 11, "image translation": 2}
+        "U0BOB": {"text translation": 11, "image translation (Aliyun)": 2}
     }
 
 
@@ -383,7 +395,7 @@ async def test_a_quota_error_on_a_message_names_the_service_in_flight(rig, xiang
     )
     await rig.watcher().on_task_settled(task)
     (alert,) = rig.replies(place)
-    assert "image translation" in alert and "113" in alert and "80828 left" in alert
+    assert "image translation (Aliyun)" in alert and "113" in alert and "80828 left" in alert
 
 
 async def test_report_lists_every_service_then_spend(rig, xiangji):
@@ -395,18 +407,18 @@ async def test_report_lists_every_service_then_spend(rig, xiangji):
     report = await watcher.report()
     assert report.lower().startswith("*xiangji quota*")
     for line in (
-        "image translation: 1234 left",
+        "image translation (Aliyun): 1234 left",
         "text translation: 56789 left",
         "background removal: 7 left",
-        f"<#{GENERAL}>: image translation 1 images",
-        "<@U0ALICE>: image translation 1 images",
+        f"<#{GENERAL}>: image translation (Aliyun) 1 images",
+        "<@U0ALICE>: image translation (Aliyun) 1 images",
     ):
         assert line in report, (line, report)
 
     rig.clock.advance(300)
     xiangji.faults.http("AmountQuery", 502, times=3)
     stale = await watcher.report()
-    assert "image translation: could not be read just now; 1234 left 5 min ago" in stale
+    assert "image translation (Aliyun): could not be read just now; 1234 left 5 min ago" in stale
 
 
 async def test_report_does_not_wait_for_a_hanging_endpoint(rig, xiangji):
@@ -417,7 +429,7 @@ async def test_report_does_not_wait_for_a_hanging_endpoint(rig, xiangji):
     started = loop.time()
     report = await watcher.report(within=0.3)
     assert loop.time() - started < 2.0
-    assert "image translation: could not be read just now; 80828 left" in report
+    assert "image translation (Aliyun): could not be read just now; 80828 left" in report
     xiangji.faults.delay("AmountQuery", 0)
 
 
@@ -437,5 +449,8 @@ def test_only_quota_messages_say_quota():
         messages.item_failure("a.png", "120", "insufficient balance"),
     ]
     assert not any("quota" in text.lower() for text in ordinary)
-    assert "quota" in messages.quota_alert("image translation", 99, 100).lower()
-    assert "quota" in messages.quota_error_alert("image translation", "113", "arrears").lower()
+    assert "quota" in messages.quota_alert("image translation (Aliyun)", 99, 100).lower()
+    assert (
+        "quota"
+        in messages.quota_error_alert("image translation (Aliyun)", "113", "arrears").lower()
+    )

@@ -14,6 +14,7 @@ from bot.sandbox.signed import event_body, post_signed
 from bot.tasks import Place, State, Task
 from handlers import home
 from handlers.home import thread_link
+from providers.xiangji.wire import QUOTA_SERVICES
 from tests.conftest import SIGNING_SECRET
 
 
@@ -107,7 +108,10 @@ async def test_home_lists_the_users_tasks_states_and_links(tolk, slack, xiangji)
     link = f"{slack.base_url}/archives/C0GENERAL/p{parent['ts'].replace('.', '')}"
     assert f"<{link}|open thread>" in text  # the workspace URL from Bolt's auth.test
     # the real quota watcher, reading the Xiangji emulator's amount-query
-    assert f"• image translation: {xiangji.quota[1]:,} left" in text
+    assert f"• image translation (Aliyun): {xiangji.quota[1]:,} left" in text
+    for quota_type in (3, 4, 5, 7, 9):  # every key the emulator has, each with its count
+        name = QUOTA_SERVICES[quota_type]
+        assert f"• {name}: {xiangji.quota[quota_type]:,} left" in text
     assert "<#C0GENERAL>: no default languages" in text and "<#C0LOCALE>" in text
     _assert_valid_home(view)
 

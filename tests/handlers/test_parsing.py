@@ -5,6 +5,7 @@ from __future__ import annotations
 import pytest
 
 from handlers.parsing import (
+    IMAGE_ENGINES,
     IMAGE_PROVIDERS,
     MAX_IMAGES,
     MAX_TEXT_CHARS,
@@ -444,8 +445,8 @@ def test_provider_without_a_value() -> None:
 
 
 def test_unknown_image_option() -> None:
-    message = refused_image("zh>en https://x.example/a.jpg --engine deepl")
-    assert "--engine" in message
+    message = refused_image("zh>en https://x.example/a.jpg --sepia")
+    assert "--sepia" in message
     assert IMAGE_USAGE in message
 
 
@@ -567,3 +568,92 @@ def test_media_job_has_no_options() -> None:
 def test_a_bracket_after_the_language_is_text_not_part_of_a_name(typed: str, text: str) -> None:
     """Found by hypothesis: a lone "(" was read as the start of "Chinese (Traditional)"."""
     assert parse_translate(typed).text == text
+
+
+# --- Xiangji engines (issue 17, items 1 and 2) --------------------------------------------
+
+
+def test_engine_names_are_the_providers() -> None:
+    """Handlers keep the names as plain strings; they must be the wire's, in its order."""
+    from providers.xiangji import wire
+
+    assert tuple(wire.TEXT_ENGINES) == TEXT_ENGINES
+    assert tuple(wire.IMAGE_ENGINES) == IMAGE_ENGINES
+
+
+def test_googlellm_is_a_text_engine() -> None:
+    assert parse_translate("zh>en 你好 --engine googlellm").engine == "googlellm"
+    assert parse_translate("--engine=GoogleLLM zh>en 你好").engine == "googlellm"
+
+
+@pytest.mark.parametrize("engine", IMAGE_ENGINES)
+@pytest.mark.parametrize(
+    "template",
+    [
+        "zh>ko https://a.example/1.jpg --engine {}",
+        "--engine {} zh>ko https://a.example/1.jpg",
+        "zh>ko --engine={} https://a.example/1.jpg https://a.example/2.jpg --removed",
+    ],
+)
+def test_every_image_engine(engine: str, template: str) -> None:
+    cmd = parse_translate_image(template.format(engine.upper()))
+    assert cmd.engine == engine and cmd.provider == "xiangji"
+
+
+def test_no_image_engine_means_the_default() -> None:
+    assert parse_translate_image("zh>ko https://a.example/1.jpg").engine is None
+
+
+@pytest.mark.parametrize("engine", ["googlellm", "bing", "gpt"])
+def test_unknown_image_engine_lists_the_choices(engine: str) -> None:
+    message = refused_image(f"zh>ko https://a.example/1.jpg --engine {engine}")
+    assert f"`--engine {engine}` is not one of" in message
+    for name in IMAGE_ENGINES:
+        assert name in message
+    assert IMAGE_USAGE in message
+
+
+def test_image_engine_without_a_value() -> None:
+    message = refused_image("zh>ko https://a.example/1.jpg --engine")
+    assert "`--engine` needs a value" in message and IMAGE_USAGE in message
+
+
+def test_image_engine_is_xiangjis_only() -> None:
+    message = refused_image("zh>ko https://a.example/1.jpg --engine google --provider alibaba")
+    assert "`--engine` is not available with `--provider alibaba`" in message
+
+
+def test_image_engine_typo_is_named() -> None:
+    assert "did you mean `--engine`" in refused_image("zh>ko https://a.example/1.jpg --engin x")
+
+
+@pytest.mark.parametrize(
+    "text", ["https://a.example/1.png --engine google", "--engine=x https://a.example/1.png"]
+)
+def test_cutout_has_no_engine(text: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_cutout(text)
+    message = str(info.value)
+    assert "`/cutout` has no `--engine`" in message and "XIANGJI_MATTING_KEY" in message
+    assert "Usage: `/cutout" in message
+
+
+def test_auto_images_takes_an_engine() -> None:
+    config = parse_tolk("config auto-images on zh>ko --engine Papago").config
+    assert config is not None and (config.setting, config.engine) == ("auto-images", "papago")
+    assert parse_tolk("config auto-images on zh>ko").config.engine is None
+
+
+@pytest.mark.parametrize(
+    ("typed", "expected"),
+    [
+        ("config auto-images on zh>ko --engine bing", "`--engine bing` is not one of"),
+        ("config auto-docs on en>ja --engine google", "Unknown option `--engine`"),
+        ("config defaults zh>en --engine google", "Unknown option `--engine`"),
+        ("config auto-images off --engine google", "auto-images on zh>ko"),
+    ],
+)
+def test_engine_only_where_it_belongs_in_config(typed: str, expected: str) -> None:
+    with pytest.raises(UsageError) as info:
+        parse_tolk(typed)
+    assert expected in str(info.value)
