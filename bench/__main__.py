@@ -31,9 +31,9 @@ from urllib.parse import urlsplit
 from bench.emulators import serve
 from bench.harness import SIGNING_SECRET, percentile
 from bot.config import load_settings
+from bot.core.tasks import Item, Place, State, Task
 from bot.runtime import serving
-from bot.sandbox.wiring import free_port
-from bot.tasks import Item, Place, State, Task
+from sandbox.wiring import free_port
 
 ROOT = Path(__file__).resolve().parent.parent
 

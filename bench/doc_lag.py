@@ -17,11 +17,11 @@ import aiohttp
 from bench.harness import BOT_TOKEN, SIGNING_SECRET, percentile
 from bot.config import load_settings
 from bot.runtime import serving
-from bot.sandbox.signed import command_body, post_signed
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.wiring import emulator_env, free_port
-from providers.alibaba.emulator import AlibabaMTEmulator
-from providers.xiangji.emulator import XiangjiEmulator
+from emulators.alibaba import AlibabaMTEmulator
+from emulators.signed import command_body, post_signed
+from emulators.slack import SlackEmulator
+from emulators.xiangji import XiangjiEmulator
+from sandbox.wiring import emulator_env, free_port
 
 
 async def lags(callbacks: bool, documents: int) -> list[float]:

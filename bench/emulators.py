@@ -12,9 +12,9 @@ from typing import Any
 import aiohttp
 
 from bench.harness import BOT_TOKEN
-from bot.sandbox.signed import command_body, post_signed
-from bot.sandbox.slack_emulator import SlackEmulator
-from providers.xiangji.emulator import XiangjiEmulator
+from emulators.signed import command_body, post_signed
+from emulators.slack import SlackEmulator
+from emulators.xiangji import XiangjiEmulator
 
 STATUS = "GetImageTranslateBatchResult"
 

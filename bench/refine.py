@@ -16,15 +16,10 @@ import aiohttp
 from bench.harness import BOT_TOKEN, SIGNING_SECRET, percentile
 from bot.config import load_settings
 from bot.runtime import serving
-from bot.sandbox.signed import (
-    block_actions_payload,
-    command_body,
-    interaction_body,
-    post_signed,
-)
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.wiring import emulator_env, free_port
-from providers.xiangji.emulator import XiangjiEmulator
+from emulators.signed import block_actions_payload, command_body, interaction_body, post_signed
+from emulators.slack import SlackEmulator
+from emulators.xiangji import XiangjiEmulator
+from sandbox.wiring import emulator_env, free_port
 
 IMAGES = 40
 CHANNEL = "C0GENERAL"

@@ -7,7 +7,7 @@ that the pollers submit, poll and deliver into its thread. Throughput is tasks p
 second from the first command sent to the last final message in Slack. The Slack and
 Xiangji emulators run in this process; the replicas in their own.
 
-Xiangji's client-side limit (2 submissions a second per process, ``bot/ratelimit.py``)
+Xiangji's client-side limit (2 submissions a second per process, ``bot/engine/ratelimit.py``)
 caps every replica at 2 tasks a second whatever the machine, so the ceiling column is
 2/s × replicas: the figures show how close the replicas come to it, not how fast a
 replica could go without the limit. (Each bucket starts with a burst of 4, so a run of a
@@ -30,9 +30,9 @@ from pathlib import Path
 import aiohttp
 import pytest
 
-from bot.ratelimit import PROVIDER_LIMITS
-from bot.sandbox.slack_emulator import SlackEmulator
-from providers.xiangji.emulator import XiangjiEmulator
+from bot.engine.ratelimit import PROVIDER_LIMITS
+from emulators.slack import SlackEmulator
+from emulators.xiangji import XiangjiEmulator
 from tests import postgres_server
 from tests.test_replicas import (
     BOT_TOKEN,
@@ -120,7 +120,8 @@ async def main(tasks: int, counts: list[int]) -> None:
         print(f"{last.replicas} vs {first.replicas} replica(s): {last.rate / first.rate:.2f}×")
     print(
         "ceiling (tasks/s): Xiangji's client-side limit, "
-        f"{PROVIDER_LIMITS['xiangji.submit'][0]:g} submissions/s per replica (bot/ratelimit.py)"
+        f"{PROVIDER_LIMITS['xiangji.submit'][0]:g} submissions/s per replica "
+        "(bot/engine/ratelimit.py)"
     )
 
 

@@ -13,12 +13,12 @@ import aiohttp
 from bench.harness import BOT_TOKEN, SIGNING_SECRET
 from bot.config import load_settings
 from bot.runtime import serving
-from bot.sandbox.signed import command_body, post_signed
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.wiring import emulator_env
-from providers.alibaba.emulator import AlibabaMTEmulator
-from providers.rozetta.emulator import RozettaEmulator
-from providers.xiangji.emulator import XiangjiEmulator
+from emulators.alibaba import AlibabaMTEmulator
+from emulators.rozetta import RozettaEmulator
+from emulators.signed import command_body, post_signed
+from emulators.slack import SlackEmulator
+from emulators.xiangji import XiangjiEmulator
+from sandbox.wiring import emulator_env
 
 
 class Clock:

@@ -18,7 +18,7 @@ from pathlib import Path
 from dotenv import load_dotenv
 
 from bot.config import SLACK_CREDENTIALS, ConfigError, Mode, load_settings
-from bot.logs import setup_logging
+from bot.core.logs import setup_logging
 
 
 def main(argv: list[str] | None = None) -> int:
@@ -41,7 +41,7 @@ def main(argv: list[str] | None = None) -> int:
         if script is not None and not script.is_file():
             print(f"No sandbox script at {script}", file=sys.stderr)
             return 2
-        from bot.sandbox.run import run_sandbox
+        from sandbox.run import run_sandbox
 
         setup_logging(level=os.environ.get("TOLK_LOG_LEVEL", "WARNING"))
         try:

@@ -8,10 +8,10 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncApp
 
-from bot import messages
-from bot.logs import quiet_loggers
-from bot.services import Services
-from handlers import register_all
+from bot.core import messages
+from bot.core.logs import quiet_loggers
+from bot.wiring import Services
+from handlers.slack import register_all
 
 #: Set in a request's context by the first middleware of Tolk's own, which runs only after
 #: every built-in one — signature verification among them — let the request through.

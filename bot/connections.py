@@ -11,8 +11,8 @@ from collections.abc import Awaitable, Callable
 
 from aiohttp import web
 
-from bot.logs import Throttled
-from bot.metrics import Metrics
+from bot.core.logs import Throttled
+from bot.core.metrics import Metrics
 
 log = logging.getLogger(__name__)
 

@@ -21,15 +21,12 @@ from slack_sdk.signature import SignatureVerifier
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.app import build_app
-from bot.backoff import Backoff
-from bot.callbacks import add_callback_routes
 from bot.config import Mode, Settings
 from bot.connections import ConnectionGuard, connection_cap
-from bot.links import add_file_route
-from bot.logs import Throttled
-from bot.metrics import Metrics
-from bot.refine import add_refine_routes
-from bot.services import Services, open_services
+from bot.core.backoff import Backoff
+from bot.core.links import add_file_route
+from bot.core.logs import Throttled
+from bot.core.metrics import Metrics
 from bot.socket_mode import (
     SocketModeLink,
     StartupError,
@@ -40,6 +37,9 @@ from bot.socket_mode import (
     slack_error,
     token_refused,
 )
+from bot.wiring import Services, open_services
+from handlers.web.callbacks import add_callback_routes
+from handlers.web.refine import add_refine_routes
 
 log = logging.getLogger(__name__)
 
@@ -195,7 +195,7 @@ _INTERACTIONS = frozenset(
 
 
 def _request_kind(body: dict) -> str:
-    """A signed request's kind, one of ``bot.metrics.ACK_KINDS``."""
+    """A signed request's kind, one of ``bot.core.metrics.ACK_KINDS``."""
     if "command" in body:
         return "command"
     kind = body.get("type")

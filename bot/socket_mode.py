@@ -7,7 +7,7 @@ cannot reach Slack could not even be stopped. ``ResilientSocketModeClient`` keep
 SDK's session monitor, receiver, message processing and acknowledgements, and replaces
 only the connection attempt: a fresh ``apps.connections.open`` URL per attempt, and after
 a failure one log line with the reason and a pause that doubles from 1 s to 60 s, with
-jitter (``bot.backoff.Backoff``). The SDK's reconnects (a closed or stale session, a
+jitter (``bot.core.backoff.Backoff``). The SDK's reconnects (a closed or stale session, a
 ``disconnect`` from Slack) go through the same path.
 
 ``SocketModeLink`` is what the runtime uses: ``start()`` makes the first attempt and
@@ -32,7 +32,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.socket_mode.aiohttp import SocketModeClient
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.backoff import Backoff
+from bot.core.backoff import Backoff
 
 log = logging.getLogger("bot.socket_mode")
 

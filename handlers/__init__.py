@@ -1,39 +1,4 @@
-"""Slack listeners, one module per surface; ``register_all`` wires them in one place."""
-
-from __future__ import annotations
-
-from slack_bolt.async_app import AsyncApp
-
-
-def register_all(app: AsyncApp) -> None:
-    from handlers import (
-        actions,
-        cutout,
-        home,
-        media_job,
-        reactions,
-        refine,
-        shortcuts,
-        tolk,
-        translate,
-        translate_doc,
-        translate_image,
-        uploads,
-    )
-
-    surfaces = (
-        translate,
-        translate_image,
-        translate_doc,
-        media_job,
-        cutout,
-        tolk,
-        uploads,
-        reactions,
-        shortcuts,
-        home,
-        actions,
-        refine,
-    )
-    for surface in surfaces:
-        surface.register(app)
+"""Where requests come in: ``handlers.slack`` (one module per Slack surface, registered
+on the Bolt app) and ``handlers.web`` (Tolk's own HTTP routes: provider callbacks and
+the Refine pages). Handlers record work and answer; they never build provider requests.
+"""

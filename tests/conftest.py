@@ -14,11 +14,11 @@ import pytest
 
 from bot.config import load_settings
 from bot.runtime import serving
-from bot.sandbox.signed import command_body, post_signed
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.wiring import emulator_env, free_port
-from bot.services import Services
-from providers.xiangji.emulator import XiangjiEmulator
+from bot.wiring import Services
+from emulators.signed import command_body, post_signed
+from emulators.slack import SlackEmulator
+from emulators.xiangji import XiangjiEmulator
+from sandbox.wiring import emulator_env, free_port
 
 SIGNING_SECRET = "test-signing-secret-0123456789"
 BOT_TOKEN = "xoxb-test-token"

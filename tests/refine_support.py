@@ -6,8 +6,8 @@ from __future__ import annotations
 import re
 from typing import Any
 
-from bot.sandbox.signed import block_actions_payload, interaction_body, post_signed
-from bot.sandbox.slack_emulator import SlackEmulator
+from emulators.signed import block_actions_payload, interaction_body, post_signed
+from emulators.slack import SlackEmulator
 from tests.conftest import SIGNING_SECRET, Tolk
 
 CHANNEL = "C0GENERAL"

@@ -13,10 +13,10 @@ import aiohttp
 import pytest
 
 from bot.config import load_settings
+from bot.core.tasks import State
 from bot.runtime import serving
-from bot.sandbox.wiring import emulator_env, free_port
-from bot.tasks import State
-from providers.alibaba.emulator import AlibabaMTEmulator
+from emulators.alibaba import AlibabaMTEmulator
+from sandbox.wiring import emulator_env, free_port
 from tests.conftest import SIGNING_SECRET, Tolk, poll_round
 from tests.test_commands_e2e import task_id_in
 from tests.test_surfaces import thread_files, upload

@@ -10,11 +10,11 @@ from typing import Any
 
 import pytest
 
-from bot.mrkdwn import SECTION
-from bot.sandbox.blockkit import validate_blocks
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.tasks import State
-from providers.xiangji import emulator as xiangji_emulator
+from bot.core.mrkdwn import SECTION
+from bot.core.tasks import State
+from emulators import xiangji as xiangji_emulator
+from emulators.blockkit import validate_blocks
+from emulators.slack import SlackEmulator
 from tests.conftest import FakeClock, Tolk, poll_round
 from tests.test_commands_e2e import task_id_in
 from tests.test_surfaces import send_event

@@ -9,7 +9,7 @@ import time
 
 import aiohttp
 
-from bot.sandbox.signed import command_body, post_signed
+from emulators.signed import command_body, post_signed
 from tests.conftest import SIGNING_SECRET
 
 

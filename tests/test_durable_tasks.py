@@ -5,7 +5,7 @@ from __future__ import annotations
 
 from dataclasses import replace
 
-from bot.tasks import State
+from bot.core.tasks import State
 from tests.conftest import poll_round
 from tests.test_commands_e2e import task_id_in
 

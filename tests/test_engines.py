@@ -15,8 +15,8 @@ import aiohttp
 import pytest
 
 from bot.config import load_settings
+from bot.core.tasks import Item, Place, State, Task
 from bot.runtime import serving
-from bot.tasks import Item, Place, State, Task
 from providers.xiangji.wire import IMAGE_ENGINES
 from tests.conftest import Tolk
 from tests.test_commands_e2e import task_id_in
@@ -430,7 +430,7 @@ def test_handlers_never_import_the_xiangji_provider():
 
 
 def test_help_and_usage_mention_the_engines():
-    from bot import messages
+    from bot.core import messages
 
     assert "--engine" in messages.USAGE["translate-image"] and "googlellm" in messages.HELP
     assert "--engine google" in messages.HELP

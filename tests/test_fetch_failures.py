@@ -12,7 +12,7 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 
-from bot.tasks import State
+from bot.core.tasks import State
 from tests.conftest import Tolk
 from tests.test_alibaba_e2e import running
 from tests.test_commands_e2e import task_id_in

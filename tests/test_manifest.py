@@ -20,7 +20,7 @@ import yaml
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.web.async_client import AsyncWebClient
 
-from handlers import register_all
+from handlers.slack import register_all
 
 ROOT = pathlib.Path(__file__).resolve().parents[1]
 SOURCES = ("bot", "handlers", "providers")

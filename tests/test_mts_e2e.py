@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.sandbox.wiring import emulator_env
-from bot.tasks import State
-from providers.mts.emulator import MtsEmulator
-from providers.oss.emulator import OssEmulator
+from bot.core.tasks import State
+from emulators.mts import MtsEmulator
+from emulators.oss import OssEmulator
+from sandbox.wiring import emulator_env
 from tests.conftest import SIGNING_SECRET, Tolk
 from tests.test_alibaba_e2e import parent_of, running
 from tests.test_commands_e2e import task_id_in

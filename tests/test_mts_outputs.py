@@ -20,10 +20,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.sandbox.wiring import emulator_env, free_port
-from bot.tasks import State
-from providers.mts.emulator import MtsEmulator
-from providers.oss.emulator import OssEmulator, OssRefusal, StoredObject
+from bot.core.tasks import State
+from emulators.mts import MtsEmulator
+from emulators.oss import OssEmulator, OssRefusal, StoredObject
+from sandbox.wiring import emulator_env, free_port
 from tests.conftest import SIGNING_SECRET, Tolk
 from tests.test_alibaba_e2e import parent_of, running
 from tests.test_commands_e2e import task_id_in

@@ -8,7 +8,7 @@ import logging
 
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.logs import JsonFormatter, TextFormatter
+from bot.core.logs import JsonFormatter, TextFormatter
 from tests.test_commands_e2e import task_id_in
 
 

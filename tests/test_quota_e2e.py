@@ -7,8 +7,8 @@ from dataclasses import replace
 
 import pytest
 
-from bot.quota import QuotaWatcher
-from bot.tasks import State
+from bot.core.tasks import State
+from bot.engine.quota import QuotaWatcher
 from tests.test_commands_e2e import task_id_in
 
 GENERAL, LOCALE = "C0GENERAL", "C0LOCALE"
@@ -20,7 +20,7 @@ def watch(tolk):
 
     def attach(**settings_changes) -> QuotaWatcher:
         s = tolk.services
-        assert s.work.on_settled == s.quota.on_task_settled  # wired by bot/services.py
+        assert s.work.on_settled == s.quota.on_task_settled  # wired by bot/wiring.py
         if not settings_changes:
             return s.quota
         watcher = QuotaWatcher(

@@ -8,7 +8,7 @@ from __future__ import annotations
 import hashlib
 from dataclasses import replace
 
-from bot.quota import QuotaWatcher
+from bot.engine.quota import QuotaWatcher
 from providers.xiangji.wire import QUOTA_KEY_PARAMS, QUOTA_SERVICES
 from tests.handlers.test_home import home_text, open_home
 from tests.test_commands_e2e import task_id_in

@@ -14,9 +14,9 @@ from urllib.parse import parse_qsl, urlsplit
 import pytest
 from PIL import Image
 
-from bot.links import REFINE_SECONDS
-from bot.sandbox.signed import event_body, post_signed
-from handlers import actions
+from bot.core.links import REFINE_SECONDS
+from emulators.signed import event_body, post_signed
+from handlers.slack import actions
 from tests.conftest import SIGNING_SECRET
 from tests.refine_support import CHANNEL, finished, link_for, press, refine_controls, refine_link
 

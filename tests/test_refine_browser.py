@@ -17,7 +17,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.links import REFINE_SECONDS, Links
+from bot.core.links import REFINE_SECONDS, Links
 from tests.browser import Chromium, Page, require_chromium
 from tests.conftest import SIGNING_SECRET
 from tests.refine_support import CHANNEL, refine_link

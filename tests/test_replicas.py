@@ -15,7 +15,7 @@ that one documented window out of the count, submissions are held at the emulato
 the moment of the kill (``GateXiangji``); the victim's request caught at the gate dies
 with its connection, as it would on the network.
 
-Xiangji's client-side limit (2 submissions a second per process, ``bot/ratelimit.py``)
+Xiangji's client-side limit (2 submissions a second per process, ``bot/engine/ratelimit.py``)
 sets the pace: half the submissions at three replicas' 6/s, the other half at two
 replicas' 4/s, about 105 s in all. The poll back-off is kept short (0.2 s → 1 s) so
 nothing else does.
@@ -38,10 +38,10 @@ from urllib.parse import parse_qsl
 import aiohttp
 from aiohttp import web
 
-from bot.sandbox.signed import command_body, post_signed
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.wiring import emulator_env, free_port
-from providers.xiangji.emulator import XiangjiEmulator
+from emulators.signed import command_body, post_signed
+from emulators.slack import SlackEmulator
+from emulators.xiangji import XiangjiEmulator
+from sandbox.wiring import emulator_env, free_port
 from tests import postgres_server
 
 ROOT = Path(__file__).resolve().parent.parent
@@ -236,7 +236,7 @@ async def until(condition: Any, within: float, what: str) -> None:
 
 async def live_owners(conn: Any) -> set[int]:
     """The owner ids of the stores whose session is open (one per live replica)."""
-    from bot.storage.postgres import _LIVE_OWNERS
+    from bot.core.storage.postgres import _LIVE_OWNERS
 
     return {r[0] for r in await conn.fetch(_LIVE_OWNERS)}
 

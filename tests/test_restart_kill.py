@@ -15,7 +15,7 @@ from pathlib import Path
 
 import aiohttp
 
-from bot.sandbox.signed import command_body, post_signed
+from emulators.signed import command_body, post_signed
 from tests.conftest import SIGNING_SECRET
 
 IMAGES = 20

@@ -9,10 +9,10 @@ from collections.abc import AsyncIterator
 
 import pytest
 
-from bot.sandbox.wiring import emulator_env
-from bot.tasks import State
-from providers.alibaba.emulator import AlibabaMTEmulator
-from providers.rozetta.emulator import RozettaEmulator
+from bot.core.tasks import State
+from emulators.alibaba import AlibabaMTEmulator
+from emulators.rozetta import RozettaEmulator
+from sandbox.wiring import emulator_env
 from tests.conftest import SIGNING_SECRET, Tolk, poll_round
 from tests.test_alibaba_e2e import parent_of, running, until
 from tests.test_commands_e2e import task_id_in

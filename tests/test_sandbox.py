@@ -278,8 +278,8 @@ async def test_the_transcript_shows_direct_messages_and_response_url_answers():
 
     import aiohttp
 
-    from bot.sandbox.console import Console
-    from bot.sandbox.slack_emulator import SlackEmulator
+    from emulators.slack import SlackEmulator
+    from sandbox.console import Console
 
     async with SlackEmulator() as slack, aiohttp.ClientSession() as session:
         out = io.StringIO()

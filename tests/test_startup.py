@@ -30,15 +30,15 @@ import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
 import bot.socket_mode
-from bot.backoff import Backoff
 from bot.config import load_settings
+from bot.core.backoff import Backoff
+from bot.core.storage import open_store
 from bot.runtime import check_bot_token, serving
-from bot.sandbox.signed import command_body, post_signed
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.socket_mode_emulator import OPEN, SocketModeSlackEmulator
-from bot.sandbox.wiring import free_port
 from bot.socket_mode import StartupError
-from bot.storage import open_store
+from emulators.signed import command_body, post_signed
+from emulators.slack import SlackEmulator
+from emulators.socket_mode import OPEN, SocketModeSlackEmulator
+from sandbox.wiring import free_port
 from tests.conftest import BOT_TOKEN, SIGNING_SECRET, tolk_env
 
 ROOT = Path(__file__).resolve().parent.parent

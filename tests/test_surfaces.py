@@ -9,7 +9,7 @@ import json
 
 from PIL import Image
 
-from bot.sandbox.signed import event_body, interaction_body, post_signed
+from emulators.signed import event_body, interaction_body, post_signed
 from tests.conftest import SIGNING_SECRET
 
 

@@ -1,7 +1,6 @@
-"""Rozetta (CLASSIII / T-4OO / T-3MT) file translation: client, wire format, emulator."""
+"""Rozetta (CLASSIII / T-4OO / T-3MT) file translation: client, wire format."""
 
 from providers.rozetta.client import RozettaClient, RozettaKeys
-from providers.rozetta.emulator import Received, RozettaEmulator
 from providers.rozetta.wire import (
     NonceSource,
     TranslateItem,
@@ -13,9 +12,7 @@ from providers.rozetta.wire import (
 
 __all__ = [
     "NonceSource",
-    "Received",
     "RozettaClient",
-    "RozettaEmulator",
     "RozettaKeys",
     "TranslateItem",
     "Translation",

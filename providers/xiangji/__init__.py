@@ -1,7 +1,6 @@
-"""Xiangji (象寄) image / text translation and matting: client, wire format, emulator."""
+"""Xiangji (象寄) image / text translation and matting: client, wire format."""
 
 from providers.xiangji.client import XiangjiClient, XiangjiKeys
-from providers.xiangji.emulator import Received, XiangjiEmulator
 from providers.xiangji.wire import (
     IMAGE_ENGINES,
     QUOTA_KEY_ATTRS,
@@ -32,10 +31,8 @@ __all__ = [
     "MattingResult",
     "OcrLine",
     "Quota",
-    "Received",
     "TextTranslation",
     "XiangjiClient",
-    "XiangjiEmulator",
     "XiangjiKeys",
     "classify",
 ]

@@ -21,8 +21,8 @@ from hypothesis import strategies as st
 from yarl import URL
 
 from bot.runtime import MAX_BODY_BYTES
-from bot.sandbox.signed import command_body, event_body, interaction_body, signature
-from providers.alibaba.emulator import AlibabaMTEmulator
+from emulators.alibaba import AlibabaMTEmulator
+from emulators.signed import command_body, event_body, interaction_body, signature
 from tests.abuse.conftest import all_tasks, assert_nothing_happened, visible_calls
 from tests.conftest import SIGNING_SECRET, Tolk
 from tests.test_alibaba_e2e import alibaba_env, running, until

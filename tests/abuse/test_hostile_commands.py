@@ -20,8 +20,8 @@ import pytest
 from hypothesis import HealthCheck, assume, given, settings
 from hypothesis import strategies as st
 
-from bot.languages import all_languages, read_language
-from handlers.parsing import (
+from bot.core.languages import all_languages, read_language
+from handlers.slack.parsing import (
     MAX_IMAGES,
     SCENES,
     TEXT_ENGINES,

@@ -19,14 +19,14 @@ from typing import Any
 import pytest
 
 from bot.config import load_settings
-from bot.sandbox.signed import command_body, event_body, post_signed
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.sandbox.wiring import emulator_env, free_port
-from providers.alibaba.emulator import AlibabaMTEmulator
-from providers.mts.emulator import MtsEmulator
-from providers.oss.emulator import OssEmulator
-from providers.rozetta.emulator import RozettaEmulator
-from providers.xiangji.emulator import XiangjiEmulator
+from emulators.alibaba import AlibabaMTEmulator
+from emulators.mts import MtsEmulator
+from emulators.oss import OssEmulator
+from emulators.rozetta import RozettaEmulator
+from emulators.signed import command_body, event_body, post_signed
+from emulators.slack import SlackEmulator
+from emulators.xiangji import XiangjiEmulator
+from sandbox.wiring import emulator_env, free_port
 from tests.abuse.conftest import all_tasks
 from tests.conftest import Tolk
 from tests.test_alibaba_e2e import running, until

@@ -15,10 +15,10 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.sandbox.wiring import emulator_env
-from bot.tasks import State
-from providers.alibaba.emulator import AlibabaMTEmulator
-from providers.rozetta.emulator import RozettaEmulator
+from bot.core.tasks import State
+from emulators.alibaba import AlibabaMTEmulator
+from emulators.rozetta import RozettaEmulator
+from sandbox.wiring import emulator_env
 from tests.abuse.conftest import FakeNetwork, Trap, all_tasks
 from tests.conftest import SIGNING_SECRET, Tolk
 from tests.test_alibaba_e2e import alibaba_env, parent_of, running, until

@@ -6,7 +6,7 @@ import itertools
 
 import pytest
 
-from bot.backoff import Backoff
+from bot.core.backoff import Backoff
 
 POLL = Backoff(minimum=2.0, maximum=60.0)
 

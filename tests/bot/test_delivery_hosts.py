@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 
 from bot.config import PROVIDER_RESULT_HOSTS
-from bot.delivery import host_allowed
+from bot.engine.delivery import host_allowed
 
 HOSTS = ("files.example.com", "cdn.example.net:8443", "*.x.com", "127.0.0.1:8999")
 

@@ -10,8 +10,8 @@ import pytest
 from aiohttp import web
 
 from bot.config import Settings
-from bot.delivery import Delivery, FileTooLarge
-from bot.slack_client import slack_client
+from bot.core.slack_client import slack_client
+from bot.engine.delivery import Delivery, FileTooLarge
 
 BODY = bytes(range(256)) * 1200  # 300 KB: a product image, sent in pieces
 

@@ -1,6 +1,6 @@
 import pytest
 
-from bot.languages import (
+from bot.core.languages import (
     FLAGS,
     Language,
     LanguageError,

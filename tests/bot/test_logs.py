@@ -9,7 +9,7 @@ from collections.abc import Callable, Iterator
 
 import pytest
 
-from bot.logs import RedactSecrets
+from bot.core.logs import RedactSecrets
 
 TOKEN = "xoxb-1234-SECRET-token"
 KEY = "xj-user-key-5678"

@@ -13,9 +13,9 @@ from typing import Any
 
 import pytest
 
-from bot import messages
-from bot.mrkdwn import TEXT, fit_call, sections
-from bot.sandbox.blockkit import validate_blocks, validate_view
+from bot.core import messages
+from bot.core.mrkdwn import TEXT, fit_call, sections
+from emulators.blockkit import validate_blocks, validate_view
 
 EVIL = "<!here> <!channel|channel> <https://evil.example/login|click me> & <@U0MALLORY>"
 HUGE = EVIL + " " + "長い文章です。" * 1500  # ~10,000 characters

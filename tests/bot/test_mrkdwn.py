@@ -6,8 +6,8 @@ import pytest
 from hypothesis import given
 from hypothesis import strategies as st
 
-from bot.mrkdwn import SECTION, clip, escape, fit_call, neutralise, split, unescape
-from bot.slacktext import for_translation, from_translation
+from bot.core.mrkdwn import SECTION, clip, escape, fit_call, neutralise, split, unescape
+from bot.core.slacktext import for_translation, from_translation
 
 
 def test_escape_and_unescape_round_trip() -> None:

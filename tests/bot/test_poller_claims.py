@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import logging
 
-from bot.poller import Poller
+from bot.engine.poller import Poller
 
 
 class FlakyStore:
@@ -27,7 +27,7 @@ class NoWork:
 async def test_a_failed_claim_is_a_warning_and_the_next_tick_claims_again(caplog) -> None:
     store = FlakyStore()
     poller = Poller(store, NoWork(), clock=lambda: 100.0)  # type: ignore[arg-type]
-    with caplog.at_level(logging.WARNING, logger="bot.poller"):
+    with caplog.at_level(logging.WARNING, logger="bot.engine.poller"):
         assert await poller.tick() == 0
         assert await poller.tick() == 0
     assert store.calls == 2

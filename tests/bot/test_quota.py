@@ -13,16 +13,16 @@ import aiohttp
 import pytest
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot import messages
-from bot.channels import ChannelConfig, save_channel
 from bot.config import Settings, XiangjiSettings
-from bot.delivery import Delivery
-from bot.quota import QuotaWatcher, text_units
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.storage.sqlite import SqliteTaskStore
-from bot.tasks import Item, Place, State, Task
+from bot.core import messages
+from bot.core.channels import ChannelConfig, save_channel
+from bot.core.storage.sqlite import SqliteTaskStore
+from bot.core.tasks import Item, Place, State, Task
+from bot.engine.delivery import Delivery
+from bot.engine.quota import QuotaWatcher, text_units
+from emulators.slack import SlackEmulator
+from emulators.xiangji import XiangjiEmulator
 from providers.xiangji import XiangjiClient, XiangjiKeys
-from providers.xiangji.emulator import XiangjiEmulator
 from tests.conftest import BOT_TOKEN, FakeClock
 
 GENERAL, LOCALE = "C0GENERAL", "C0LOCALE"

@@ -19,9 +19,9 @@ from typing import Any
 
 import pytest
 
-from bot.storage import TaskStore
-from bot.storage.sqlite import SqliteTaskStore
-from bot.tasks import Item, Place, State, Task
+from bot.core.storage import TaskStore
+from bot.core.storage.sqlite import SqliteTaskStore
+from bot.core.tasks import Item, Place, State, Task
 from tests import postgres_server
 
 Opener = Callable[[], Awaitable[TaskStore]]
@@ -42,7 +42,7 @@ def postgres_factory(tmp_path: Path) -> Opener:
 
     async def open_() -> TaskStore:
         nonlocal url
-        from bot.storage.postgres import PostgresTaskStore
+        from bot.core.storage.postgres import PostgresTaskStore
 
         if url is None:
             url = await postgres_server.fresh_database()
@@ -574,7 +574,7 @@ async def pg_url() -> AsyncIterator[str]:
 @pytest.fixture
 async def replicas(pg_url: str) -> AsyncIterator[list[Any]]:
     """Two stores on one database, each with its own pool and session: two replicas."""
-    from bot.storage.postgres import PostgresTaskStore
+    from bot.core.storage.postgres import PostgresTaskStore
 
     stores = [await PostgresTaskStore.open(pg_url), await PostgresTaskStore.open(pg_url)]
     yield stores
@@ -616,7 +616,7 @@ async def test_pg_an_expired_lease_is_claimed_by_another_replica(replicas: list[
 
 
 async def test_pg_a_dead_replicas_leases_are_free_at_once(pg_url: str) -> None:
-    from bot.storage.postgres import PostgresTaskStore
+    from bot.core.storage.postgres import PostgresTaskStore
 
     a = await PostgresTaskStore.open(pg_url)
     b = await PostgresTaskStore.open(pg_url)
@@ -648,7 +648,7 @@ async def test_pg_a_stale_replicas_save_is_not_applied(
     [fresh] = await b.claim_due(131.0, limit=10, lease_seconds=30)  # a's lease expired
     await b.save(fresh.to(State.SUBMITTED, 132.0, notes={"sent": {"TAAAA:parent": "1.1"}}))
 
-    with caplog.at_level("WARNING", logger="bot.storage.postgres"):
+    with caplog.at_level("WARNING", logger="bot.core.storage.postgres"):
         await a.save(stale.to(State.FAILED, 133.0, polls=9))  # a still thinks it holds it
     assert a.skipped_saves == 1
     assert "task TAAAA: save skipped: its lease (until 130.0) was taken" in caplog.text
@@ -708,7 +708,7 @@ async def test_pg_a_wake_on_one_replica_waits_for_the_holder_on_another(
 async def test_pg_migrations_are_idempotent_and_run_once(pg_url: str) -> None:
     import asyncpg
 
-    from bot.storage.postgres import MIGRATIONS, PostgresTaskStore, migrate
+    from bot.core.storage.postgres import MIGRATIONS, PostgresTaskStore, migrate
 
     # four replicas start at once on an empty database
     stores = await asyncio.gather(*(PostgresTaskStore.open(pg_url) for _ in range(4)))
@@ -735,7 +735,7 @@ async def test_pg_migrations_are_idempotent_and_run_once(pg_url: str) -> None:
 
 
 async def test_pg_exclusive_is_true_for_one_replica_at_a_time(replicas: list[Any]) -> None:
-    from bot.storage.leader import run_once_across_replicas
+    from bot.core.storage.leader import run_once_across_replicas
 
     a, b = replicas
     async with a.exclusive("quota-check") as mine_a:
@@ -777,7 +777,7 @@ async def test_pg_exclusive_is_true_for_one_replica_at_a_time(replicas: list[Any
 
 
 async def test_sqlite_exclusive_always_runs(tmp_path: Path) -> None:
-    from bot.storage.leader import run_once_across_replicas
+    from bot.core.storage.leader import run_once_across_replicas
 
     store = await SqliteTaskStore.open(tmp_path / "tolk.sqlite")
     try:

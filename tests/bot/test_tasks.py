@@ -8,7 +8,7 @@ import re
 
 import pytest
 
-from bot.tasks import (
+from bot.core.tasks import (
     FINAL,
     TRANSITIONS,
     Item,

@@ -12,8 +12,8 @@ from collections import Counter
 from collections.abc import Callable
 from typing import Any
 
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.tasks import Task
+from bot.core.tasks import Task
+from emulators.slack import SlackEmulator
 from tests.conftest import FakeClock, Tolk, poll_round
 
 CHANNEL = "C0GENERAL"

@@ -9,8 +9,8 @@ from __future__ import annotations
 import random
 from typing import Any
 
-from bot.sandbox.slack_emulator import SlackEmulator
-from bot.tasks import Task
+from bot.core.tasks import Task
+from emulators.slack import SlackEmulator
 from tests.conftest import Tolk
 from tests.faults.support import marker
 from tests.test_commands_e2e import task_id_in

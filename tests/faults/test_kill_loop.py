@@ -21,9 +21,9 @@ from urllib.parse import unquote
 
 import aiohttp
 
-from bot.sandbox.signed import command_body, post_signed
-from bot.sandbox.wiring import emulator_env
-from providers.alibaba.emulator import AlibabaMTEmulator
+from emulators.alibaba import AlibabaMTEmulator
+from emulators.signed import command_body, post_signed
+from sandbox.wiring import emulator_env
 from tests.conftest import SIGNING_SECRET
 from tests.faults.support import final_text, finals, no_duplicates, parent_of, thread_files
 from tests.test_commands_e2e import task_id_in

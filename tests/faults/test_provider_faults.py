@@ -19,12 +19,12 @@ from collections.abc import AsyncIterator
 import aiohttp
 import pytest
 
-from bot.sandbox.wiring import emulator_env
-from bot.tasks import State
-from bot.work import MAX_ATTEMPTS
-from providers.alibaba.emulator import AlibabaMTEmulator
-from providers.mts.emulator import MtsEmulator
-from providers.oss.emulator import OssEmulator
+from bot.core.tasks import State
+from bot.engine.work import MAX_ATTEMPTS
+from emulators.alibaba import AlibabaMTEmulator
+from emulators.mts import MtsEmulator
+from emulators.oss import OssEmulator
+from sandbox.wiring import emulator_env
 from tests.conftest import SIGNING_SECRET, FakeClock, Tolk, poll_round
 from tests.faults.support import (
     final_text,

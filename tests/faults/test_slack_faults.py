@@ -14,8 +14,8 @@ import logging
 
 import pytest
 
-from bot.slack_retry import RateLimitRetry
-from bot.tasks import State
+from bot.core.slack_retry import RateLimitRetry
+from bot.core.tasks import State
 from tests.conftest import Tolk
 from tests.faults.support import (
     final_text,

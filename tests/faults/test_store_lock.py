@@ -10,7 +10,7 @@ sqlite3 waits up to 5 s for a lock (its default busy timeout, which sqlitedict k
 a shorter lock only delays Tolk, a longer one makes statements fail with ``database is
 locked``. Both are tested.
 
-Known and not fixed here (the store is ``bot/storage/sqlite.py``): ``create_if_absent``
+Known and not fixed here (the store is ``bot/core/storage/sqlite.py``): ``create_if_absent``
 reads the file on the event loop, so while the file is locked the whole process stands
 still — every ack waits for the lock (a 3 s lock gives 3 s acks, past Slack's 3 s), and
 with a longer lock the first command fails with a bare HTTP 500 (Slack shows its own
@@ -26,8 +26,8 @@ import time
 from pathlib import Path
 
 from bot.config import load_settings
+from bot.core.tasks import State
 from bot.runtime import serving
-from bot.tasks import State
 from tests.conftest import Tolk
 from tests.faults.support import final_text, finals, no_duplicates, thread_files
 from tests.test_commands_e2e import task_id_in
@@ -163,7 +163,9 @@ async def test_a_long_lock_during_polls_loses_nothing(tolk, env, slack, xiangji,
     await locker.released()
     await tolk.settle(within=10)
     every_task_delivered_once(slack, xiangji, images)
-    failed = [r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "bot.work"]
+    failed = [
+        r for r in caplog.records if r.levelno >= logging.ERROR and r.name == "bot.engine.work"
+    ]
     assert all("database is locked" in str(r.exc_info[1]) for r in failed)  # said, not hidden
     await restart_changes_nothing(env, slack, xiangji)
 

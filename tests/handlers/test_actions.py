@@ -12,8 +12,8 @@ import pytest
 from PIL import Image
 from slack_sdk.errors import SlackApiError
 
-from bot.sandbox.signed import block_actions_payload, event_body, interaction_body, post_signed
-from handlers import actions
+from emulators.signed import block_actions_payload, event_body, interaction_body, post_signed
+from handlers.slack import actions
 from tests.conftest import SIGNING_SECRET
 
 

@@ -8,12 +8,12 @@ import json
 import re
 from typing import Any
 
-from bot import messages
-from bot.channels import ChannelConfig, Route, save_channel
-from bot.sandbox.signed import event_body, post_signed
-from bot.tasks import Place, State, Task
-from handlers import home
-from handlers.home import thread_link
+from bot.core import messages
+from bot.core.channels import ChannelConfig, Route, save_channel
+from bot.core.tasks import Place, State, Task
+from emulators.signed import event_body, post_signed
+from handlers.slack import home
+from handlers.slack.home import thread_link
 from providers.xiangji.wire import QUOTA_SERVICES
 from tests.conftest import SIGNING_SECRET
 

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import pytest
 
-from handlers.parsing import (
+from handlers.slack.parsing import (
     IMAGE_ENGINES,
     IMAGE_PROVIDERS,
     MAX_IMAGES,

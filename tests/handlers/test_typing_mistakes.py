@@ -11,8 +11,8 @@ from urllib.parse import unquote
 
 import pytest
 
-from providers.alibaba.emulator import AlibabaMTEmulator
-from providers.rozetta.emulator import RozettaEmulator
+from emulators.alibaba import AlibabaMTEmulator
+from emulators.rozetta import RozettaEmulator
 from tests.conftest import Tolk
 from tests.test_alibaba_e2e import CREATE_DOC, alibaba_env, running, until
 from tests.test_commands_e2e import task_id_in

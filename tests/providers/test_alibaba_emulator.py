@@ -24,7 +24,7 @@ from alibabacloud_alimt20181012.client import Client as SdkClient
 from alibabacloud_tea_openapi import models as openapi
 from PIL import Image
 
-from providers.alibaba.emulator import AlibabaMTEmulator, translate_document
+from emulators.alibaba import AlibabaMTEmulator, translate_document
 
 KEY, SECRET = "LTAI5tTolkEmulator", "emulator-secret"
 CREATE_DOC, GET_DOC = "CreateDocTranslateTask", "GetDocTranslateTask"

@@ -10,7 +10,7 @@ import time
 
 import pytest
 
-from providers.alibaba.pop_verify import (
+from emulators.alibaba_pop_verify import (
     EMPTY_SHA256,
     PopRefusal,
     PopVerifier,

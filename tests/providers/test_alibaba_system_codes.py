@@ -17,8 +17,8 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from emulators.alibaba import AlibabaMTEmulator
 from providers.alibaba.client import AlibabaMTClient
-from providers.alibaba.emulator import AlibabaMTEmulator
 from providers.alibaba.signing import Credentials
 from providers.alibaba.wire import describe
 from providers.errors import ErrorKind, ProviderError

@@ -12,14 +12,14 @@ import aiohttp
 import pytest
 import yarl
 
-from bot.ratelimit import TokenBucket
+from bot.engine.ratelimit import TokenBucket
+from emulators.mts import MtsEmulator
+from emulators.oss import OssEmulator
 from providers.alibaba.rpc import AlibabaRpc
 from providers.alibaba.signing import Credentials
 from providers.errors import ErrorKind, ProviderError
 from providers.mts import wire
 from providers.mts.client import MtsClient
-from providers.mts.emulator import MtsEmulator
-from providers.oss.emulator import OssEmulator
 from providers.oss.presign import OssObject, oss_endpoint, presign_get
 
 KEY, SECRET = "LTAI5tTolkEmulator", "emulator-secret"

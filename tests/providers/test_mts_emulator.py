@@ -18,9 +18,9 @@ import aiohttp
 import pytest
 import yarl
 
+from emulators.mts import KINDS, MtsEmulator
+from emulators.oss import OssEmulator
 from providers.mts import wire
-from providers.mts.emulator import KINDS, MtsEmulator
-from providers.oss.emulator import OssEmulator
 
 KEY, SECRET = "LTAI5tTolkEmulator", "emulator-secret"
 SUBMIT, QUERY = "SubmitIProductionJob", "QueryIProductionJob"

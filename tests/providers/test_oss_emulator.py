@@ -13,8 +13,8 @@ import alibabacloud_oss_v2 as oss
 import pytest
 import yarl
 
+from emulators.oss import OssEmulator
 from providers.alibaba.signing import Credentials
-from providers.oss.emulator import OssEmulator
 from providers.oss.presign import presign_get
 
 KEY, SECRET = "LTAI5tTolkEmulator", "emulator-secret"

@@ -14,8 +14,9 @@ from urllib.parse import quote, unquote
 import pytest
 from yarl import URL
 
+from emulators.rozetta import RozettaEmulator
 from providers.errors import ErrorKind, ProviderError
-from providers.rozetta import RozettaClient, RozettaEmulator, RozettaKeys, wire
+from providers.rozetta import RozettaClient, RozettaKeys, wire
 
 KEYS = RozettaKeys("rz-access", "rz-secret")
 T0 = 1_700_000_000.0

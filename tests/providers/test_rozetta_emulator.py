@@ -14,7 +14,7 @@ import aiohttp
 import pytest
 from yarl import URL
 
-from providers.rozetta import RozettaEmulator
+from emulators.rozetta import RozettaEmulator
 
 ALL = "/api/v1/translate-result/all"
 UPLOAD = "/api/v1/file-translate"

@@ -12,8 +12,9 @@ from urllib.parse import unquote
 
 import pytest
 
+from emulators import rozetta as emulator
 from providers.errors import ErrorKind, ProviderError
-from providers.rozetta import emulator, wire
+from providers.rozetta import wire
 
 # --------------------------------------------------------------------------- signing (§2)
 

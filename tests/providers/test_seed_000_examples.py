@@ -41,11 +41,11 @@ from urllib.parse import urlsplit
 import pytest
 from aiohttp import web
 
-from providers._emulator import LoopbackServer
+from emulators._server import LoopbackServer
+from emulators.alibaba import IMAGE_MESSAGES, SYSTEM_NAMES, AlibabaMTEmulator
+from emulators.alibaba import sample_image as png
 from providers.alibaba import wire
 from providers.alibaba.client import AlibabaMTClient
-from providers.alibaba.emulator import IMAGE_MESSAGES, SYSTEM_NAMES, AlibabaMTEmulator
-from providers.alibaba.emulator import sample_image as png
 from providers.alibaba.signing import Credentials
 from providers.errors import ErrorKind, ProviderError
 

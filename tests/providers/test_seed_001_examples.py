@@ -48,10 +48,10 @@ from typing import Any
 import pytest
 from aiohttp import web
 
-from providers._emulator import LoopbackServer
+from emulators._server import LoopbackServer
+from emulators.alibaba import MESSAGES, AlibabaMTEmulator
 from providers.alibaba import wire
 from providers.alibaba.client import AlibabaMTClient
-from providers.alibaba.emulator import MESSAGES, AlibabaMTEmulator
 from providers.alibaba.signing import Credentials
 from providers.errors import ErrorKind, ProviderError
 

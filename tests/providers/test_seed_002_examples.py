@@ -99,8 +99,10 @@ from typing import Any
 import pytest
 from PIL import Image
 
+from emulators import xiangji as emulator
+from emulators.xiangji import XiangjiEmulator
 from providers.errors import ErrorKind, ProviderError
-from providers.xiangji import XiangjiClient, XiangjiEmulator, XiangjiKeys, emulator, wire
+from providers.xiangji import XiangjiClient, XiangjiKeys, wire
 from providers.xiangji.refine import IMAGE_EDITOR, EditorKeys, editor_url
 
 COMMIT_TIME = 1653229753

@@ -43,9 +43,9 @@ from collections.abc import AsyncIterator
 
 import pytest
 
+from emulators.rozetta import RozettaEmulator, _Item, _Translation
 from providers.rozetta import wire
 from providers.rozetta.client import DEFAULT_API_URL, RozettaClient, RozettaKeys
-from providers.rozetta.emulator import RozettaEmulator, _Item, _Translation
 
 ALL = "translate-result/all"
 PATH = "/api/v1/translate-result/all"

@@ -47,13 +47,13 @@ from dataclasses import replace
 
 import pytest
 
+from emulators.mts import KINDS, MtsEmulator
+from emulators.mts import Job as EmulatedJob
+from emulators.oss import OssEmulator
 from providers.alibaba.signing import Credentials
 from providers.errors import ErrorKind, ProviderError
 from providers.mts import wire
 from providers.mts.client import MtsClient
-from providers.mts.emulator import KINDS, MtsEmulator
-from providers.mts.emulator import Job as EmulatedJob
-from providers.oss.emulator import OssEmulator
 from providers.oss.presign import OssObject
 
 QUERY = "QueryIProductionJob"

@@ -11,8 +11,9 @@ import aiohttp
 import pytest
 from PIL import Image
 
+from emulators.xiangji import XiangjiEmulator
 from providers.errors import ErrorKind, ProviderError
-from providers.xiangji import XiangjiClient, XiangjiEmulator, XiangjiKeys
+from providers.xiangji import XiangjiClient, XiangjiKeys
 
 KEYS = XiangjiKeys("xj-user", "xj-img", "xj-text", "xj-matting")
 

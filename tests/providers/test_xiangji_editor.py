@@ -9,7 +9,8 @@ import time
 import pytest
 from PIL import Image
 
-from providers.xiangji import XiangjiClient, XiangjiEmulator, XiangjiKeys
+from emulators.xiangji import XiangjiEmulator
+from providers.xiangji import XiangjiClient, XiangjiKeys
 
 KEYS = XiangjiKeys("xj-user", "xj-img", "xj-text", "xj-matting")
 

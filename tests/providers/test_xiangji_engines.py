@@ -8,6 +8,7 @@ from urllib.parse import quote
 
 import pytest
 
+from emulators.xiangji import XiangjiEmulator
 from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import (
     IMAGE_ENGINES,
@@ -16,7 +17,6 @@ from providers.xiangji import (
     TEXT_COST,
     TEXT_ENGINES,
     XiangjiClient,
-    XiangjiEmulator,
     XiangjiKeys,
     wire,
 )

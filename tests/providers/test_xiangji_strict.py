@@ -10,7 +10,7 @@ from urllib.parse import quote
 import aiohttp
 import pytest
 
-from providers.xiangji import XiangjiEmulator
+from emulators.xiangji import XiangjiEmulator
 
 NOW = 1_700_000_000
 

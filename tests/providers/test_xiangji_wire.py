@@ -7,8 +7,9 @@ from urllib.parse import parse_qsl, unquote, urlencode
 
 import pytest
 
+from emulators import xiangji as emulator
 from providers.errors import ErrorKind, ProviderError
-from providers.xiangji import emulator, wire
+from providers.xiangji import wire
 
 # --------------------------------------------------------------------------- signing (§3.5)
 

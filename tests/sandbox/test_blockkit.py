@@ -6,7 +6,7 @@ from typing import Any
 
 import pytest
 
-from bot.sandbox.blockkit import validate_blocks, validate_view
+from emulators.blockkit import validate_blocks, validate_view
 
 
 def plain(text: str) -> dict[str, Any]:

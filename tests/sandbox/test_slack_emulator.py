@@ -16,7 +16,7 @@ from slack_sdk.http_retry.builtin_async_handlers import AsyncRateLimitErrorRetry
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.sandbox.slack_emulator import SlackEmulator
+from emulators.slack import SlackEmulator
 
 GENERAL = "C0GENERAL"
 PNG = b"\x89PNG\r\n\x1a\n" + bytes(range(256)) * 4

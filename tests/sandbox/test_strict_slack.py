@@ -17,7 +17,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 from slack_sdk.webhook.async_client import AsyncWebhookClient
 
-from bot.sandbox.slack_emulator import DEFAULT_SCOPES, SlackEmulator
+from emulators.slack import DEFAULT_SCOPES, SlackEmulator
 
 ROOT = Path(__file__).resolve().parents[2]
 GENERAL = "C0GENERAL"

@@ -13,7 +13,7 @@ from collections import Counter
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
 
-from bot.logs import RedactSecrets, TextFormatter
+from bot.core.logs import RedactSecrets, TextFormatter
 
 
 def raw_request(

@@ -11,7 +11,7 @@ from dataclasses import replace
 
 import pytest
 
-from bot.tasks import State
+from bot.core.tasks import State
 from tests.conftest import poll_round
 
 

@@ -58,7 +58,7 @@ def captured() -> Iterator[Everything]:
 
 @pytest.fixture
 async def docs_tolk(slack, xiangji, tmp_path, captured) -> AsyncIterator:
-    from providers.alibaba.emulator import AlibabaMTEmulator
+    from emulators.alibaba import AlibabaMTEmulator
 
     async with AlibabaMTEmulator(doc_seconds=0.05) as alibaba:
         env = alibaba_env(slack, xiangji, alibaba, tmp_path)
@@ -160,7 +160,7 @@ async def test_a_debug_session_logs_no_signed_link_token_or_key(
 def test_any_logger_any_form_of_a_signed_link_is_redacted(captured):
     """Args, f-strings, a form-encoded body, JSON-escaped slashes, a traceback: whatever
     library logs a signed link, the record carries no signature."""
-    from bot.links import Links
+    from bot.core.links import Links
 
     links = Links("https://tolk.example.com", "s3cret-signing")
     refine = links.refine_url("T1234", 0, "U0ALICE", "ENG")

@@ -23,11 +23,11 @@ import pytest
 from aiohttp import web
 
 from bot.config import Settings
-from bot.delivery import Delivery, DownloadFailed
-from bot.fetch import DOWNLOAD_TIMEOUT, PER_OWNER, TRANSFERS, FairSlots, Fetcher
-from bot.logs import current_work
-from bot.slack_client import slack_client
-from providers.rozetta.emulator import RozettaEmulator
+from bot.core.fetch import DOWNLOAD_TIMEOUT, PER_OWNER, TRANSFERS, FairSlots, Fetcher
+from bot.core.logs import current_work
+from bot.core.slack_client import slack_client
+from bot.engine.delivery import Delivery, DownloadFailed
+from emulators.rozetta import RozettaEmulator
 from tests.test_alibaba_e2e import running, until
 from tests.test_rozetta_e2e import rozetta_env
 

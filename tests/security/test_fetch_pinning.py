@@ -25,10 +25,10 @@ from aiohttp import web
 from aiohttp.abc import AbstractResolver, ResolveResult
 
 from bot.config import Settings
-from bot.delivery import Delivery, DownloadFailed, DownloadRefused
-from bot.fetch import Fetcher, public_address
-from bot.slack_client import slack_client
-from providers.rozetta.emulator import RozettaEmulator
+from bot.core.fetch import Fetcher, public_address
+from bot.core.slack_client import slack_client
+from bot.engine.delivery import Delivery, DownloadFailed, DownloadRefused
+from emulators.rozetta import RozettaEmulator
 from tests.test_alibaba_e2e import running
 from tests.test_rozetta_e2e import rozetta_env
 

@@ -17,10 +17,12 @@ import time
 
 import pytest
 
-from bot.logs import JsonFormatter, TextFormatter
+from bot.core.logs import JsonFormatter, TextFormatter
 from tests.security.raw_http import LogTap, flood, raw_request
 
-FORGED = "\n2024-05-01 12:00:00,000 ERROR bot.work: task T0000 \x1b[32mdelivered\x1b[0m forged"
+FORGED = (
+    "\n2024-05-01 12:00:00,000 ERROR bot.engine.work: task T0000 \x1b[32mdelivered\x1b[0m forged"
+)
 HOSTILE = [
     "\n",
     "\r",

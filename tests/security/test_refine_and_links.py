@@ -14,7 +14,7 @@ from urllib.parse import urlsplit
 
 import pytest
 
-from bot.links import Links
+from bot.core.links import Links
 from tests.refine_support import refine_link
 
 

@@ -19,12 +19,12 @@ import aiohttp
 import pytest
 from slack_sdk.errors import SlackApiError
 
-from bot.delivery import Delivery, DownloadRefused, host_allowed
-from bot.languages import lookup
-from bot.services import record_task
-from bot.slack_client import slack_client
-from bot.tasks import Item, Place, Task
-from handlers.common import doc_request, document_items, message_items
+from bot.core.languages import lookup
+from bot.core.slack_client import slack_client
+from bot.core.tasks import Item, Place, Task
+from bot.engine.delivery import Delivery, DownloadRefused, host_allowed
+from bot.wiring import record_task
+from handlers.slack.common import doc_request, document_items, message_items
 from tests.conftest import BOT_TOKEN, Tolk
 from tests.test_alibaba_e2e import CREATE_DOC, alibaba, alibaba_env, running, until  # noqa: F401
 from tests.test_commands_e2e import task_id_in

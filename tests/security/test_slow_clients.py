@@ -22,7 +22,7 @@ from prometheus_client.parser import text_string_to_metric_families
 from bot import runtime
 from bot.config import load_settings
 from bot.runtime import serving
-from bot.sandbox.signed import command_body, signed_headers
+from emulators.signed import command_body, signed_headers
 from tests.conftest import SIGNING_SECRET, Tolk
 from tests.security.raw_http import LogTap, exchange, open_files, raw_request, read_response
 
@@ -193,8 +193,8 @@ async def test_a_stalled_body_is_cut_off(guarded):
         finally:
             close_all(conns)
     assert "Traceback" not in tap.text
-    # bot.callbacks logs each refused callback (its own line per request, not this finding's)
-    ours = [line for line in tap.lines() if " bot.callbacks: " not in line]
+    # handlers.web.callbacks logs each refused callback (a line per request, not this finding's)
+    ours = [line for line in tap.lines() if " handlers.web.callbacks: " not in line]
     assert len("\n".join(ours)) < 1_000, ours
 
 

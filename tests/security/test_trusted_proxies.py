@@ -61,5 +61,5 @@ async def test_a_stream_of_forged_callbacks_writes_one_log_line(
         for n in range(200):
             async with tolk.session.post(url[:-4] + f"{n:04d}", json={}) as resp:
                 assert resp.status == 404
-        lines = [r for r in caplog.records if r.name == "bot.callbacks"]
+        lines = [r for r in caplog.records if r.name == "handlers.web.callbacks"]
         assert len(lines) == 1 and "wrong token" in lines[0].getMessage()

@@ -18,8 +18,8 @@ from urllib.parse import urlencode
 import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
-from bot.metrics import ACK_KINDS
-from bot.sandbox.signed import command_body, event_body, interaction_body, signature
+from bot.core.metrics import ACK_KINDS
+from emulators.signed import command_body, event_body, interaction_body, signature
 from tests.abuse.conftest import all_tasks, assert_nothing_happened
 from tests.conftest import SIGNING_SECRET, Tolk
 from tests.security.raw_http import LogTap, exchange, flood, raw_request, rss_mb

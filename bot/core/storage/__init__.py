@@ -1,0 +1,88 @@
+"""Task storage: a protocol of domain verbs, implemented on SQLite (one process) and
+PostgreSQL (several replicas). One contract suite in tests runs on every implementation."""
+
+from __future__ import annotations
+
+from contextlib import AbstractAsyncContextManager
+from typing import Any, Protocol
+
+from bot.core.tasks import State, Task
+
+# Tasks in these states wait on a provider: the poller polls them together, in batches.
+WAITING = frozenset({State.SUBMITTED, State.RUNNING})
+
+
+class TaskStore(Protocol):
+    async def create_if_absent(self, task: Task) -> tuple[Task, bool]:
+        """Store ``task`` unless one with its dedupe key exists; return (task, created)."""
+        ...
+
+    async def get(self, task_id: str) -> Task | None: ...
+
+    async def save(self, *tasks: Task) -> None:
+        """Persist tasks in one commit, leases as given (the poller releases its own)."""
+        ...
+
+    async def claim_due(
+        self, now: float, *, limit: int, lease_seconds: float, step_limit: int | None = None
+    ) -> list[Task]:
+        """Unsettled tasks due by ``now`` and not leased, leased to the caller, oldest first.
+
+        With ``step_limit``, at most that many of them are tasks not waiting on a provider
+        (``WAITING`` states): work a replica does one task at a time, so it takes only as
+        much as it has room for and leaves the rest to replicas that have room."""
+        ...
+
+    async def wake(self, task_id: str, now: float) -> bool:
+        """Make an unsettled task due at ``now`` (a provider callback said it finished).
+
+        A task leased to a running step is not touched; the wake applies when that
+        step saves it with the lease released. False when the task is unknown or
+        settled."""
+        ...
+
+    async def count_unsettled(self) -> dict[str, int]:
+        """Unsettled tasks by state (metrics)."""
+        ...
+
+    async def next_due_at(self) -> float | None:
+        """When the earliest unsettled task falls due (``None`` when there is none)."""
+        ...
+
+    async def list_for_channel(self, channel: str, *, active_only: bool = True) -> list[Task]: ...
+
+    async def list_for_user(self, user: str, *, limit: int = 20) -> list[Task]: ...
+
+    async def get_setting(self, namespace: str, key: str) -> Any | None: ...
+
+    async def put_setting(self, namespace: str, key: str, value: Any) -> None: ...
+
+    def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
+        """``async with store.exclusive("quota") as mine:`` — ``mine`` is True for exactly
+        one replica at a time (the one to run the periodic job ``name``); the others get
+        False and skip it. SQLite serves one process: always True. Optional for other
+        stores: use ``bot.core.storage.leader.run_once_across_replicas``, which runs the job
+        when a store has no ``exclusive``."""
+        ...
+
+    async def close(self) -> None: ...
+
+
+async def open_store(database_url: str) -> TaskStore:
+    if database_url.startswith("sqlite:///"):
+        from bot.core.storage.sqlite import SqliteTaskStore
+
+        return await SqliteTaskStore.open(database_url.removeprefix("sqlite:///"))
+    if database_url.startswith(("postgresql://", "postgres://")):
+        try:
+            from bot.core.storage.postgres import PostgresTaskStore
+        except ImportError as exc:  # asyncpg is the optional "postgres" extra
+            raise ValueError(
+                f"DATABASE_URL is a PostgreSQL URL but {exc.name} is not installed; "
+                "install Tolk with the postgres extra (pip install 'tolk[postgres]')"
+            ) from exc
+        return await PostgresTaskStore.open(database_url)
+    raise ValueError(
+        f"DATABASE_URL {database_url.split(':', 1)[0]}:… is not supported; "
+        "use sqlite:///path/to/tolk.sqlite or postgresql://user:password@host/database"
+    )

@@ -1,0 +1,212 @@
+"""The SQLite task store, on sqlitedict with JSON encoding (never pickle).
+
+Layout: tasks and their dedupe keys share one table (``task:<id>`` and ``key:<dedupe>``),
+so creating a task is one commit; settings live in a second file, because sqlitedict
+serialises all tables of one file through one connection and a commit on one table would
+wait on (and then lose) another table's open write.
+
+The process keeps every unsettled task in memory: SQLite serves one process, so the
+memory copy is the working set and the file is the truth after a restart. Leases are
+memory-only for the same reason: a lease dies with the process that held it.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import json
+from collections import Counter
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
+from pathlib import Path
+from typing import Any
+
+from sqlitedict import SqliteDict
+
+from bot.core.storage import WAITING
+from bot.core.tasks import Task, new_task_id
+
+
+def _open(path: Path, table: str) -> SqliteDict:
+    return SqliteDict(
+        str(path),
+        tablename=table,
+        autocommit=False,
+        encode=json.dumps,
+        decode=json.loads,
+        outer_stack=False,
+        journal_mode="WAL",  # a reader (a backup, a sqlite3 shell) never blocks a commit
+    )
+
+
+class SqliteTaskStore:
+    def __init__(self, tasks: SqliteDict, settings: SqliteDict) -> None:
+        self._db = tasks
+        self._settings_db = settings
+        self._commit_lock = asyncio.Lock()
+        self._written = 0  # generation of the last write queued to sqlitedict
+        self._committed = 0  # generation the last finished commit covered
+        self._active: dict[str, Task] = {}
+        self._keys: dict[str, str] = {}
+        self._wakes: dict[str, float] = {}  # wakes that arrived during a lease
+        self._creating: dict[str, Task] = {}  # written, commit in flight
+
+    @classmethod
+    async def open(cls, path: str | Path) -> SqliteTaskStore:
+        path = Path(path)
+        path.parent.mkdir(parents=True, exist_ok=True)
+        settings_path = path.with_name(path.stem + ".settings" + (path.suffix or ".sqlite"))
+        store = cls(
+            await asyncio.to_thread(_open, path, "tasks"),
+            await asyncio.to_thread(_open, settings_path, "settings"),
+        )
+        await asyncio.to_thread(store._load)
+        return store
+
+    def _load(self) -> None:
+        for key, value in self._db.items():
+            if key.startswith("key:"):
+                self._keys[key[4:]] = value
+            elif not value.get("settled"):
+                task = Task.from_json(value).but(lease_until=0.0)
+                self._active[task.id] = task
+
+    async def _commit(self) -> None:
+        """Group commit: wait until a commit covers every write queued so far.
+
+        Writes go into sqlitedict's queue synchronously (no await between a check and
+        its write, so they are atomic on the event loop); whoever takes the lock first
+        commits for everyone queued behind it, so N concurrent writers pay ~1 fsync."""
+        self._written += 1
+        mine = self._written
+        async with self._commit_lock:
+            if self._committed >= mine:
+                return
+            covered = self._written
+            await asyncio.to_thread(self._db.commit)
+            self._committed = covered
+
+    async def create_if_absent(self, task: Task) -> tuple[Task, bool]:
+        existing_id = self._keys.get(task.dedupe_key)
+        if existing_id is not None:
+            existing = (
+                self._active.get(existing_id)
+                or self._creating.get(existing_id)
+                or await self._read(existing_id)
+            )
+            if existing is not None:
+                return existing, False
+        while task.id in self._active or await asyncio.to_thread(self._stored, task.id):
+            task = task.but(id=new_task_id())  # (the file is read off the event loop)
+        if task.dedupe_key in self._keys:  # a concurrent create won while we awaited
+            return await self.create_if_absent(task)
+        self._db["task:" + task.id] = task.to_json()
+        self._db["key:" + task.dedupe_key] = task.id
+        self._keys[task.dedupe_key] = task.id  # reserved now: a concurrent create waits on it
+        self._creating[task.id] = task
+        try:
+            await self._commit()
+        except Exception:  # not durable: the caller says so, and no work may start
+            self._keys.pop(task.dedupe_key, None)
+            raise
+        finally:
+            self._creating.pop(task.id, None)
+        self._active[task.id] = task  # only now can the poller claim it
+        return task, True
+
+    def _stored(self, task_id: str) -> bool:
+        return "task:" + task_id in self._db
+
+    async def get(self, task_id: str) -> Task | None:
+        return self._active.get(task_id) or await self._read(task_id)
+
+    async def _read(self, task_id: str) -> Task | None:
+        data = await asyncio.to_thread(self._db.get, "task:" + task_id)
+        return Task.from_json(data) if data else None
+
+    async def save(self, *tasks: Task) -> None:
+        if not tasks:
+            return
+        for task in tasks:
+            woken = self._wakes.pop(task.id, None) if not task.lease_until else None
+            if woken is not None and not task.settled:
+                task = task.but(next_poll_at=min(task.next_poll_at, woken))
+            self._db["task:" + task.id] = task.to_json()
+            if task.settled:
+                self._active.pop(task.id, None)
+            else:
+                self._active[task.id] = task
+        await self._commit()
+
+    async def claim_due(
+        self, now: float, *, limit: int, lease_seconds: float, step_limit: int | None = None
+    ) -> list[Task]:
+        due = [t for t in self._active.values() if t.next_poll_at <= now and t.lease_until <= now]
+        due.sort(key=lambda t: t.next_poll_at)
+        if step_limit is not None:
+            steps = [t.id for t in due if t.state not in WAITING][: max(0, step_limit)]
+            keep = set(steps)
+            due = [t for t in due if t.state in WAITING or t.id in keep]
+        claimed = [t.but(lease_until=now + lease_seconds) for t in due[:limit]]
+        for task in claimed:
+            self._active[task.id] = task
+        return claimed
+
+    async def wake(self, task_id: str, now: float) -> bool:
+        task = self._active.get(task_id)
+        if task is None:
+            return False
+        if task.lease_until > now:
+            self._wakes[task_id] = now
+        elif task.next_poll_at > now:
+            self._active[task_id] = task.but(next_poll_at=now)  # memory is the working set
+        return True
+
+    async def count_unsettled(self) -> dict[str, int]:
+        return dict(Counter(str(t.state) for t in self._active.values()))
+
+    async def next_due_at(self) -> float | None:
+        times = [max(t.next_poll_at, t.lease_until) for t in self._active.values()]
+        return min(times, default=None)
+
+    async def list_for_channel(self, channel: str, *, active_only: bool = True) -> list[Task]:
+        tasks = [t for t in self._active.values() if t.place.channel == channel]
+        if not active_only:
+            tasks += [t for t in await self._history() if t.place.channel == channel]
+        return sorted(tasks, key=lambda t: t.created_at)
+
+    async def list_for_user(self, user: str, *, limit: int = 20) -> list[Task]:
+        tasks = [t for t in self._active.values() if t.place.user == user]
+        tasks += [t for t in await self._history() if t.place.user == user]
+        return sorted(tasks, key=lambda t: t.created_at, reverse=True)[:limit]
+
+    async def _history(self) -> list[Task]:
+        """Settled tasks, read from the file (rare: App Home, retries)."""
+
+        def read() -> list[Task]:
+            return [
+                Task.from_json(v)
+                for k, v in self._db.items()
+                if k.startswith("task:") and v.get("settled")
+            ]
+
+        return await asyncio.to_thread(read)
+
+    async def get_setting(self, namespace: str, key: str) -> Any | None:
+        return await asyncio.to_thread(self._settings_db.get, f"{namespace}:{key}")
+
+    async def put_setting(self, namespace: str, key: str, value: Any) -> None:
+        def write() -> None:
+            self._settings_db[f"{namespace}:{key}"] = value
+            self._settings_db.commit()
+
+        async with self._commit_lock:
+            await asyncio.to_thread(write)
+
+    @asynccontextmanager
+    async def exclusive(self, name: str) -> AsyncIterator[bool]:
+        """One process serves this store, so it is always the one to run ``name``."""
+        yield True
+
+    async def close(self) -> None:
+        await asyncio.to_thread(self._db.close)
+        await asyncio.to_thread(self._settings_db.close)

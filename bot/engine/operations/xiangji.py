@@ -1,0 +1,397 @@
+"""Xiangji operations: text translation, image translation (one URL synchronous, several
+as one asynchronous batch), and cutouts (matting; one synchronous, several asynchronous).
+
+An image task runs on the engine named in ``request["engine"]`` (the client sends that
+engine's key; Aliyun for tasks recorded before engines existed). The batch takes no
+``NeedRmUrl`` or ``Qos`` (seed 002 part 六 does not list them), so several images with
+``--removed`` or ``--fast``/``--best`` go one synchronous call per step instead, each
+persisted before the next, like cutouts: no image is sent twice, no option is dropped.
+
+Asynchronous images and cutouts are both answered by ``GetImageTranslateBatchResult``,
+so they share one poll key: one status call per 50 pending ids per round, whatever the
+number of tasks and whichever operation they belong to.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Sequence
+from dataclasses import replace
+from typing import Any
+
+from bot.core import messages
+from bot.core.languages import detect_source, provider_code
+from bot.core.mrkdwn import split
+from bot.core.slacktext import for_translation, from_translation
+from bot.core.tasks import State, Task
+from bot.engine.delivery import Delivery, DownloadFailed, DownloadRefused, FileTooLarge
+from bot.engine.operations.refine import OPERATION as REFINE
+from bot.engine.operations.refine import Refine
+from bot.engine.ratelimit import RateLimits
+from bot.engine.work import fail_item, with_item
+from providers.errors import ErrorKind, ProviderError
+from providers.xiangji import XiangjiClient
+from providers.xiangji.wire import IMAGE_ENGINES, BatchDetail, BatchItem
+
+TEXT_PART = 4000  # characters per text call: under Xiangji's 5,000 UTF-16 units, emoji too
+MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Xiangji documents no limit; product images are far smaller
+IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF8": "gif", b"BM": "bmp"}
+
+BATCH_IDS = 50  # ids per status call; Xiangji documents no limit, this keeps URLs short
+POLL_KEY = "xiangji.batch"
+
+
+def xiangji_operations(
+    client: XiangjiClient, limits: RateLimits, delivery: Delivery
+) -> dict[str, Any]:
+    return {
+        "xiangji.translate_text": TranslateText(client, limits),
+        "xiangji.translate_image": TranslateImage(client, limits),
+        "xiangji.cutout": Cutout(client, limits),
+        "xiangji.translate_message": TranslateMessage(client, limits, delivery),
+        REFINE: Refine(),
+    }
+
+
+class _Xiangji:
+    provider = "xiangji"
+    needs_thread = True
+    poll_key = POLL_KEY
+
+    def __init__(self, client: XiangjiClient, limits: RateLimits) -> None:
+        self.client = client
+        self.limits = limits
+
+    async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        """One batch-result round for every pending id of ``tasks``; OCR text is read
+        (batched too) only for images that finished in this round."""
+        pending = [i.provider_id for t in tasks for i in t.items if i.status == "pending"]
+        results: dict[str, BatchItem] = {}
+        for chunk in _chunks([p for p in pending if p], BATCH_IDS):
+            await self.limits.acquire("xiangji.status")
+            results.update(await self.client.get_image_translate_batch_result(chunk))
+        ocr_ids = [
+            i.provider_id
+            for t in tasks
+            if t.request.get("ocr")
+            for i in t.items
+            if i.provider_id in results and results[i.provider_id].done
+        ]
+        details: dict[str, BatchDetail | None] = {}
+        for chunk in _chunks(ocr_ids, BATCH_IDS):
+            await self.limits.acquire("xiangji.status")
+            details.update(await self.client.get_image_translate_batch_query(chunk))
+        return [_absorb(t, results, details) for t in tasks]
+
+
+class TranslateText(_Xiangji):
+    needs_thread = False
+    poll_key = None
+
+    def parent_text(self, task: Task) -> str:
+        return ""
+
+    async def submit(self, task: Task, now: float) -> Task:
+        r = task.request
+        item = task.items[0]
+        plain, spans = for_translation(item.source)
+        await self.limits.acquire("xiangji.submit")
+        result = await self.client.get_text_translate(
+            plain, r["source_code"], r["target_code"], engine=r.get("engine")
+        )
+        answer = messages.translation_blocks(
+            task.id,
+            task.place.user,
+            item.source,
+            from_translation(result.text, spans),
+            r["source"],
+            r["target"],
+        )
+        kind = "ephemeral" if r.get("private") else "message"
+        output = {"kind": kind, **answer}
+        done = replace(item, status="done", outputs=(output,))
+        return task.to(State.SUCCEEDED, now, items=(done,))
+
+
+class TranslateImage(_Xiangji):
+    def parent_text(self, task: Task) -> str:
+        r = task.request
+        return messages.image_parent(
+            task.id,
+            task.place.user,
+            len(task.items),
+            r["source"],
+            r["target"],
+            engine=engine_shown(task),
+        )
+
+    def final_text(self, task: Task) -> str:
+        return closing_text(task, engine_shown(task))
+
+    async def submit(self, task: Task, now: float) -> Task:
+        r = task.request
+        engine = engine_of(task)
+        options = {"need_rm_url": bool(r.get("removed")), "qos": r.get("qos")}
+        if len(task.items) > 1 or r.get("ocr"):
+            if options["need_rm_url"] or options["qos"]:  # the batch cannot carry them
+                return await self._one_by_one(task, now, engine, options)
+            await self.limits.acquire("xiangji.submit")
+            ids = await self.client.get_image_translate_batch(
+                [i.source for i in task.items], r["source_code"], r["target_code"], engine=engine
+            )
+            items = tuple(
+                replace(i, provider_id=rid) for i, rid in zip(task.items, ids, strict=True)
+            )
+            return task.to(State.SUBMITTED, now, items=items)
+        await self.limits.acquire("xiangji.submit")
+        item = task.items[0]
+        result = await self.client.get_image_translate(
+            item.source, r["source_code"], r["target_code"], engine=engine, **options
+        )
+        done = replace(
+            item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
+        )
+        return task.to(State.SUCCEEDED, now, items=(done,))
+
+    async def _one_by_one(
+        self, task: Task, now: float, engine: str, options: dict[str, Any]
+    ) -> Task:
+        """The next image not yet sent, as one synchronous call: the engine saves the task
+        after each and calls again while it is QUEUED. An image the provider refuses for
+        good fails alone; anything else (retryable, quota) is raised for the engine."""
+        r = task.request
+        index = next(
+            (i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id),
+            None,
+        )
+        if index is not None:
+            item = task.items[index]
+            await self.limits.acquire("xiangji.submit")
+            try:
+                result = await self.client.get_image_translate(
+                    item.source, r["source_code"], r["target_code"], engine=engine, **options
+                )
+            except ProviderError as exc:
+                if exc.kind is not ErrorKind.PERMANENT:
+                    raise
+                item = fail_item(item, exc.code, exc.message)
+            else:
+                outputs = _outputs(task, result)
+                if r.get("ocr"):
+                    outputs += await self._ocr(item.source, result.request_id)
+                item = replace(item, status="done", provider_id=result.request_id, outputs=outputs)
+            task = with_item(task, index, item)
+        if any(i.status == "pending" and not i.provider_id for i in task.items):
+            return task.but(updated_at=now)  # still QUEUED: the next image next
+        return task.to(State.SUCCEEDED, now)
+
+    async def _ocr(self, source: str, request_id: str) -> tuple[dict[str, Any], ...]:
+        """The recognised text of an image translated synchronously, read by its request
+        id; if it cannot be read, a line saying so (the images are not sent again)."""
+        try:
+            await self.limits.acquire("xiangji.status")
+            details = await self.client.get_image_translate_batch_query([request_id])
+        except ProviderError as exc:
+            return ({"kind": "text", "text": messages.ocr_unavailable(source, exc.message)},)
+        detail = details.get(request_id)
+        if detail is None or not detail.done:
+            why = detail.message if detail is not None else "the provider did not find it"
+            return ({"kind": "text", "text": messages.ocr_unavailable(source, why)},)
+        if not detail.ocr:
+            return ()
+        return ({"kind": "text", "text": messages.ocr_text(source, detail.ocr)},)
+
+
+class Cutout(_Xiangji):
+    def parent_text(self, task: Task) -> str:
+        return messages.cutout_parent(task.id, task.place.user, len(task.items))
+
+    async def submit(self, task: Task, now: float) -> Task:
+        """One URL: a synchronous call. Several: one asynchronous job per URL; the engine
+        saves after each, so a restart never submits an image twice."""
+        bg = tuple(task.request["bg"]) if task.request.get("bg") else None
+        await self.limits.acquire("xiangji.submit")
+        if len(task.items) == 1:
+            result = await self.client.get_image_matting(task.items[0].source, bg_color=bg)
+            done = replace(
+                task.items[0],
+                status="done",
+                provider_id=result.request_id,
+                outputs=_outputs(task, result),
+            )
+            return task.to(State.SUCCEEDED, now, items=(done,))
+        index = next(i for i, item in enumerate(task.items) if item.provider_id is None)
+        job_id = await self.client.submit_image_matting(task.items[index].source, bg_color=bg)
+        items = list(task.items)
+        items[index] = replace(items[index], provider_id=job_id)
+        state = State.SUBMITTED if all(i.provider_id for i in items) else State.QUEUED
+        return task.to(state, now, items=tuple(items))
+
+
+def _absorb(
+    task: Task, results: dict[str, BatchItem], details: dict[str, BatchDetail | None]
+) -> Task:
+    """Fold one status round into ``task``: finished items carry their outputs."""
+    items = []
+    for item in task.items:
+        found = results.get(item.provider_id or "")
+        if item.status != "pending" or found is None or found.pending:
+            items.append(item)
+        elif found.done and found.result is not None:
+            outputs = _outputs(task, found.result)
+            detail = details.get(item.provider_id or "")
+            if detail is not None and detail.ocr:
+                outputs += ({"kind": "text", "text": messages.ocr_text(item.source, detail.ocr)},)
+            items.append(replace(item, status="done", outputs=outputs))
+        else:
+            error = {"code": str(found.code), "message": found.message or "unknown error"}
+            items.append(replace(item, status="failed", error=error))
+    return task.but(items=tuple(items))
+
+
+def _outputs(task: Task, result: Any) -> tuple[dict[str, Any], ...]:
+    if task.operation == "xiangji.cutout":
+        return ({"kind": "image", "url": result.url, "variant": "cutout"},)
+    outputs: tuple[dict[str, Any], ...] = ({"kind": "image", "url": result.url},)
+    if task.request.get("removed") and getattr(result, "rm_url", None):
+        outputs += ({"kind": "image", "url": result.rm_url, "variant": "removed"},)
+    return outputs
+
+
+def engine_of(task: Task) -> str:
+    """The image engine of ``task``: its request's, Aliyun for older tasks."""
+    engine = str(task.request.get("engine") or "aliyun")
+    return engine if engine in IMAGE_ENGINES else "aliyun"
+
+
+def engine_shown(task: Task) -> str | None:
+    """The engine to name in the parent and closing messages — None for Aliyun,
+    Xiangji's own default, which goes without saying."""
+    engine = engine_of(task)
+    return None if engine == "aliyun" else engine
+
+
+def closing_text(task: Task, engine: str | None) -> str:
+    """The standard closing message (``Work._final_text``'s), naming ``engine``."""
+    failures = [
+        messages.item_failure(
+            i.meta.get("name") or i.source, i.error.get("code", "?"), i.error.get("message", "")
+        )
+        for i in task.items
+        if i.status == "failed" and i.error
+    ]
+    delivered = sum(1 for i in task.items if i.status == "done")
+    return messages.done(task.id, delivered, len(task.items), failures, engine=engine)
+
+
+def _chunks(values: list[str], size: int) -> list[list[str]]:
+    return [values[i : i + size] for i in range(0, len(values), size)]
+
+
+class TranslateMessage(_Xiangji):
+    """A Slack message's text and images (a flag reaction, the shortcut, an upload to an
+    auto-translate channel), translated into the message's own thread.
+
+    Items are the message's text (``meta.kind == "text"``) and its image files
+    (``meta.kind == "file"``, ``source`` = ``url_private``). One item is sent per step and
+    persisted, so a restart never sends an image twice; an item the provider refuses
+    fails alone and is listed in the closing message."""
+
+    poll_key = None
+
+    def __init__(self, client: XiangjiClient, limits: RateLimits, delivery: Delivery) -> None:
+        super().__init__(client, limits)
+        self.delivery = delivery
+
+    def parent_text(self, task: Task) -> str:
+        return ""  # the thread is the message's own
+
+    def summary(self, task: Task) -> str | None:
+        """Text alone needs no closing line: its translation was the answer."""
+        if all(i.meta.get("kind") == "text" for i in task.items):
+            return None
+        return ""  # the engine's standard closing message
+
+    def final_text(self, task: Task) -> str | None:
+        """The standard closing message, naming the image engine when it is not Aliyun;
+        none when the text alone was translated (its translation was the answer)."""
+        if task.state is State.DELIVERED and self.summary(task) is None:
+            return None
+        images = any(i.meta.get("kind") == "file" for i in task.items)
+        return closing_text(task, engine_shown(task) if images else None)
+
+    async def submit(self, task: Task, now: float) -> Task:
+        index = next((i for i, item in enumerate(task.items) if item.status == "pending"), None)
+        if index is None:
+            return task.to(State.SUCCEEDED, now)
+        item = task.items[index]
+        try:
+            if item.meta.get("kind") == "text":
+                done = await self._text(task, item)
+            else:
+                done = await self._image(task, item)
+        except ProviderError as exc:
+            if exc.kind is not ErrorKind.PERMANENT:
+                raise
+            done = replace(item, status="failed", error={"code": exc.code, "message": exc.message})
+        items = list(task.items)
+        items[index] = done
+        task = task.but(items=tuple(items), updated_at=now)
+        if all(i.status != "pending" for i in task.items):
+            return task.to(State.SUCCEEDED, now)
+        return task
+
+    async def _text(self, task: Task, item: Any) -> Any:
+        r = task.request
+        masked, spans = for_translation(item.source)
+        source = r.get("source")
+        lang = detect_source(masked) if source is None else None
+        source_code = r.get("source_code") or (provider_code(lang, "xiangji") if lang else None)
+        if source_code is None or (lang is not None and lang.code == r["target"]):
+            return replace(
+                item,
+                status="failed",
+                error={"code": "source", "message": messages.cannot_tell_language()},
+            )
+        translated = []
+        for part in split(masked, TEXT_PART):  # Xiangji takes 5,000 UTF-16 units a call
+            await self.limits.acquire("xiangji.submit")
+            result = await self.client.get_text_translate(part, source_code, r["target_code"])
+            translated.append(result.text)
+        text = messages.message_translation(
+            from_translation("\n\n".join(translated), spans),
+            lang.code if lang else source,
+            r["target"],
+            task.id,
+            r.get("origin"),
+            task.place.user,
+        )
+        return replace(item, status="done", outputs=({"kind": "text", **text},))
+
+    async def _image(self, task: Task, item: Any) -> Any:
+        r = task.request
+        name = item.meta.get("name", "image")
+        try:
+            data = await self.delivery.download_slack_file(item.source, limit=MAX_IMAGE_BYTES)
+        except FileTooLarge:
+            return fail_item(item, "too-large", messages.file_too_large(name, MAX_IMAGE_BYTES))
+        except DownloadRefused:
+            return fail_item(item, "not-slack", messages.not_a_slack_file(name))
+        except DownloadFailed as exc:
+            if not exc.permanent:
+                raise
+            return fail_item(item, "fetch", messages.download_failed(str(exc)))
+        if not any(data.startswith(magic) for magic in IMAGE_MAGIC):
+            return fail_item(item, "not-an-image", messages.not_an_image(name))
+        await self.limits.acquire("xiangji.submit")
+        result = await self.client.upload_image_translate(
+            data,
+            name,
+            r["image_source_code"],
+            r["target_code"],
+            engine=engine_of(task),
+            need_rm_url=bool(r.get("removed")),
+            qos=r.get("qos"),
+        )
+        return replace(
+            item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
+        )

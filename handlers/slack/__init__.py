@@ -1,0 +1,39 @@
+"""Slack listeners, one module per surface; ``register_all`` wires them in one place."""
+
+from __future__ import annotations
+
+from slack_bolt.async_app import AsyncApp
+
+
+def register_all(app: AsyncApp) -> None:
+    from handlers.slack import (
+        actions,
+        cutout,
+        home,
+        media_job,
+        reactions,
+        refine,
+        shortcuts,
+        tolk,
+        translate,
+        translate_doc,
+        translate_image,
+        uploads,
+    )
+
+    surfaces = (
+        translate,
+        translate_image,
+        translate_doc,
+        media_job,
+        cutout,
+        tolk,
+        uploads,
+        reactions,
+        shortcuts,
+        home,
+        actions,
+        refine,
+    )
+    for surface in surfaces:
+        surface.register(app)

@@ -1,0 +1,397 @@
+"""What every handler does after parsing: record the task once, and nudge the poller.
+
+Slack files and Slack addresses (issue 16). Tolk's bot token opens files a person may
+not see, so a Slack file given by link is taken only when ``files.info`` says it is
+shared in the conversation where the person asked, or is theirs (``checked_slack_file``),
+and the item records the file's own ``url_private`` as Slack gives it, not what was
+typed. Any other Slack address (the API, the web app, webhooks, a workspace URL) is
+refused as a document or image (``slack_address``). Files of a message the person acted
+on (uploads, flags, the shortcut) become items only with their own ``url_private``.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import re
+from collections.abc import Callable
+from dataclasses import replace
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import unquote, urlsplit
+
+import aiohttp
+from slack_bolt.async_app import AsyncAck
+from slack_sdk.errors import SlackApiError, SlackClientError
+
+from bot.config import engine_variable
+from bot.core import messages
+from bot.core.languages import Language, check_pair, lookup, provider_code
+from bot.core.slack_client import slack_error_code
+from bot.core.slacktext import has_words
+from bot.core.tasks import Item, Place, Task
+from bot.wiring import Services
+from bot.wiring import record_task as _record_task
+from handlers.slack.parsing import UsageError
+from providers.alibaba.wire import DOC_TYPES
+
+# Names that are Slack's own: a URL on any of them (any port, any scheme) is Slack's.
+SLACK_DOMAINS = ("slack.com", "slack-edge.com", "slack-files.com", "slack-redir.net")
+SLACK_FILE_HOST = "files.slack.com"
+# A url_private's file segment: TEAM-FILE on Slack (E… on Enterprise Grid), FILE in the
+# emulator; then the name, or download/ and the name.
+_FILE_PATH = re.compile(r"/files-pri/(?:[TE][A-Z0-9]+-)?(F[A-Z0-9]+)/(?:download/)?([^/]+)")
+# Slack waits 3 s for a command's answer; files.info must leave time for the rest.
+FILES_INFO_SECONDS = 2.0
+# Operations whose items are URLs a person typed, fetched by the provider itself.
+URL_OPERATIONS = frozenset({"xiangji.translate_image", "xiangji.cutout", "alibaba.translate_image"})
+
+
+async def record_task(services: Services, *, operation: str, **kwargs: Any) -> tuple[Task, bool]:
+    """``bot.wiring.record_task``, the handlers' way in: an image URL a person gave
+    (``URL_OPERATIONS``) may not be a Slack address — ``UsageError`` says so and nothing
+    is recorded."""
+    if operation in URL_OPERATIONS:
+        for item in kwargs.get("items", ()):
+            if slack_address(services, item.source):
+                raise UsageError(messages.slack_address_not_an_image(item.source))
+    return await _record_task(services, operation=operation, **kwargs)
+
+
+async def record_message_work(
+    services: Services, key: str, place: Place, request: dict[str, Any], items: tuple[Item, ...]
+) -> None:
+    """A message's text and images as one ``xiangji.translate_message`` task (a flag,
+    the Translate… form, an upload to an auto-images channel)."""
+    await record_task(
+        services,
+        dedupe_key=key,
+        place=place,
+        provider="xiangji",
+        operation="xiangji.translate_message",
+        request=request,
+        items=items,
+    )
+
+
+def slack_address(services: Services, url: str) -> bool:
+    """``url`` is on one of Slack's names (any port or scheme), or on the host and port of
+    ``SLACK_API_URL`` (the emulator in tests and the sandbox)."""
+    try:
+        parts = urlsplit(url.strip())
+        host, port = (parts.hostname or "").lower().rstrip("."), parts.port
+        api = urlsplit(services.settings.slack_api_url)
+    except ValueError:
+        return False
+    if any(host == d or host.endswith(f".{d}") for d in SLACK_DOMAINS):
+        return True
+    default = {"https": 443, "http": 80}
+    return bool(host) and (host, port or default.get(parts.scheme)) == (
+        (api.hostname or "").lower(),
+        api.port or default.get(api.scheme),
+    )
+
+
+def slack_file_id(services: Services, url: str) -> str | None:
+    """The file id in ``url`` when it is exactly a Slack file's link that the bot token
+    may be sent to (``Delivery.download_slack_file``): ``https://files.slack.com`` on its
+    default port, or ``SLACK_API_URL``'s own scheme, host and port when that is not a
+    Slack name (the emulator); no user or password; ``/files-pri/<file>/<name>`` (or
+    ``…/download/<name>``). None for anything else."""
+    try:
+        parts = urlsplit(url.strip())
+        port = parts.port
+        api = urlsplit(services.settings.slack_api_url)
+    except ValueError:
+        return None
+    netloc = parts.netloc.lower()
+    on_file_host = parts.scheme == "https" and netloc in (SLACK_FILE_HOST, f"{SLACK_FILE_HOST}:443")
+    api_host = (api.hostname or "").lower()
+    emulator = not any(api_host == d or api_host.endswith(f".{d}") for d in SLACK_DOMAINS)
+    on_emulator = emulator and (parts.scheme, netloc) == (api.scheme, api.netloc.lower())
+    match = _FILE_PATH.fullmatch(parts.path)
+    if not (on_file_host or on_emulator) or match is None or port == 0:
+        return None
+    if unquote(match.group(2)) in (".", "..") or "@" in netloc:
+        return None
+    return match.group(1)
+
+
+def shared_with(file: dict[str, Any], channel: str, user: str) -> bool:
+    """``file`` (from ``files.info``) is ``user``'s own, or is shared in ``channel``."""
+    if user and file.get("user") == user:
+        return True
+    places: set[str] = set()
+    for key in ("channels", "groups", "ims"):
+        places.update(file.get(key) or ())
+    for kind in ("public", "private"):
+        places.update(((file.get("shares") or {}).get(kind) or {}).keys())
+    return channel in places
+
+
+async def checked_slack_file(
+    services: Services, url: str, *, channel: str, user: str
+) -> dict[str, Any]:
+    """The ``files.info`` file behind a Slack file link, when ``user`` may have Tolk open
+    it in ``channel`` (``shared_with``); else ``UsageError`` with what to do instead.
+
+    Asked before the command is acknowledged: one Web API call, bounded by
+    ``FILES_INFO_SECONDS`` so the answer stays inside Slack's 3 s. A Slack that does not
+    answer in time, or answers with an error, means no: the person is asked to try again."""
+    file_id = slack_file_id(services, url)
+    if file_id is None:
+        raise UsageError(messages.slack_address_not_a_file(url))
+    try:
+        async with asyncio.timeout(FILES_INFO_SECONDS):
+            resp = await services.slack.files_info(file=file_id)
+    except SlackApiError as exc:
+        if slack_error_code(exc) in ("file_not_found", "file_deleted", "access_denied"):
+            raise UsageError(messages.slack_file_not_visible()) from exc
+        raise UsageError(messages.slack_file_unchecked()) from exc
+    except (TimeoutError, aiohttp.ClientError, SlackClientError) as exc:
+        raise UsageError(messages.slack_file_unchecked()) from exc
+    file = resp.get("file") or {}
+    if file.get("id") != file_id or not shared_with(file, channel, user):
+        raise UsageError(messages.slack_file_not_visible())
+    if slack_file_id(services, str(file.get("url_private") or "")) != file_id:
+        raise UsageError(messages.slack_address_not_a_file(url))  # external, a tombstone…
+    return file
+
+
+def image_engines(services: Services) -> list[str]:
+    """The Xiangji image engines whose key is configured, the default first."""
+    settings = services.settings.xiangji
+    if services.xiangji is None or settings is None:
+        return []
+    return settings.image_engines()
+
+
+def image_engine(services: Services, wanted: str | None, usage: str) -> str:
+    """The engine an image command runs on: ``wanted`` (``--engine``, the form, the
+    channel's setting) when its key is configured, else the first configured one.
+    ``UsageError`` naming the variable to set when ``wanted``'s key is not configured,
+    or when no image key is configured at all."""
+    configured = image_engines(services)
+    if not configured:
+        raise UsageError(messages.image_translation_off(usage))
+    if wanted is None:
+        return configured[0]
+    if wanted not in configured:
+        raise UsageError(
+            messages.engine_not_configured(wanted, engine_variable(wanted), configured, usage)
+        )
+    return wanted
+
+
+def message_engine(services: Services, wanted: str | None) -> str | None:
+    """The engine for a message's images (a flag, the form, an upload): as
+    ``image_engine``, except that with no image key at all there is none (the images then
+    fail one by one, saying so, and the text is still translated)."""
+    if not image_engines(services):
+        return None
+    return image_engine(services, wanted, "")
+
+
+def require_xiangji(services: Services, key: str, what: str, variable: str) -> None:
+    """Refuse (as bad input) a command whose Xiangji service key is not configured."""
+    settings = services.settings.xiangji
+    if services.xiangji is None or settings is None or not getattr(settings, key):
+        raise UsageError(messages.provider_off("Xiangji", what, ("XIANGJI_USER_KEY", variable)))
+
+
+async def record_command(
+    services: Services,
+    ack: AsyncAck,
+    command: dict[str, Any],
+    *,
+    operation: str,
+    request: dict[str, Any],
+    items: tuple[Item, ...],
+    acknowledgement: Callable[[Task], str],
+) -> None:
+    """Record a slash command's Xiangji task once and ack naming it (or the existing one)."""
+    try:
+        task, created = await record_task(
+            services,
+            dedupe_key=command_key(command),
+            place=command_place(command),
+            provider="xiangji",
+            operation=operation,
+            request=request,
+            items=items,
+        )
+    except UsageError as exc:  # a Slack address where an image URL belongs
+        await ack(text=str(exc))
+        return
+    await ack(
+        text=acknowledgement(task) if created else messages.ack_duplicate(task.id, task.state)
+    )
+
+
+def command_place(command: dict[str, Any]) -> Place:
+    return Place(
+        team=command.get("team_id", ""),
+        channel=command["channel_id"],
+        user=command["user_id"],
+        response_url=command.get("response_url") or None,
+    )
+
+
+def command_key(command: dict[str, Any]) -> str:
+    """Slack gives each invocation its own trigger id; a redelivery carries the same one."""
+    return f"command:{command.get('team_id', '')}:{command['trigger_id']}"
+
+
+MAX_FILES = 20
+MAX_FILE_BYTES = 10 * 1024 * 1024
+MAX_DOC_BYTES = 50 * 1024 * 1024  # Alibaba's document limit
+DOC_EXTENSIONS = DOC_TYPES
+
+
+def message_items(message: dict[str, Any]) -> tuple[Item, ...]:
+    """What can be translated in a Slack message: its text, and its image files.
+
+    Files over the size or count limit become items that have already failed, so the
+    closing message says what was skipped and why."""
+    items: list[Item] = []
+    text = message.get("text") or ""
+    if has_words(text):
+        items.append(Item(source=text, meta={"kind": "text", "name": "the text"}))
+    images = [f for f in message.get("files", []) if is_image(f)]
+    for n, file in enumerate(images):
+        meta = {"kind": "file", "name": file.get("name", "image"), "file_id": file.get("id")}
+        item = Item(source=file.get("url_private", ""), meta=meta)
+        if not own_url(file):
+            item = _failed(item, "not-slack", messages.not_a_slack_file(meta["name"]))
+        elif n >= MAX_FILES:
+            item = _failed(item, "too-many", messages.too_many_files(MAX_FILES))
+        elif int(file.get("size") or 0) > MAX_FILE_BYTES:
+            item = _failed(item, "too-large", messages.file_too_large(meta["name"], MAX_FILE_BYTES))
+        items.append(item)
+    return tuple(items)
+
+
+def is_image(file: dict[str, Any]) -> bool:
+    return str(file.get("mimetype", "")).startswith("image/")
+
+
+def documents(message: dict[str, Any]) -> list[dict[str, Any]]:
+    """The message's files that document translation takes (by type or extension)."""
+    return [
+        f
+        for f in message.get("files", [])
+        if str(f.get("filetype", "")).lower() in DOC_EXTENSIONS
+        or f.get("name", "").rsplit(".", 1)[-1].lower() in DOC_EXTENSIONS
+    ]
+
+
+def document_items(files: list[dict[str, Any]]) -> tuple[Item, ...]:
+    """Slack files as document items; Alibaba fetches each from a signed link."""
+    items = []
+    for n, file in enumerate(files):
+        name = file.get("name", "document")
+        meta = {"kind": "slack-file", "name": name, "file_id": file.get("id")}
+        item = Item(source=file.get("url_private", ""), meta=meta)
+        if not own_url(file):
+            item = _failed(item, "not-slack", messages.not_a_slack_file(name))
+        elif n >= MAX_FILES:
+            item = _failed(item, "too-many", messages.too_many_files(MAX_FILES))
+        elif int(file.get("size") or 0) > MAX_DOC_BYTES:
+            item = _failed(item, "too-large", messages.file_too_large(name, MAX_DOC_BYTES))
+        items.append(item)
+    return tuple(items)
+
+
+def own_url(file: dict[str, Any]) -> bool:
+    """A message's file object carries its own ``url_private``: a Slack file path naming
+    this very file (the host and scheme are checked where it is fetched,
+    ``Delivery.download_slack_file``). Only such files of the message acted on are fetched."""
+    try:
+        path = urlsplit(str(file.get("url_private") or "")).path
+    except ValueError:
+        return False
+    match = _FILE_PATH.fullmatch(path)
+    return match is not None and bool(file.get("id")) and match.group(1) == file.get("id")
+
+
+def _failed(item: Item, code: str, message: str) -> Item:
+    return replace(item, status="failed", error={"code": code, "message": message})
+
+
+def message_request(
+    source: Language | None,
+    target: Language,
+    origin: dict[str, str],
+    *,
+    has_images: bool,
+    image_default: Language | None = None,
+    **options: Any,
+) -> dict[str, Any]:
+    """The request of a ``xiangji.translate_message`` task; raises ``LanguageError`` when
+    the provider cannot do it (checked before anything is recorded)."""
+    image_source = source or image_default or lookup("zh")
+    if has_images:
+        check_pair(image_source, target, "xiangji", "image")
+    return {
+        "source": source.code if source else None,
+        "source_code": provider_code(source, "xiangji") if source else None,
+        "target": target.code,
+        "target_code": provider_code(target, "xiangji"),
+        "image_source_code": provider_code(image_source, "xiangji"),
+        "origin": origin,
+        **options,
+    }
+
+
+async def fetch_message(services: Services, channel: str, ts: str) -> dict[str, Any] | None:
+    """One message by channel and ts, top-level or in a thread (a Slack call, no provider)."""
+    resp = await services.slack.conversations_replies(channel=channel, ts=ts, limit=200)
+    return next((m for m in resp.get("messages", []) if m.get("ts") == ts), None)
+
+
+def require_alibaba(services: Services, what: str) -> None:
+    if services.alibaba is None:
+        raise UsageError(
+            messages.provider_off(
+                "Alibaba Cloud", what, ("ALIBABA_ACCESS_KEY_ID", "ALIBABA_ACCESS_KEY_SECRET")
+            )
+        )
+
+
+async def doc_item(services: Services, url: str, command: dict[str, Any]) -> Item:
+    """A document by URL. A Slack file is taken only when the person may have it opened
+    here (``checked_slack_file``), recorded under the ``url_private`` Slack gives for it
+    and marked so Alibaba gets a signed link; any other Slack address is refused
+    (``UsageError``)."""
+    name = PurePosixPath(urlsplit(url).path).name or "document"
+    if not slack_address(services, url):
+        return Item(source=url, meta={"kind": "url", "name": name})
+    file = await checked_slack_file(
+        services, url, channel=command["channel_id"], user=command["user_id"]
+    )
+    meta = {"kind": "slack-file", "name": file.get("name") or name, "file_id": file["id"]}
+    return Item(source=str(file["url_private"]), meta=meta)
+
+
+def doc_request(source: Any, target: Any, provider: str, **options: Any) -> dict[str, Any]:
+    """The request of a ``<provider>.translate_doc`` task (languages already checked);
+    no source means the provider detects it (Rozetta)."""
+    return {
+        "source": source.code if source else None,
+        "target": target.code,
+        "source_code": provider_code(source, provider) if source else None,
+        "target_code": provider_code(target, provider),
+        **{k: v for k, v in options.items() if v is not None},
+    }
+
+
+def require_doc_provider(services: Services, provider: str) -> None:
+    if provider == "alibaba":
+        require_alibaba(services, "document translation")
+    elif services.rozetta is None:
+        raise UsageError(
+            messages.provider_off(
+                "Rozetta",
+                "Rozetta document translation",
+                ("ROZETTA_ACCESS_KEY", "ROZETTA_SECRET_KEY"),
+            )
+        )

@@ -1,0 +1,147 @@
+"""App Home: the person's pending and recent tasks, the quota left per service, and the
+settings of the channels they work in — published each time they open the Home tab.
+
+Links to a task's thread use Slack's archive permalink form
+``https://<workspace>.slack.com/archives/C…/p<ts without the dot>``, which the desktop
+and mobile apps open at the message. It needs the workspace URL, which no event
+carries: it comes from ``auth.test`` — Bolt's own answer when the app is installed
+with OAuth (``context.authorize_result.url``), else one ``auth.test`` call per process
+and workspace, kept for the life of the process. So a link costs no call per task or
+per opening (``chat.getPermalink`` would be one per task). If that fails, the link is
+the documented ``https://slack.com/app_redirect?channel=C…&team=T…``, which opens the
+channel (``app_redirect`` has no parameter for a message).
+
+Publishing is a full replace, so a Slack redelivery of the event publishes the same
+view again, which is harmless.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import logging
+from typing import Any
+from urllib.parse import urlencode
+
+from slack_bolt.async_app import AsyncApp
+from slack_sdk.errors import SlackApiError
+
+from bot.core import messages
+from bot.core.channels import load_channel
+from bot.core.tasks import Task
+from bot.wiring import Services
+
+log = logging.getLogger(__name__)
+
+TASKS_READ = 100  # the user's newest tasks, of which are shown:
+PENDING_SHOWN = 20
+RECENT_SHOWN = 10
+CHANNELS_SHOWN = 10
+QUOTA_SECONDS = 1.5  # Slack wants the event answered within 3 s; then the last reading
+
+_workspace_urls: dict[tuple[str, str], str] = {}  # (Slack API base, team id) → workspace URL
+
+
+def register(app: AsyncApp) -> None:
+    app.event("app_home_opened")(on_home_opened)
+
+
+async def on_home_opened(event: dict[str, Any], context: dict[str, Any]) -> None:
+    if event.get("tab", "home") != "home":  # the Messages tab opens this event too
+        return
+    services: Services = context["services"]
+    user = event["user"]
+    url = await find_workspace_url(services, context)
+    view = await home_view(services, user, workspace_url=url)
+    await services.slack.views_publish(user_id=user, view=view)
+
+
+async def home_view(services: Services, user: str, *, workspace_url: str | None) -> dict[str, Any]:
+    now = services.clock()
+    tasks = await services.store.list_for_user(user, limit=TASKS_READ)
+    pending = [t for t in tasks if not t.final][:PENDING_SHOWN]
+    recent = [t for t in tasks if t.final][:RECENT_SHOWN]
+    channels = list(dict.fromkeys(t.place.channel for t in [*pending, *recent]))
+    channels = channels[:CHANNELS_SHOWN]
+    channel_lines = [
+        messages.home_channel_line(
+            channel,
+            await load_channel(services.store, channel),
+            services.settings.quota_threshold,
+        )
+        for channel in channels
+    ]
+    return messages.home_view(
+        pending=[_line(t, now, workspace_url) for t in pending],
+        recent=[_line(t, now, workspace_url) for t in recent],
+        quota=messages.home_quota_lines(await _quota(services)),
+        channels=channel_lines,
+        updated_at=now,
+    )
+
+
+async def _quota(services: Services) -> dict[str, int | None] | None:
+    """Service → count left, read now; the last reading if the provider is slow."""
+    quota = getattr(services, "quota", None)
+    if quota is None:
+        return None
+    try:
+        return await asyncio.wait_for(quota.read_all(), QUOTA_SECONDS)
+    except TimeoutError:
+        log.warning(
+            "App Home: the quota read took over %.1f s; showing the last one", QUOTA_SECONDS
+        )
+    except Exception:  # the Home tab still shows the tasks
+        log.warning("App Home: reading the quota failed", exc_info=True)
+    last = getattr(quota, "last_reading", None)
+    if last is None:
+        return None
+    try:
+        return {name: reading.get("left") for name, reading in (await last()).items()}
+    except Exception:
+        log.warning("App Home: the last quota reading is not available", exc_info=True)
+        return None
+
+
+def _line(task: Task, now: float, workspace_url: str | None) -> str:
+    return messages.home_task_line(
+        task.id,
+        task.operation.split(".")[-1].replace("_", " "),
+        str(task.state),
+        max(0.0, now - task.created_at),
+        task.place.channel,
+        thread_link(task, workspace_url),
+        removed=bool(task.notes.get("deleted_by")),
+    )
+
+
+def thread_link(task: Task, workspace_url: str | None) -> str | None:
+    """Where the task's answers are: its parent message, or the answer itself."""
+    sent = task.notes.get("sent", {})
+    ts = task.place.thread_ts or sent.get(f"{task.id}:message")
+    channel = task.place.channel
+    if not ts or ts == "response_url":  # an answer Slack posted for Tolk has no link
+        return None
+    if workspace_url:
+        return f"{workspace_url.rstrip('/')}/archives/{channel}/p{ts.replace('.', '')}"
+    query = {"channel": channel, **({"team": task.place.team} if task.place.team else {})}
+    return f"https://slack.com/app_redirect?{urlencode(query)}"
+
+
+async def find_workspace_url(services: Services, context: Any) -> str | None:
+    """``https://<workspace>.slack.com/``: from Bolt's authorization when it has it, else
+    from one ``auth.test`` per process and workspace."""
+    known = getattr(context.get("authorize_result"), "url", None)
+    if isinstance(known, str) and known.startswith(("https://", "http://")):
+        return known
+    key = (services.slack.base_url, str(context.get("team_id") or ""))
+    if key not in _workspace_urls:
+        try:
+            resp = await services.slack.auth_test()
+        except SlackApiError as exc:
+            log.warning("App Home: auth.test failed (%s); linking to channels", exc)
+            return None
+        url = resp.get("url")
+        if not (isinstance(url, str) and url.startswith(("https://", "http://"))):
+            return None
+        _workspace_urls[key] = url
+    return _workspace_urls[key]

@@ -1,0 +1,128 @@
+"""A country-flag reaction on a message: its text, images and documents are translated
+into that country's language, in the message's thread. The same language on the same
+message twice (``:us:`` then ``:gb:``, or a Slack retry) is one task (and one document
+task).
+
+Source languages: the channel's default source (``/tolk config defaults SRC>TGT``), except
+that a text clearly written in another script is read in that script's language
+(``bot.core.languages.text_source``): an English message in a ``zh>en`` channel is translated
+from English. Images keep the default (else zh). A text already in the flag's language is
+left out. Documents go the way an upload to an auto-docs channel goes
+(``handlers.slack.uploads.record_documents``), see ``document_route``. Images go through the
+channel's auto-images engine when it names one, else the first configured engine."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core import messages
+from bot.core.channels import ChannelConfig, Route, load_channel
+from bot.core.languages import Language, LanguageError, language_for_flag, lookup, provider_code
+from bot.core.languages import text_source as read_text_source
+from bot.core.tasks import Place
+from bot.wiring import Services
+from handlers.slack.common import (
+    documents,
+    fetch_message,
+    message_engine,
+    message_items,
+    message_request,
+    record_message_work,
+)
+from handlers.slack.parsing import UsageError
+from handlers.slack.uploads import record_documents
+
+
+def register(app: AsyncApp) -> None:
+    app.event("reaction_added")(on_reaction_added)
+
+
+async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> None:
+    services: Services = context["services"]
+    item = event.get("item") or {}
+    target = language_for_flag(event.get("reaction", ""))
+    if target is None or item.get("type") != "message":
+        return
+    channel, ts, user = item["channel"], item["ts"], event.get("user", "")
+    team = context.get("team_id") or ""
+    key = f"reaction:{team}:{channel}:{ts}:{target.code}"
+    message = await fetch_message(services, channel, ts)
+    items = message_items(message) if message and services.xiangji is not None else ()
+    docs = documents(message) if message else []
+    if not items and not docs:
+        if services.xiangji is not None:
+            await _tell(services, channel, user, messages.nothing_to_translate())
+        return
+    config = await load_channel(services.store, channel)
+    default = lookup(config.defaults.source) if config.defaults and config.defaults.source else None
+    text = next((i for i in items if i.meta.get("kind") == "text"), None)
+    text_source = read_text_source(default, text.source) if text else None
+    if text is not None and text_source == target:  # nothing to translate in the text
+        items = tuple(i for i in items if i is not text)
+        if not items and not docs:
+            await _tell(services, channel, user, messages.same_language(target.code))
+            return
+    place = Place(team, channel, user, (message or {}).get("thread_ts") or ts)
+    origin = {"channel": channel, "ts": ts}
+    if items:
+        has_images = any(i.meta.get("kind") == "file" for i in items)
+        wanted = config.auto_images.engine if config.auto_images else None
+        try:
+            request = message_request(
+                default,
+                target,
+                origin,
+                has_images=has_images,
+                mode="reaction",
+                engine=message_engine(services, wanted) if has_images else None,
+            )
+        except (LanguageError, UsageError) as exc:
+            await _tell(services, channel, user, str(exc))
+        else:
+            if default is not None and text_source not in (None, default):
+                request = {  # the text's own script beats the channel default; images keep it
+                    **request,
+                    "source": text_source.code,
+                    "source_code": provider_code(text_source, "xiangji"),
+                }
+            await record_message_work(services, key, place, request, items)
+    if docs:
+        route = document_route(services, config, target)
+        problem = (
+            route
+            if isinstance(route, str)
+            else await record_documents(
+                services, route, place, docs, dedupe_key=f"{key}:documents", origin=origin
+            )
+        )
+        if problem:
+            await _tell(services, channel, user, messages.flag_documents_skipped(problem))
+
+
+def document_route(services: Services, config: ChannelConfig, target: Language) -> Route | str:
+    """Where a flag sends a message's documents: the channel's auto-docs provider when it
+    names one; else Rozetta when it can and Alibaba cannot (no ``TOLK_PUBLIC_URL`` to serve
+    Slack files from) or no source is known (Rozetta detects it); else Alibaba. Source: the
+    auto-docs setting's, else the channel default's; Alibaba with neither reads English
+    (PRODUCT.md: documents are read as en where the provider cannot detect), and for an
+    English target says how to name the source. A string is why nothing can be done; an
+    unconfigured provider is said by ``record_documents``."""
+    auto, defaults = config.auto_docs, config.defaults
+    source = (auto.source if auto else None) or (defaults.source if defaults else None)
+    if auto and auto.provider:
+        provider = auto.provider
+    else:
+        alibaba = services.alibaba is not None and services.links.public_url is not None
+        rozetta = services.rozetta is not None
+        provider = "rozetta" if rozetta and (not alibaba or source is None) else "alibaba"
+    if provider == "alibaba" and source is None and services.alibaba is not None:
+        if target.code == "en":
+            return messages.flag_documents_need_source(target.code)
+        source = "en"
+    return Route(target.code, source, provider)
+
+
+async def _tell(services: Services, channel: str, user: str, text: str) -> None:
+    await services.slack.chat_postEphemeral(channel=channel, user=user, text=text)

@@ -1,0 +1,151 @@
+"""The "Translate…" message shortcut: a form for languages, provider and options, then
+the same work as a flag reaction. It works on messages inside threads too, where slash
+commands cannot reach. With more than one Xiangji image engine configured, the form
+offers the engine too (starting at the channel's auto-images engine, else the default)."""
+
+from __future__ import annotations
+
+import json
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.core import messages
+from bot.core.channels import load_channel
+from bot.core.languages import LanguageError, check_pair, lookup, provider_code, text_source
+from bot.core.tasks import Place
+from bot.wiring import Services
+from handlers.slack.common import (
+    doc_request,
+    document_items,
+    documents,
+    fetch_message,
+    image_engines,
+    message_engine,
+    message_items,
+    message_request,
+    record_message_work,
+    record_task,
+    require_doc_provider,
+)
+from handlers.slack.parsing import UsageError
+
+QOS = {"fast": "LowLatency", "best": "BestQuality"}
+
+
+def register(app: AsyncApp) -> None:
+    app.shortcut("tolk_translate")(on_translate_shortcut)
+    app.view("tolk_translate_modal")(on_translate_submitted)
+
+
+async def on_translate_shortcut(
+    ack: AsyncAck, shortcut: dict[str, Any], context: dict[str, Any]
+) -> None:
+    await ack()
+    services: Services = context["services"]
+    channel = shortcut["channel"]["id"]
+    message = shortcut.get("message") or {}
+    config = await load_channel(services.store, channel)
+    defaults = config.defaults
+    engines = image_engines(services)
+    wanted = config.auto_images.engine if config.auto_images else None
+    metadata = json.dumps(
+        {
+            "channel": channel,
+            "ts": shortcut["message_ts"],
+            "thread_ts": message.get("thread_ts") or shortcut["message_ts"],
+            "team": (shortcut.get("team") or {}).get("id", ""),
+        }
+    )
+    languages = [(code, lookup(code).name) for code in messages.MODAL_LANGUAGES]
+    view = messages.translate_modal(
+        metadata,
+        languages,
+        defaults.target if defaults else "en",
+        defaults.source if defaults else None,
+        engines=engines if len(engines) > 1 else (),
+        engine=wanted if wanted in engines else (engines[0] if engines else None),
+    )
+    await services.slack.views_open(trigger_id=shortcut["trigger_id"], view=view)
+
+
+async def on_translate_submitted(
+    ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
+) -> None:
+    services: Services = context["services"]
+    meta = json.loads(view.get("private_metadata") or "{}")
+    values = view["state"]["values"]
+
+    def picked(block: str) -> str | None:
+        element = values.get(block, {}).get("value", {})
+        option = element.get("selected_option")
+        return option["value"] if option else None
+
+    checked = {
+        o["value"] for o in values.get("options", {}).get("value", {}).get("selected_options") or []
+    }
+    target = lookup(picked("target") or "en")
+    source_code = picked("source")
+    source = None if source_code in (None, "auto") else lookup(source_code)
+    message = await fetch_message(services, meta["channel"], meta["ts"])
+    items = message_items(message) if message else ()
+    docs = documents(message) if message else []
+    if not items and not docs:
+        await ack(response_action="errors", errors={"target": messages.nothing_to_translate()})
+        return
+    doc_provider = picked("documents") or "alibaba"
+    try:
+        if docs:
+            require_doc_provider(services, doc_provider)
+            if doc_provider == "alibaba" and services.links.public_url is None:
+                raise UsageError(messages.no_public_url())
+            check_pair(source, target, doc_provider, "doc")
+    except (UsageError, LanguageError) as exc:
+        await ack(response_action="errors", errors={"documents": messages.modal_error(str(exc))})
+        return
+    origin = {"channel": meta["channel"], "ts": meta["ts"]}
+    request: dict[str, Any] = {}
+    has_images = any(i.meta.get("kind") == "file" for i in items)
+    try:
+        engine = message_engine(services, picked("engine")) if has_images else None
+    except UsageError as exc:
+        block = "engine" if "engine" in values else "target"
+        await ack(response_action="errors", errors={block: messages.modal_error(str(exc))})
+        return
+    try:
+        if items:
+            request = message_request(
+                source,
+                target,
+                origin,
+                has_images=has_images,
+                mode="shortcut",
+                removed="removed" in checked,
+                qos=QOS.get(picked("quality") or ""),
+                engine=engine,
+            )
+    except LanguageError as exc:
+        await ack(response_action="errors", errors={"source": messages.modal_error(str(exc))})
+        return
+    # The form starts at the channel's default source; left there, it is the default, and a
+    # text clearly in another script is read in that script's language (as for flags).
+    text = next((i for i in items if i.meta.get("kind") == "text"), None)
+    defaults = (await load_channel(services.store, meta["channel"])).defaults
+    own = text_source(source, text.source) if text and source else None
+    if request and own and own != source and defaults and source and defaults.source == source.code:
+        request = {**request, "source": own.code, "source_code": provider_code(own, "xiangji")}
+    await ack()
+    place = Place(meta.get("team", ""), meta["channel"], body["user"]["id"], meta["thread_ts"])
+    key = f"shortcut:{meta.get('team', '')}:{view['id']}"
+    if items:
+        await record_message_work(services, key, place, request, items)
+    if docs:
+        await record_task(
+            services,
+            dedupe_key=f"{key}:documents",
+            place=place,
+            provider=doc_provider,
+            operation=f"{doc_provider}.translate_doc",
+            request=doc_request(source, target, doc_provider, origin=origin),
+            items=document_items(docs),
+        )

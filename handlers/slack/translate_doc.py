@@ -1,0 +1,70 @@
+"""``/translate-doc [SRC>]TGT URL``: a document translation task (Alibaba by default,
+``--provider rozetta``).
+
+Alibaba fetches the file: a public URL is passed as it is; a Slack file link is private,
+so Alibaba fetches it from a signed Tolk link — which needs ``TOLK_PUBLIC_URL``. Rozetta
+takes uploads, so Tolk fetches the file itself (Slack files with the bot token).
+
+A Slack file is taken only when it is shared in the conversation where the command was
+typed, or is the person's own (``files.info``, before the command is answered: see
+``handlers.slack.common.checked_slack_file``); otherwise, and for any other Slack address,
+the person is told why and nothing is recorded."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.core import messages
+from bot.core.languages import LanguageError, check_pair
+from bot.wiring import Services
+from handlers.slack.common import (
+    command_key,
+    command_place,
+    doc_item,
+    doc_request,
+    record_task,
+    require_doc_provider,
+    slack_file_id,
+)
+from handlers.slack.parsing import UsageError, parse_translate_doc
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/translate-doc")(on_translate_doc)
+
+
+async def on_translate_doc(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
+    services: Services = context["services"]
+    usage = messages.USAGE["translate-doc"]
+    try:
+        cmd = parse_translate_doc(command.get("text", ""))
+        require_doc_provider(services, cmd.provider)
+        check_pair(cmd.source, cmd.target, cmd.provider, "doc")
+        slack_file = slack_file_id(services, cmd.url) is not None
+        if cmd.provider == "alibaba" and slack_file and services.links.public_url is None:
+            raise UsageError(messages.no_public_url())
+        item = await doc_item(services, cmd.url, command)  # a Slack file: files.info first
+        request = doc_request(cmd.source, cmd.target, cmd.provider, scene=cmd.scene)
+    except UsageError as exc:
+        await ack(text=str(exc))
+        return
+    except LanguageError as exc:
+        await ack(text=f"{exc}\n{usage}")
+        return
+    task, created = await record_task(
+        services,
+        dedupe_key=command_key(command),
+        place=command_place(command),
+        provider=cmd.provider,
+        operation=f"{cmd.provider}.translate_doc",
+        request=request,
+        items=(item,),
+    )
+    name = item.meta["name"]
+    await ack(
+        text=messages.ack_doc(task.id, [name], request["source"], request["target"])
+        if created
+        else messages.ack_duplicate(task.id, task.state)
+    )

@@ -1,0 +1,108 @@
+"""``/translate-image [SRC>]TGT URL… [--engine E]``: one URL is a synchronous Xiangji
+call, several (or ``--ocr``) one asynchronous batch polled by the poller — or, with
+``--removed`` or ``--fast``/``--best`` (which the batch does not take), one synchronous
+call per image. ``--engine`` picks Xiangji's engine (its own key); without it, the first
+configured of aliyun, google, papago, baidu, deepl."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncAck, AsyncApp
+
+from bot.core import messages
+from bot.core.languages import LanguageError, check_pair, lookup, provider_code
+from bot.core.tasks import Item
+from bot.wiring import Services
+from handlers.slack.common import (
+    command_key,
+    command_place,
+    image_engine,
+    record_command,
+    record_task,
+    require_alibaba,
+)
+from handlers.slack.parsing import ImageCommand, UsageError, parse_translate_image
+
+DEFAULT_IMAGE_SOURCE = "zh"  # the common case for product images (PRODUCT.md)
+
+
+def register(app: AsyncApp) -> None:
+    app.command("/translate-image")(on_translate_image)
+
+
+async def on_translate_image(
+    ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]
+) -> None:
+    services: Services = context["services"]
+    try:
+        cmd = parse_translate_image(command.get("text", ""))
+        if cmd.provider == "alibaba":
+            await _alibaba(services, ack, command, cmd)
+            return
+        engine = image_engine(services, cmd.engine, messages.USAGE["translate-image"])
+        source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
+        check_pair(source, cmd.target, "xiangji", "image")
+        request = {
+            "source": source.code,
+            "target": cmd.target.code,
+            "source_code": provider_code(source, "xiangji"),
+            "target_code": provider_code(cmd.target, "xiangji"),
+            "removed": cmd.removed,
+            "ocr": cmd.ocr,
+            "qos": cmd.qos,
+            "engine": engine,
+        }
+    except UsageError as exc:
+        await ack(text=str(exc))
+        return
+    except LanguageError as exc:
+        await ack(text=f"{exc}\n{messages.USAGE['translate-image']}")
+        return
+    await record_command(
+        services,
+        ack,
+        command,
+        operation="xiangji.translate_image",
+        request=request,
+        items=tuple(Item(source=url) for url in cmd.urls),
+        acknowledgement=lambda task: messages.ack_images(
+            task.id, len(cmd.urls), source.code, cmd.target.code, engine=engine
+        ),
+    )
+
+
+async def _alibaba(
+    services: Services, ack: AsyncAck, command: dict[str, Any], cmd: ImageCommand
+) -> None:
+    """Alibaba's image tasks: zh or en sources, no OCR / removed-text / quality options."""
+    usage = messages.USAGE["translate-image"]
+    for option, used in (
+        ("--removed", cmd.removed),
+        ("--ocr", cmd.ocr),
+        ("--fast` / `--best", cmd.qos),
+    ):
+        if used:
+            raise UsageError(messages.option_not_for_provider(option, "alibaba", usage))
+    require_alibaba(services, "Alibaba image translation")
+    source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
+    check_pair(source, cmd.target, "alibaba", "image")
+    task, created = await record_task(
+        services,
+        dedupe_key=command_key(command),
+        place=command_place(command),
+        provider="alibaba",
+        operation="alibaba.translate_image",
+        request={
+            "source": source.code,
+            "target": cmd.target.code,
+            "source_code": provider_code(source, "alibaba"),
+            "target_code": provider_code(cmd.target, "alibaba"),
+        },
+        items=tuple(Item(source=url) for url in cmd.urls),
+    )
+    await ack(
+        text=messages.ack_images(task.id, len(cmd.urls), source.code, cmd.target.code)
+        if created
+        else messages.ack_duplicate(task.id, task.state)
+    )

@@ -1,0 +1,144 @@
+"""Files posted in a channel set to auto-translate (``/tolk config auto-images on …``).
+
+One upload fires two events — ``message`` (subtype ``file_share``) and ``file_shared``.
+The message event carries every file of the message, so it alone creates the task
+(deduplicated on the message); ``file_shared`` is acknowledged and otherwise ignored, so
+one upload is always one task.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from slack_bolt.async_app import AsyncApp
+
+from bot.core import messages
+from bot.core.channels import Route, load_channel
+from bot.core.languages import LanguageError, check_pair, lookup
+from bot.core.tasks import Place
+from bot.wiring import Services
+from handlers.slack.common import (
+    doc_request,
+    document_items,
+    documents,
+    message_engine,
+    message_items,
+    message_request,
+    record_message_work,
+    record_task,
+    require_doc_provider,
+)
+from handlers.slack.parsing import UsageError
+
+
+def register(app: AsyncApp) -> None:
+    app.event({"type": "message", "subtype": "file_share"})(on_file_share)
+    app.event("file_shared")(on_file_shared)
+    app.event("message")(on_other_message)  # subscribed for uploads; everything else is ignored
+
+
+async def on_file_share(event: dict[str, Any], context: dict[str, Any]) -> None:
+    services: Services = context["services"]
+    channel = event.get("channel", "")
+    config = await load_channel(services.store, channel)
+    if event.get("bot_id") or (config.auto_images is None and config.auto_docs is None):
+        return
+    ts = event["ts"]
+    origin = {"channel": channel, "ts": ts}
+    place = Place(
+        team=context.get("team_id") or event.get("team", ""),
+        channel=channel,
+        user=event.get("user", ""),
+        thread_ts=event.get("thread_ts") or ts,
+    )
+    docs = documents(event)
+    if docs and config.auto_docs is not None:
+        await _documents(services, config.auto_docs, place, docs, ts, origin)
+    items = tuple(i for i in message_items(event) if i.meta.get("kind") == "file")
+    route = config.auto_images
+    if not items or route is None or services.xiangji is None:
+        return
+    try:
+        request = message_request(
+            lookup(route.source) if route.source else None,
+            lookup(route.target),
+            origin,
+            has_images=True,
+            mode="upload",
+            engine=message_engine(services, route.engine),
+        )
+    except (LanguageError, UsageError) as exc:  # valid when set; say so if not now
+        await _once(services, f"bad-route:{channel}:{ts}", place, str(exc))
+        return
+    await record_message_work(
+        services, f"upload:{place.team}:{channel}:{ts}", place, request, items
+    )
+
+
+async def _documents(
+    services: Services,
+    route: Route,
+    place: Place,
+    files: list[dict[str, Any]],
+    ts: str,
+    origin: dict[str, str],
+) -> None:
+    """Documents posted in an auto-docs channel: one document task per message."""
+    key = f"{place.channel}:{ts}"
+    problem = await record_documents(
+        services, route, place, files, dedupe_key=f"upload-docs:{place.team}:{key}", origin=origin
+    )
+    if problem:
+        await _once(services, f"docs:{key}", place, problem)
+
+
+async def record_documents(
+    services: Services,
+    route: Route,
+    place: Place,
+    files: list[dict[str, Any]],
+    *,
+    dedupe_key: str,
+    origin: dict[str, str],
+) -> str | None:
+    """One document task for the Slack ``files`` of a message, along ``route`` (its
+    provider, Alibaba when none); what stands in the way, as a sentence, when it cannot be
+    made. Used by uploads to an auto-docs channel and by flag reactions."""
+    provider = route.provider or "alibaba"
+    try:
+        require_doc_provider(services, provider)
+        if provider == "alibaba" and services.links.public_url is None:
+            raise UsageError(messages.no_public_url())
+        source = lookup(route.source) if route.source else None
+        target = lookup(route.target)
+        check_pair(source, target, provider, "doc")
+    except (UsageError, LanguageError) as exc:
+        return str(exc)
+    await record_task(
+        services,
+        dedupe_key=dedupe_key,
+        place=place,
+        provider=provider,
+        operation=f"{provider}.translate_doc",
+        request=doc_request(source, target, provider, origin=origin),
+        items=document_items(files),
+    )
+    return None
+
+
+async def on_file_shared() -> None:
+    """Covered by the ``message`` event of the same upload (see the module docstring)."""
+
+
+async def on_other_message() -> None:
+    """Other channel messages need nothing from Tolk."""
+
+
+async def _once(services: Services, key: str, place: Place, text: str) -> None:
+    """A short reply in the upload's thread, at most once per upload."""
+    if await services.store.get_setting("notice", key):
+        return
+    await services.store.put_setting("notice", key, True)
+    await services.slack.chat_postMessage(
+        channel=place.channel, thread_ts=place.thread_ts, text=text
+    )
