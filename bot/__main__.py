@@ -4,15 +4,18 @@ With no Slack credentials at all this starts the sandbox; ``python -m bot sandbo
 [--script FILE]`` (or ``SANDBOX_SCRIPT=FILE``) starts it whatever ``.env`` holds. Some
 Slack credentials but not a working set is a configuration error naming the missing one.
 Exit status: 0 after SIGTERM/SIGINT, 2 for a configuration or start-up error (one line
-on stderr, e.g. a token Slack refuses).
+on stderr, e.g. a token Slack refuses). On SIGTERM/SIGINT Tolk takes no new work and
+gives the steps under way ``TOLK_SHUTDOWN_GRACE`` seconds (default 20) to finish.
 """
 
 from __future__ import annotations
 
 import argparse
 import asyncio
+import math
 import os
 import sys
+from collections.abc import Mapping
 from pathlib import Path
 
 from dotenv import load_dotenv
@@ -34,6 +37,7 @@ def main(argv: list[str] | None = None) -> int:
         env = {k: v for k, v in env.items() if k not in SLACK_CREDENTIALS}
     try:
         settings = load_settings(env)
+        grace = shutdown_grace(env)
     except ConfigError as exc:
         print(f"Configuration error: {exc}", file=sys.stderr)
         return 2
@@ -56,15 +60,31 @@ def main(argv: list[str] | None = None) -> int:
     for name in SLACK_CREDENTIALS:
         os.environ.pop(name, None)
     setup_logging(secrets=settings.secrets)
-    from bot.runtime import run_until_stopped
+    from bot.runtime import SHUTDOWN_GRACE, run_until_stopped
     from bot.socket_mode import StartupError
 
     try:
-        asyncio.run(run_until_stopped(settings))
+        grace = SHUTDOWN_GRACE if grace is None else grace
+        asyncio.run(run_until_stopped(settings, grace=grace))
     except StartupError as exc:
         print(f"Tolk cannot start: {exc}", file=sys.stderr)
         return 2
     return 0
+
+
+def shutdown_grace(env: Mapping[str, str]) -> float | None:
+    """``TOLK_SHUTDOWN_GRACE``: seconds the steps under way get to finish after SIGTERM
+    (None when unset: ``bot.runtime.SHUTDOWN_GRACE``)."""
+    raw = env.get("TOLK_SHUTDOWN_GRACE", "").strip()
+    if not raw:
+        return None
+    try:
+        seconds = float(raw)
+    except ValueError:
+        raise ConfigError(f"TOLK_SHUTDOWN_GRACE must be a number, got {raw!r}") from None
+    if not math.isfinite(seconds) or seconds < 0:
+        raise ConfigError(f"TOLK_SHUTDOWN_GRACE must be 0 or more seconds, got {raw!r}")
+    return seconds
 
 
 if __name__ == "__main__":

@@ -24,7 +24,6 @@ from bot.app import build_app
 from bot.config import Mode, Settings
 from bot.connections import ConnectionGuard, connection_cap
 from bot.core.backoff import Backoff
-from bot.core.links import add_file_route
 from bot.core.logs import Throttled
 from bot.core.metrics import Metrics
 from bot.socket_mode import (
@@ -39,12 +38,14 @@ from bot.socket_mode import (
 )
 from bot.wiring import Services, open_services
 from handlers.web.callbacks import add_callback_routes
+from handlers.web.files import add_file_route
 from handlers.web.refine import add_refine_routes
 
 log = logging.getLogger(__name__)
 
 MAX_BODY_BYTES = 1024 * 1024  # Slack payloads are far smaller
-STOP_SECONDS = 8.0  # SIGTERM/SIGINT: what is left of the shut-down after this is cut short
+SHUTDOWN_GRACE = 20.0  # SIGTERM/SIGINT: seconds the steps under way get to finish
+STOP_SECONDS = 8.0  # then the rest of the shut-down: what is left after this is cut short
 AUTH_TEST_SECONDS = 30.0
 
 # What a connection to the server may take (read when the server starts; tests shorten them).
@@ -82,7 +83,7 @@ def build_web_app(
         return web.json_response({**body, "ok": ok, **state}, status=200 if ok else 503)
 
     web_app.router.add_get("/healthz", healthz)
-    add_file_route(web_app, services)
+    add_file_route(web_app, services.links, services.store, services.delivery.download_slack_file)
     add_refine_routes(web_app, services)
     if services.metrics is not None:
         web_app.router.add_get("/metrics", services.metrics.render)
@@ -314,10 +315,30 @@ async def serving(
                     await asyncio.wait_for(listener.wait_closed(), 1.0)
 
 
-async def run_until_stopped(settings: Settings) -> None:
-    """Run until SIGTERM or SIGINT, then stop within ``STOP_SECONDS`` — also while
-    start-up still waits for Slack. Pending work stays in the store for the next start.
-    Raises ``StartupError`` when Tolk cannot start as configured."""
+async def wind_down(services: Services, grace: float) -> bool:
+    """The first part of a shut-down: take no new work — the scheduler pauses, the
+    poller claims nothing more — and give the steps under way up to ``grace`` seconds
+    to finish and save. True when they all did. Requests still reach Slack's endpoint
+    meanwhile: a task recorded now waits in the store for another replica or the next
+    start."""
+    if services.scheduler is not None:
+        services.scheduler.pause()
+    if await services.poller.stop(grace):
+        return True
+    log.warning(
+        "Tolk: steps still under way after %.0f s (TOLK_SHUTDOWN_GRACE) are cut off; "
+        "their leases end with this process, and another replica or the next start "
+        "carries on from what they last saved",
+        grace,
+    )
+    return False
+
+
+async def run_until_stopped(settings: Settings, *, grace: float = SHUTDOWN_GRACE) -> None:
+    """Run until SIGTERM or SIGINT. Then take no new work, give the steps under way up
+    to ``grace`` seconds (``wind_down``), and stop the rest within ``STOP_SECONDS`` —
+    at once while start-up still waits for Slack. Pending work stays in the store for
+    the next start. Raises ``StartupError`` when Tolk cannot start as configured."""
     stop = asyncio.Event()
     loop = asyncio.get_running_loop()
     for sig in (signal.SIGINT, signal.SIGTERM):
@@ -325,9 +346,10 @@ async def run_until_stopped(settings: Settings) -> None:
     started = asyncio.Event()
 
     async def run() -> None:
-        async with serving(settings):
+        async with serving(settings) as (services, _):
             started.set()
             await stop.wait()
+            await wind_down(services, grace)
 
     runner = asyncio.create_task(run(), name="tolk")
     stopping = asyncio.create_task(stop.wait())
@@ -338,12 +360,14 @@ async def run_until_stopped(settings: Settings) -> None:
     if runner.done():
         runner.result()  # a start-up error, or a crash: raised here
         return
-    log.info("Tolk is stopping")
     if not started.is_set():
+        log.info("Tolk is stopping")
         runner.cancel()  # still starting (waiting for Slack): nothing to finish
-    done, _ = await asyncio.wait({runner}, timeout=STOP_SECONDS)
+    else:
+        log.info("Tolk is stopping: no new work; up to %.0f s for the steps under way", grace)
+    done, _ = await asyncio.wait({runner}, timeout=grace + STOP_SECONDS)
     if not done:
-        log.warning("Tolk: shut-down took over %.0f s; cut short", STOP_SECONDS)
+        log.warning("Tolk: shut-down took over %.0f s; cut short", grace + STOP_SECONDS)
         runner.cancel()
         await asyncio.wait({runner}, timeout=1.0)
     elif not runner.cancelled() and (exc := runner.exception()) is not None:

@@ -338,7 +338,12 @@ class Delivery:
         return str(resp["channel"]["id"])
 
     async def respond(
-        self, url: str, text: str, *, in_channel: bool = False, blocks: list | None = None
+        self,
+        url: str,
+        text: str,
+        *,
+        in_channel: bool = False,
+        blocks: list[dict[str, Any]] | None = None,
     ) -> None:
         """Post through a command's ``response_url`` (Slack's hosts only). Works where Tolk
         was never invited; ``SlackApiError`` when Slack refuses (expired, used up)."""
@@ -357,7 +362,9 @@ class Delivery:
                 error = answer.strip()[:100] if answer.strip().isidentifier() else NOT_JSON
                 if resp.status >= 500:
                     error = NOT_JSON
-                raise SlackApiError(f"response_url: {error}", {"ok": False, "error": error})
+                refused = {"ok": False, "error": error}
+                # slack_sdk leaves SlackApiError.__init__ unannotated
+                raise SlackApiError(f"response_url: {error}", refused)  # type: ignore[no-untyped-call]
 
     async def find_marker(
         self, channel: str, marker: str, *, thread_ts: str | None, oldest: float
@@ -389,7 +396,7 @@ class Delivery:
                 return messages
 
     async def update(
-        self, channel: str, ts: str, text: str, blocks: list[dict] | None = None
+        self, channel: str, ts: str, text: str, blocks: list[dict[str, Any]] | None = None
     ) -> None:
         await self.slack.chat_update(channel=channel, ts=ts, text=text, blocks=blocks)
 

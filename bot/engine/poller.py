@@ -14,6 +14,13 @@ process), so a replica that claimed a backlog would sit on leases the other repl
 could use, and a task still waiting for a slot when its lease ran out would be claimed
 again and run twice. Poll rounds have slots of their own, so results that are ready are
 polled and delivered while submissions wait.
+
+Shutting down (SIGTERM, ``bot/runtime.py``): ``stop`` ends claiming — later ticks and
+nudges claim nothing — and waits a bounded time for the steps under way, which the
+engine ends at their next saved point (``Work.stopping``); ``close`` cuts off whatever
+is still running. Those tasks keep their lease, and a lease lives no longer than the
+process that holds it (``bot/core/storage``): another replica, or the next start, takes
+them from what they last saved.
 """
 
 from __future__ import annotations
@@ -53,12 +60,15 @@ class Poller:
         self._running: set[asyncio.Task[None]] = set()
         self._tick_lock = asyncio.Lock()
         self._nudged = False
+        self._stopping = False
         self.ticks = 0
 
     async def tick(self) -> int:
         """Claim what is due now and start moving it; return how many were claimed."""
         async with self._tick_lock:
             self._nudged = False
+            if self._stopping:
+                return 0
             self.ticks += 1
             try:
                 claimed = await self.store.claim_due(
@@ -70,7 +80,7 @@ class Poller:
             except Exception as exc:  # the store hiccupped; nothing was claimed
                 log.warning("could not claim due tasks (%r); trying again next tick", exc)
                 return 0
-            groups = defaultdict(list)
+            groups: dict[str, list[Task]] = defaultdict(list)
             for task in claimed:
                 if key := self.work.poll_key(task):
                     groups[key].append(task)
@@ -82,7 +92,7 @@ class Poller:
 
     def nudge(self) -> None:
         """Run a tick soon (new work arrived); many nudges before it runs make one tick."""
-        if not self._nudged:
+        if not self._nudged and not self._stopping:
             self._nudged = True
             self._start(self.tick())
 
@@ -121,6 +131,26 @@ class Poller:
         """Wait until every started step has finished (tests, shutdown)."""
         while self._running:
             await asyncio.gather(*list(self._running), return_exceptions=True)
+
+    async def stop(self, grace: float) -> bool:
+        """Claim nothing more, and give the steps under way up to ``grace`` seconds to
+        finish (a claim in progress completes, and its steps start). True when none is
+        left running; else ``close`` cuts them off, their tasks still leased."""
+        self._stopping = True
+        self.work.stopping = True  # a step ends at its next saved point
+        loop = asyncio.get_running_loop()
+        deadline = loop.time() + grace
+        try:
+            async with asyncio.timeout_at(deadline), self._tick_lock:
+                pass  # a tick under way (the scheduler's own call) has claimed and started
+        except TimeoutError:
+            return False
+        while self._running:
+            left = deadline - loop.time()
+            if left <= 0:
+                return False
+            await asyncio.wait(set(self._running), timeout=left)  # never cancels them
+        return True
 
     async def close(self) -> None:
         for task in list(self._running):

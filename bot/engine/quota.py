@@ -18,8 +18,8 @@ restart neither forgets a crossing nor repeats an alert:
 - ``error:<task id>``: the quota-error alert of one task;
 - ``usage`` and ``counted:<task id>``: units spent per channel and per user, each task
   counted once. Text through Google, Papago or DeepL costs Xiangji 3–4.5× its characters
-  (seed 002, part 四.4): such spend is kept as a ``[low, high]`` range, exact spend as
-  a number.
+  (Xiangji spec, 'Text translation'): such spend is kept as a ``[low, high]`` range,
+  exact spend as a number.
 
 Every configured key is its own service (``wire.QUOTA_SERVICES``): one per image engine
 (Types 1, 3, 4, 5, 7), text (2), matting (8) and video (9). An image task spends the
@@ -459,8 +459,8 @@ def _blank_usage(data: Any) -> dict[str, dict[str, dict[str, Any]]]:
     for table, rows in usage.items():
         for who, row in (data.get(table) or {}).items():
             rows[who] = {}
-            for name, units in dict(row).items():
-                name = _OLD_NAMES.get(name, name)
+            for old, units in dict(row).items():
+                name = _OLD_NAMES.get(str(old), str(old))
                 rows[who][name] = add_units(rows[who].get(name, 0), *unit_range(units))
     return usage
 
@@ -472,9 +472,10 @@ def _quota_error(task: Task) -> dict[str, Any] | None:
         return dict(noted)
     if task.provider == "xiangji":
         for item in task.items:
-            code = (item.error or {}).get("code")
+            error = item.error or {}
+            code = error.get("code")
             if item.status == "failed" and code and classify(code) is ErrorKind.QUOTA:
-                return {"code": str(code), "message": item.error.get("message"), "kind": "quota"}
+                return {"code": str(code), "message": error.get("message"), "kind": "quota"}
     return None
 
 

@@ -54,7 +54,7 @@ class RateLimits:
 
 # Xiangji documents no limit; 2/s for paid work and 5/s for status reads is conservative.
 # Alibaba counts each action's calls per second and blocks the rest of the minute once
-# over (alibaba-mt.md §10): no burst, and a little under the limit so network jitter
+# over (Alibaba MT spec, 'Limits'): no burst, and a little under the limit so network jitter
 # cannot put one call too many into a second.
 PROVIDER_LIMITS: dict[str, tuple[float, int]] = {
     "xiangji.submit": (2.0, 4),

@@ -18,14 +18,13 @@ import asyncio
 from collections.abc import Sequence
 from dataclasses import replace
 from pathlib import PurePosixPath
-from typing import Any
 from urllib.parse import urlsplit
 
 from bot.core import messages
 from bot.core.links import Links
 from bot.core.tasks import Item, State, Task
+from bot.engine.operation import Operation, fail_item, submit_one_by_one, waiting, with_item
 from bot.engine.ratelimit import RateLimits
-from bot.engine.work import fail_item, submit_one_by_one, waiting, with_item
 from providers.alibaba.client import AlibabaMTClient
 from providers.alibaba.wire import DocTask, describe
 from providers.errors import ErrorKind, ProviderError
@@ -35,7 +34,9 @@ CALLBACK_POLL_FLOOR = 30.0  # seconds between fallback polls of a task with a ca
 IMAGE_POLL_KEY = "alibaba.image"
 
 
-def alibaba_operations(client: AlibabaMTClient, limits: RateLimits, links: Links) -> dict[str, Any]:
+def alibaba_operations(
+    client: AlibabaMTClient, limits: RateLimits, links: Links
+) -> dict[str, Operation]:
     return {
         "alibaba.translate_doc": TranslateDoc(client, limits, links),
         "alibaba.translate_image": TranslateImage(client, limits),
@@ -49,7 +50,8 @@ def client_token(task: Task, index: int = 0) -> str:
 
 def doc_name(task: Task, index: int) -> str:
     """``guide-ja.docx``: the source's name and the target language (a PDF comes back
-    as DOCX, §7). The task's thread holds only its own files, so names mark uploads."""
+    as DOCX: Alibaba MT spec, 'GetDocTranslateTask'). The task's thread holds only its
+    own files, so names mark uploads."""
     item = task.items[index]
     name = item.meta.get("name") or PurePosixPath(urlsplit(item.source).path).name or "document"
     stem, ext = PurePosixPath(name).stem or "document", PurePosixPath(name).suffix.lower()
@@ -61,7 +63,7 @@ def doc_name(task: Task, index: int) -> str:
     return f"{stem}-{task.request['target']}{suffix}{ext}"
 
 
-class TranslateDoc:
+class TranslateDoc(Operation):
     provider = "alibaba"
     needs_thread = True
     poll_key = DOC_POLL_KEY
@@ -151,7 +153,7 @@ class TranslateDoc:
         return task
 
 
-class TranslateImage:
+class TranslateImage(Operation):
     """``/translate-image … --provider alibaba``: Alibaba marks this API for retirement."""
 
     provider = "alibaba"

@@ -29,11 +29,11 @@ from typing import Any
 from urllib.parse import urlsplit
 
 from bot.core import messages
-from bot.core.fetch import MAX_DOWNLOAD_BYTES, FileTooLarge
+from bot.core.fetch import MAX_DOWNLOAD_BYTES, DownloadFailed, DownloadRefused, FileTooLarge
 from bot.core.tasks import State, Task
-from bot.engine.delivery import Delivery, DownloadFailed, DownloadRefused
+from bot.engine.delivery import Delivery
+from bot.engine.operation import Operation, fail_item
 from bot.engine.ratelimit import RateLimits
-from bot.engine.work import fail_item
 from providers.alibaba.signing import Credentials
 from providers.errors import ErrorKind, ProviderError
 from providers.mts.client import MtsClient
@@ -41,7 +41,8 @@ from providers.mts.wire import IProductionJob, expand_output, job_failure
 from providers.oss.presign import oss_endpoint, presign_get, split_oss_url
 
 POLL_KEY = "mts"
-NOT_FOUND_GRACE = 60.0  # a job just submitted may not be visible to Query yet (§3.1)
+# a job just submitted may not be visible to Query yet (Alibaba MTS spec, 'Decoding Result')
+NOT_FOUND_GRACE = 60.0
 FILE_KINDS = {
     ".jpg": "image",
     ".jpeg": "image",
@@ -66,7 +67,7 @@ def mts_operations(
     pipeline_id: str | None,
     oss_endpoint: str | None,
     clock: Callable[[], float],
-) -> dict[str, Any]:
+) -> dict[str, Operation]:
     return {
         "mts.iproduction": IProduction(
             client,
@@ -81,7 +82,7 @@ def mts_operations(
     }
 
 
-class IProduction:
+class IProduction(Operation):
     provider = "mts"
     needs_thread = True
     poll_key = POLL_KEY

@@ -15,6 +15,7 @@ from urllib.parse import urlsplit
 
 from bot.core import messages
 from bot.core.tasks import Item, State, Task
+from bot.engine.operation import Operation
 from providers.xiangji.refine import CUTOUT_EDITOR, IMAGE_EDITOR, Editor
 
 OPERATION = "xiangji.refine"
@@ -52,10 +53,9 @@ def image_name(item: Item) -> str:
     return item.meta.get("name") or PurePosixPath(urlsplit(item.source).path).name or item.source
 
 
-class Refine:
+class Refine(Operation):
     provider = "xiangji"
     needs_thread = True  # the original's thread, already there
-    poll_key = None
 
     def parent_text(self, task: Task) -> str:
         return ""

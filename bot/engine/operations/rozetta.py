@@ -25,9 +25,10 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from bot.core import messages
+from bot.core.fetch import DownloadFailed, DownloadRefused, FileTooLarge
 from bot.core.tasks import Item, Task
-from bot.engine.delivery import Delivery, DownloadFailed, DownloadRefused, FileTooLarge
-from bot.engine.work import fail_item, submit_one_by_one, waiting
+from bot.engine.delivery import Delivery
+from bot.engine.operation import Operation, fail_item, submit_one_by_one, waiting
 from providers.errors import ErrorKind, ProviderError
 from providers.rozetta.client import RozettaClient
 from providers.rozetta.wire import TranslateItem, Translation, choose_poll
@@ -38,7 +39,7 @@ POLL_KEY = "rozetta"
 MAX_DOC_BYTES = 50 * 1024 * 1024  # Rozetta takes up to 500 MB; Slack files are smaller
 
 
-def rozetta_operations(client: RozettaClient, delivery: Delivery) -> dict[str, Any]:
+def rozetta_operations(client: RozettaClient, delivery: Delivery) -> dict[str, Operation]:
     return {"rozetta.translate_doc": TranslateDoc(client, delivery)}
 
 
@@ -50,7 +51,7 @@ def source_name(item: Item) -> str:
     )
 
 
-class TranslateDoc:
+class TranslateDoc(Operation):
     provider = "rozetta"
     needs_thread = True
     poll_key = POLL_KEY
@@ -109,7 +110,7 @@ class TranslateDoc:
 
     async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
         """One round for every pending Rozetta task: one "all" call, or per id if cheaper."""
-        wanted = sorted({i.provider_id for t in tasks for i in t.items if waiting(i)})
+        wanted = sorted({i.provider_id or "" for t in tasks for i in t.items if waiting(i)})
         found: dict[str, Translation] = {}
         if wanted and choose_poll(len(wanted), self.history) == "all":
             everything = await self.client.translate_result_all()
@@ -172,4 +173,5 @@ def _web_page_for_a_document(name: str, data: bytes) -> bool:
 def _item_for(translation: Translation, target: str) -> TranslateItem | None:
     items = translation.items
     same = [i for i in items if (i.target_lang or "").lower() == target.lower()]
-    return (same or list(items) or [None])[0]
+    candidates = same or list(items)
+    return candidates[0] if candidates else None

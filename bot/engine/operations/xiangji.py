@@ -3,9 +3,10 @@ as one asynchronous batch), and cutouts (matting; one synchronous, several async
 
 An image task runs on the engine named in ``request["engine"]`` (the client sends that
 engine's key; Aliyun for tasks recorded before engines existed). The batch takes no
-``NeedRmUrl`` or ``Qos`` (seed 002 part 六 does not list them), so several images with
-``--removed`` or ``--fast``/``--best`` go one synchronous call per step instead, each
-persisted before the next, like cutouts: no image is sent twice, no option is dropped.
+``NeedRmUrl`` or ``Qos`` (the Xiangji spec's 'Batch image translation' does not list
+them), so several images with ``--removed`` or ``--fast``/``--best`` go one synchronous
+call per step instead, each persisted before the next, like cutouts: no image is sent
+twice, no option is dropped.
 
 Asynchronous images and cutouts are both answered by ``GetImageTranslateBatchResult``,
 so they share one poll key: one status call per 50 pending ids per round, whatever the
@@ -16,18 +17,20 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 from dataclasses import replace
-from typing import Any
+from typing import Any, TypedDict
 
 from bot.core import messages
+from bot.core.fetch import DownloadFailed, DownloadRefused, FileTooLarge
 from bot.core.languages import detect_source, provider_code
 from bot.core.mrkdwn import split
 from bot.core.slacktext import for_translation, from_translation
 from bot.core.tasks import State, Task
-from bot.engine.delivery import Delivery, DownloadFailed, DownloadRefused, FileTooLarge
+from bot.engine.delivery import Delivery
+from bot.engine.operation import Operation, closing_message, fail_item, with_item
 from bot.engine.operations.refine import OPERATION as REFINE
 from bot.engine.operations.refine import Refine
+from bot.engine.operations.refine import refinable as editable_images
 from bot.engine.ratelimit import RateLimits
-from bot.engine.work import fail_item, with_item
 from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
 from providers.xiangji.wire import IMAGE_ENGINES, BatchDetail, BatchItem
@@ -42,7 +45,7 @@ POLL_KEY = "xiangji.batch"
 
 def xiangji_operations(
     client: XiangjiClient, limits: RateLimits, delivery: Delivery
-) -> dict[str, Any]:
+) -> dict[str, Operation]:
     return {
         "xiangji.translate_text": TranslateText(client, limits),
         "xiangji.translate_image": TranslateImage(client, limits),
@@ -52,14 +55,23 @@ def xiangji_operations(
     }
 
 
-class _Xiangji:
+class _Options(TypedDict):
+    """What a synchronous image call may carry and the batch cannot."""
+
+    need_rm_url: bool
+    qos: str | None
+
+
+class _Xiangji(Operation):
     provider = "xiangji"
-    needs_thread = True
-    poll_key = POLL_KEY
+    poll_key: str | None = POLL_KEY
 
     def __init__(self, client: XiangjiClient, limits: RateLimits) -> None:
         self.client = client
         self.limits = limits
+
+    def refinable(self, task: Task) -> list[tuple[int, str]]:
+        return editable_images(task)  # translated images and cutouts; never text
 
     async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
         """One batch-result round for every pending id of ``tasks``; OCR text is read
@@ -130,7 +142,7 @@ class TranslateImage(_Xiangji):
     async def submit(self, task: Task, now: float) -> Task:
         r = task.request
         engine = engine_of(task)
-        options = {"need_rm_url": bool(r.get("removed")), "qos": r.get("qos")}
+        options: _Options = {"need_rm_url": bool(r.get("removed")), "qos": r.get("qos")}
         if len(task.items) > 1 or r.get("ocr"):
             if options["need_rm_url"] or options["qos"]:  # the batch cannot carry them
                 return await self._one_by_one(task, now, engine, options)
@@ -152,9 +164,7 @@ class TranslateImage(_Xiangji):
         )
         return task.to(State.SUCCEEDED, now, items=(done,))
 
-    async def _one_by_one(
-        self, task: Task, now: float, engine: str, options: dict[str, Any]
-    ) -> Task:
+    async def _one_by_one(self, task: Task, now: float, engine: str, options: _Options) -> Task:
         """The next image not yet sent, as one synchronous call: the engine saves the task
         after each and calls again while it is QUEUED. An image the provider refuses for
         good fails alone; anything else (retryable, quota) is raised for the engine."""
@@ -271,16 +281,8 @@ def engine_shown(task: Task) -> str | None:
 
 
 def closing_text(task: Task, engine: str | None) -> str:
-    """The standard closing message (``Work._final_text``'s), naming ``engine``."""
-    failures = [
-        messages.item_failure(
-            i.meta.get("name") or i.source, i.error.get("code", "?"), i.error.get("message", "")
-        )
-        for i in task.items
-        if i.status == "failed" and i.error
-    ]
-    delivered = sum(1 for i in task.items if i.status == "done")
-    return messages.done(task.id, delivered, len(task.items), failures, engine=engine)
+    """The standard closing message (``Operation.final_text``'s), naming ``engine``."""
+    return closing_message(task, engine=engine)
 
 
 def _chunks(values: list[str], size: int) -> list[list[str]]:
@@ -305,16 +307,10 @@ class TranslateMessage(_Xiangji):
     def parent_text(self, task: Task) -> str:
         return ""  # the thread is the message's own
 
-    def summary(self, task: Task) -> str | None:
-        """Text alone needs no closing line: its translation was the answer."""
-        if all(i.meta.get("kind") == "text" for i in task.items):
-            return None
-        return ""  # the engine's standard closing message
-
     def final_text(self, task: Task) -> str | None:
         """The standard closing message, naming the image engine when it is not Aliyun;
         none when the text alone was translated (its translation was the answer)."""
-        if task.state is State.DELIVERED and self.summary(task) is None:
+        if task.state is State.DELIVERED and all(i.meta.get("kind") == "text" for i in task.items):
             return None
         images = any(i.meta.get("kind") == "file" for i in task.items)
         return closing_text(task, engine_shown(task) if images else None)
