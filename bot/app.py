@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.core import messages
 from bot.core.logs import quiet_loggers
-from bot.wiring import Services
+from bot.wiring import Services, slack_ports
 from handlers.slack import register_all
 
 #: Set in a request's context by the first middleware of Tolk's own, which runs only after
@@ -38,8 +38,9 @@ def build_app(
     )
     quiet_loggers()  # Bolt just gave its verification logger the base logger's level
 
-    async def inject_services(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
-        context["services"] = services
+    async def inject_ports(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+        """Each listener's ports (``handlers.ports``), read from what the wiring built."""
+        context.update(slack_ports(services))
         context[CHECKED] = True
         await next()
 
@@ -59,7 +60,7 @@ def build_app(
             except Exception:
                 logging.getLogger("bolt").warning("could not tell the person to try again")
 
-    app.use(inject_services)
+    app.use(inject_ports)
     app.error(on_error)
     register_all(app)
     return app

@@ -1,7 +1,12 @@
-"""Start-up and shut-down as one async context manager.
+"""The composition root: start-up and shut-down as one async context manager, and the
+ports the handlers get.
 
 Opened in order — HTTP session, store, Slack client, provider clients, work, poller,
-scheduler — and closed in reverse, also when start-up fails half-way.
+desk, scheduler — and closed in reverse, also when start-up fails half-way. ``Services``
+is what was built, for the runtime that serves it; a handler never sees it: a Slack
+listener gets ``slack_ports`` (put in Bolt's context by ``bot/app.py``), a web route
+the few ports of ``handlers.ports.CallbackSite`` / ``RefineSite``, which ``Services``
+provides. This is the one module that imports across the layers.
 """
 
 from __future__ import annotations
@@ -9,7 +14,7 @@ from __future__ import annotations
 import time
 from collections.abc import AsyncIterator, Callable
 from contextlib import AsyncExitStack, asynccontextmanager
-from dataclasses import dataclass
+from dataclasses import dataclass, fields
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -17,36 +22,88 @@ import aiohttp
 from apscheduler.schedulers.asyncio import AsyncIOScheduler
 from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import Settings
+from bot.config import Settings, XiangjiSettings, engine_variable
 from bot.core.backoff import Backoff
+from bot.core.desk import Desk
 from bot.core.fetch import Fetcher
 from bot.core.links import Links
 from bot.core.metrics import Metrics
 from bot.core.slack_client import slack_client
 from bot.core.storage import TaskStore, open_store
 from bot.core.storage.leader import run_due_across_replicas
-from bot.core.tasks import Item, Place, Task, new_task_id
-from bot.engine.delivery import Delivery
+from bot.core.tasks import Item, Place, Task
+from bot.engine.delivery import Delivery, host_allowed
+from bot.engine.operations import refine as refining
 from bot.engine.operations.alibaba import alibaba_operations
 from bot.engine.operations.mts import mts_operations
+from bot.engine.operations.remove import remove_operations
 from bot.engine.operations.rozetta import rozetta_operations
 from bot.engine.operations.xiangji import xiangji_operations
 from bot.engine.poller import Poller
 from bot.engine.quota import QuotaWatcher
 from bot.engine.ratelimit import PROVIDER_LIMITS, RateLimits
 from bot.engine.scheduler import build_scheduler
-from bot.engine.work import Work
+from bot.engine.work import Work, result_filename
+from handlers import ports
+from handlers.ports import EditorPage, SlackConfig, WebConfig
 from providers.alibaba.client import AlibabaMTClient
 from providers.alibaba.signing import Credentials
 from providers.mts.client import MtsClient
 from providers.rozetta.client import RozettaClient, RozettaKeys
 from providers.xiangji import XiangjiClient
+from providers.xiangji.refine import EditorKeys, editor_origin, editor_url
+from providers.xiangji.wire import IMAGE_ENGINES
 
 QUOTA_EVERY = 300.0  # seconds between scheduled quota readings, across all replicas
 
 
+class RefineImages:
+    """``handlers.ports.RefineImages``: the engine's refine operation and the hosts
+    results are downloaded from, as the Refine button and page see them."""
+
+    operation = refining.OPERATION
+
+    def __init__(
+        self,
+        allowed_file_hosts: tuple[str, ...],
+        xiangji: XiangjiSettings | None = None,
+        clock: Callable[[], float] = time.time,
+    ) -> None:
+        self._allowed = allowed_file_hosts
+        self._xiangji = xiangji
+        self._clock = clock
+
+    def refinable(self, task: Task) -> list[tuple[int, str]]:
+        return refining.refinable(task)
+
+    def image_label(self, task: Task, index: int) -> str:
+        return refining.image_label(task, index)
+
+    def editor_page(self, task: Task, lang: str) -> EditorPage | None:
+        x = self._xiangji
+        if x is None:
+            return None
+        editor = refining.EDITORS[task.operation]
+        keys = EditorKeys(x.user_key, x.aigc_key, x.text_trans_key)
+        src = editor_url(x.editor_url, editor, keys, commit_time=int(self._clock()), lang=lang)
+        origin = editor_origin(x.editor_url)
+        return EditorPage(src, origin, editor.ids_message, editor.result_message)
+
+    def result_message(self, task: Task) -> str:
+        return refining.EDITORS[task.operation].result_message
+
+    def result_name(self, task: Task, index: int, output: dict[str, Any]) -> str:
+        return result_filename(task, index, output)
+
+    def host_allowed(self, url: str) -> bool:
+        return host_allowed(url, self._allowed)
+
+
 @dataclass
 class Services:
+    """What ``open_services`` built. It provides the web routes' ports
+    (``desk``, ``links``, ``refine``, ``web_config``)."""
+
     settings: Settings
     session: aiohttp.ClientSession
     store: TaskStore
@@ -58,18 +115,71 @@ class Services:
     clock: Callable[[], float]
     delivery: Delivery
     links: Links
+    desk: Desk
+    refine: RefineImages
     alibaba: AlibabaMTClient | None = None
     rozetta: RozettaClient | None = None
     mts: MtsClient | None = None
     metrics: Metrics | None = None
     quota: QuotaWatcher | None = None
 
-    def provider_ready(self, provider: str) -> bool:
-        return getattr(self, provider, None) is not None
+    @property
+    def web_config(self) -> WebConfig:
+        return web_config(self.settings)
 
     async def slack_webhook(self, url: str, text: str) -> None:
         """An ephemeral answer through a command's ``response_url`` (Slack hosts only)."""
         await self.delivery.respond(url, text)
+
+
+def slack_config(services: Services) -> SlackConfig:
+    """What the Slack surfaces read of the configuration, as it is now (read per
+    request: a test may change the settings of a running Tolk)."""
+    settings = services.settings
+    x, a = settings.xiangji, settings.alibaba
+    x = x if services.xiangji is not None else None  # the client is what is on
+    keys = (
+        frozenset(f.name for f in fields(x) if f.name.endswith("_key") and getattr(x, f.name))
+        if x is not None
+        else frozenset()
+    )
+    return SlackConfig(
+        slack_api_url=settings.slack_api_url,
+        public_url=services.links.public_url,
+        admins=settings.admins,
+        quota_threshold=settings.quota_threshold,
+        xiangji=x is not None,
+        xiangji_keys=keys,
+        image_engines=tuple(x.image_engines()) if x is not None else (),
+        engine_variables=ENGINE_VARIABLES,
+        alibaba=services.alibaba is not None,
+        mts_output=bool(a and a.mts_output),
+        rozetta=services.rozetta is not None,
+    )
+
+
+ENGINE_VARIABLES = {engine: engine_variable(engine) for engine in IMAGE_ENGINES}
+
+
+def web_config(settings: Settings) -> WebConfig:
+    return WebConfig(
+        public_url=settings.public_url,
+        trusted_proxies=settings.trusted_proxies,
+        alibaba_callback_ips=frozenset(settings.alibaba.callback_ips if settings.alibaba else ()),
+    )
+
+
+def slack_ports(services: Services) -> dict[str, Any]:
+    """The Slack listeners' ports (``handlers.ports``), by their keys in Bolt's context."""
+    return {
+        ports.DESK: services.desk,
+        ports.CHANNELS: services.desk,
+        ports.SLACK: services.slack,
+        ports.CONFIG: slack_config(services),
+        ports.QUOTA: services.quota,
+        ports.LINKS: services.links,
+        ports.REFINE: services.refine,
+    }
 
 
 async def record_task(
@@ -82,27 +192,15 @@ async def record_task(
     request: dict[str, Any],
     items: tuple[Item, ...],
 ) -> tuple[Task, bool]:
-    """Create the task unless its dedupe key exists; start work at once if new."""
-    now = services.clock()
-    task = Task(
-        id=new_task_id(),
+    """``Desk.record`` on a running Tolk (tests and the sandbox record work this way)."""
+    return await services.desk.record(
         dedupe_key=dedupe_key,
         place=place,
         provider=provider,
         operation=operation,
         request=request,
         items=items,
-        created_at=now,
-        updated_at=now,
-        next_poll_at=now,
-        deadline=now + services.settings.task_timeout_seconds,
     )
-    task, created = await services.store.create_if_absent(task)
-    if created:
-        services.poller.nudge()
-        if services.metrics is not None:
-            services.metrics.tasks_created.labels(operation).inc()
-    return task, created
 
 
 def provider_hosts(settings: Settings) -> dict[str, str]:
@@ -193,6 +291,7 @@ async def open_services(
         )
         quota = QuotaWatcher(store, xiangji, delivery, settings, clock=clock)
         operations = {}
+        operations.update(remove_operations(store, slack, clock))
         if xiangji:
             operations.update(xiangji_operations(xiangji, limits, delivery))
         if alibaba:
@@ -232,6 +331,13 @@ async def open_services(
         metrics.refresh = count_tasks
         poller = Poller(store, work, clock=clock)
         stack.push_async_callback(poller.close)
+        desk = Desk(
+            store,
+            clock=clock,
+            task_timeout=settings.task_timeout_seconds,
+            nudge=poller.nudge,
+            on_created=lambda task: metrics.tasks_created.labels(task.operation).inc(),
+        )
         scheduler = None
         if start_scheduler:
             interval = min(1.0, settings.poll_min_seconds)
@@ -260,6 +366,8 @@ async def open_services(
             clock=clock,
             delivery=delivery,
             links=links,
+            desk=desk,
+            refine=RefineImages(settings.allowed_file_hosts, settings.xiangji, clock),
             alibaba=alibaba,
             rozetta=rozetta,
             mts=mts,

@@ -1,4 +1,6 @@
-"""What every handler does after parsing: record the task once, and nudge the poller.
+"""What the Slack handlers share after parsing: checks against the configuration (which
+providers and keys are on), Slack files and addresses, and recording the task once
+through the desk (``handlers.ports.TaskDesk``), which starts the work.
 
 Slack files and Slack addresses (issue 16). Tolk's bot token opens files a person may
 not see, so a Slack file given by link is taken only when ``files.info`` says it is
@@ -22,17 +24,17 @@ from urllib.parse import unquote, urlsplit
 import aiohttp
 from slack_bolt.async_app import AsyncAck
 from slack_sdk.errors import SlackApiError, SlackClientError
+from slack_sdk.web.async_client import AsyncWebClient
 
-from bot.config import engine_variable
 from bot.core import messages
 from bot.core.languages import Language, check_pair, lookup, provider_code
 from bot.core.slack_client import slack_error_code
 from bot.core.slacktext import has_words
 from bot.core.tasks import Item, Place, Task
-from bot.wiring import Services
-from bot.wiring import record_task as _record_task
+from handlers.ports import SlackConfig, TaskDesk
 from handlers.slack.parsing import UsageError
-from providers.alibaba.wire import DOC_TYPES
+from providers.alibaba.spec import DOC_TYPES
+from providers.alibaba.spec import MAX_DOC_BYTES as ALIBABA_DOC_BYTES
 
 # Names that are Slack's own: a URL on any of them (any port, any scheme) is Slack's.
 SLACK_DOMAINS = ("slack.com", "slack-edge.com", "slack-files.com", "slack-redir.net")
@@ -46,24 +48,40 @@ FILES_INFO_SECONDS = 2.0
 URL_OPERATIONS = frozenset({"xiangji.translate_image", "xiangji.cutout", "alibaba.translate_image"})
 
 
-async def record_task(services: Services, *, operation: str, **kwargs: Any) -> tuple[Task, bool]:
-    """``bot.wiring.record_task``, the handlers' way in: an image URL a person gave
+async def record_task(
+    desk: TaskDesk,
+    config: SlackConfig,
+    *,
+    dedupe_key: str,
+    place: Place,
+    provider: str,
+    operation: str,
+    request: dict[str, Any],
+    items: tuple[Item, ...],
+) -> tuple[Task, bool]:
+    """``TaskDesk.record``, after one check: an image URL a person gave
     (``URL_OPERATIONS``) may not be a Slack address — ``UsageError`` says so and nothing
     is recorded."""
     if operation in URL_OPERATIONS:
-        for item in kwargs.get("items", ()):
-            if slack_address(services, item.source):
+        for item in items:
+            if slack_address(config, item.source):
                 raise UsageError(messages.slack_address_not_an_image(item.source))
-    return await _record_task(services, operation=operation, **kwargs)
+    return await desk.record(
+        dedupe_key=dedupe_key,
+        place=place,
+        provider=provider,
+        operation=operation,
+        request=request,
+        items=items,
+    )
 
 
 async def record_message_work(
-    services: Services, key: str, place: Place, request: dict[str, Any], items: tuple[Item, ...]
+    desk: TaskDesk, key: str, place: Place, request: dict[str, Any], items: tuple[Item, ...]
 ) -> None:
     """A message's text and images as one ``xiangji.translate_message`` task (a flag,
     the Translate… form, an upload to an auto-images channel)."""
-    await record_task(
-        services,
+    await desk.record(
         dedupe_key=key,
         place=place,
         provider="xiangji",
@@ -73,13 +91,13 @@ async def record_message_work(
     )
 
 
-def slack_address(services: Services, url: str) -> bool:
+def slack_address(config: SlackConfig, url: str) -> bool:
     """``url`` is on one of Slack's names (any port or scheme), or on the host and port of
     ``SLACK_API_URL`` (the emulator in tests and the sandbox)."""
     try:
         parts = urlsplit(url.strip())
         host, port = (parts.hostname or "").lower().rstrip("."), parts.port
-        api = urlsplit(services.settings.slack_api_url)
+        api = urlsplit(config.slack_api_url)
     except ValueError:
         return False
     if any(host == d or host.endswith(f".{d}") for d in SLACK_DOMAINS):
@@ -91,7 +109,7 @@ def slack_address(services: Services, url: str) -> bool:
     )
 
 
-def slack_file_id(services: Services, url: str) -> str | None:
+def slack_file_id(config: SlackConfig, url: str) -> str | None:
     """The file id in ``url`` when it is exactly a Slack file's link that the bot token
     may be sent to (``Delivery.download_slack_file``): ``https://files.slack.com`` on its
     default port, or ``SLACK_API_URL``'s own scheme, host and port when that is not a
@@ -100,7 +118,7 @@ def slack_file_id(services: Services, url: str) -> str | None:
     try:
         parts = urlsplit(url.strip())
         port = parts.port
-        api = urlsplit(services.settings.slack_api_url)
+        api = urlsplit(config.slack_api_url)
     except ValueError:
         return None
     netloc = parts.netloc.lower()
@@ -129,7 +147,7 @@ def shared_with(file: dict[str, Any], channel: str, user: str) -> bool:
 
 
 async def checked_slack_file(
-    services: Services, url: str, *, channel: str, user: str
+    slack: AsyncWebClient, config: SlackConfig, url: str, *, channel: str, user: str
 ) -> dict[str, Any]:
     """The ``files.info`` file behind a Slack file link, when ``user`` may have Tolk open
     it in ``channel`` (``shared_with``); else ``UsageError`` with what to do instead.
@@ -137,12 +155,12 @@ async def checked_slack_file(
     Asked before the command is acknowledged: one Web API call, bounded by
     ``FILES_INFO_SECONDS`` so the answer stays inside Slack's 3 s. A Slack that does not
     answer in time, or answers with an error, means no: the person is asked to try again."""
-    file_id = slack_file_id(services, url)
+    file_id = slack_file_id(config, url)
     if file_id is None:
         raise UsageError(messages.slack_address_not_a_file(url))
     try:
         async with asyncio.timeout(FILES_INFO_SECONDS):
-            resp = await services.slack.files_info(file=file_id)
+            resp = await slack.files_info(file=file_id)
     except SlackApiError as exc:
         if slack_error_code(exc) in ("file_not_found", "file_deleted", "access_denied"):
             raise UsageError(messages.slack_file_not_visible()) from exc
@@ -152,54 +170,53 @@ async def checked_slack_file(
     file = resp.get("file") or {}
     if file.get("id") != file_id or not shared_with(file, channel, user):
         raise UsageError(messages.slack_file_not_visible())
-    if slack_file_id(services, str(file.get("url_private") or "")) != file_id:
+    if slack_file_id(config, str(file.get("url_private") or "")) != file_id:
         raise UsageError(messages.slack_address_not_a_file(url))  # external, a tombstone…
     return file
 
 
-def image_engines(services: Services) -> list[str]:
+def image_engines(config: SlackConfig) -> list[str]:
     """The Xiangji image engines whose key is configured, the default first."""
-    settings = services.settings.xiangji
-    if services.xiangji is None or settings is None:
-        return []
-    return settings.image_engines()
+    return list(config.image_engines) if config.xiangji else []
 
 
-def image_engine(services: Services, wanted: str | None, usage: str) -> str:
+def image_engine(config: SlackConfig, wanted: str | None, usage: str) -> str:
     """The engine an image command runs on: ``wanted`` (``--engine``, the form, the
     channel's setting) when its key is configured, else the first configured one.
     ``UsageError`` naming the variable to set when ``wanted``'s key is not configured,
     or when no image key is configured at all."""
-    configured = image_engines(services)
+    configured = image_engines(config)
     if not configured:
         raise UsageError(messages.image_translation_off(usage))
     if wanted is None:
         return configured[0]
     if wanted not in configured:
         raise UsageError(
-            messages.engine_not_configured(wanted, engine_variable(wanted), configured, usage)
+            messages.engine_not_configured(
+                wanted, config.engine_variables.get(wanted, ""), configured, usage
+            )
         )
     return wanted
 
 
-def message_engine(services: Services, wanted: str | None) -> str | None:
+def message_engine(config: SlackConfig, wanted: str | None) -> str | None:
     """The engine for a message's images (a flag, the form, an upload): as
     ``image_engine``, except that with no image key at all there is none (the images then
     fail one by one, saying so, and the text is still translated)."""
-    if not image_engines(services):
+    if not image_engines(config):
         return None
-    return image_engine(services, wanted, "")
+    return image_engine(config, wanted, "")
 
 
-def require_xiangji(services: Services, key: str, what: str, variable: str) -> None:
+def require_xiangji(config: SlackConfig, key: str, what: str, variable: str) -> None:
     """Refuse (as bad input) a command whose Xiangji service key is not configured."""
-    settings = services.settings.xiangji
-    if services.xiangji is None or settings is None or not getattr(settings, key):
+    if not config.xiangji or key not in config.xiangji_keys:
         raise UsageError(messages.provider_off("Xiangji", what, ("XIANGJI_USER_KEY", variable)))
 
 
 async def record_command(
-    services: Services,
+    desk: TaskDesk,
+    config: SlackConfig,
     ack: AsyncAck,
     command: dict[str, Any],
     *,
@@ -211,7 +228,8 @@ async def record_command(
     """Record a slash command's Xiangji task once and ack naming it (or the existing one)."""
     try:
         task, created = await record_task(
-            services,
+            desk,
+            config,
             dedupe_key=command_key(command),
             place=command_place(command),
             provider="xiangji",
@@ -243,7 +261,7 @@ def command_key(command: dict[str, Any]) -> str:
 
 MAX_FILES = 20
 MAX_FILE_BYTES = 10 * 1024 * 1024
-MAX_DOC_BYTES = 50 * 1024 * 1024  # Alibaba's document limit
+MAX_DOC_BYTES = ALIBABA_DOC_BYTES  # Alibaba's document limit
 DOC_EXTENSIONS = DOC_TYPES
 
 
@@ -342,14 +360,15 @@ def message_request(
     }
 
 
-async def fetch_message(services: Services, channel: str, ts: str) -> dict[str, Any] | None:
+async def fetch_message(slack: AsyncWebClient, channel: str, ts: str) -> dict[str, Any] | None:
     """One message by channel and ts, top-level or in a thread (a Slack call, no provider)."""
-    resp = await services.slack.conversations_replies(channel=channel, ts=ts, limit=200)
-    return next((m for m in resp.get("messages", []) if m.get("ts") == ts), None)
+    resp = await slack.conversations_replies(channel=channel, ts=ts, limit=200)
+    found: list[dict[str, Any]] = resp.get("messages") or []
+    return next((m for m in found if m.get("ts") == ts), None)
 
 
-def require_alibaba(services: Services, what: str) -> None:
-    if services.alibaba is None:
+def require_alibaba(config: SlackConfig, what: str) -> None:
+    if not config.alibaba:
         raise UsageError(
             messages.provider_off(
                 "Alibaba Cloud", what, ("ALIBABA_ACCESS_KEY_ID", "ALIBABA_ACCESS_KEY_SECRET")
@@ -357,16 +376,18 @@ def require_alibaba(services: Services, what: str) -> None:
         )
 
 
-async def doc_item(services: Services, url: str, command: dict[str, Any]) -> Item:
+async def doc_item(
+    slack: AsyncWebClient, config: SlackConfig, url: str, command: dict[str, Any]
+) -> Item:
     """A document by URL. A Slack file is taken only when the person may have it opened
     here (``checked_slack_file``), recorded under the ``url_private`` Slack gives for it
     and marked so Alibaba gets a signed link; any other Slack address is refused
     (``UsageError``)."""
     name = PurePosixPath(urlsplit(url).path).name or "document"
-    if not slack_address(services, url):
+    if not slack_address(config, url):
         return Item(source=url, meta={"kind": "url", "name": name})
     file = await checked_slack_file(
-        services, url, channel=command["channel_id"], user=command["user_id"]
+        slack, config, url, channel=command["channel_id"], user=command["user_id"]
     )
     meta = {"kind": "slack-file", "name": file.get("name") or name, "file_id": file["id"]}
     return Item(source=str(file["url_private"]), meta=meta)
@@ -384,10 +405,10 @@ def doc_request(source: Any, target: Any, provider: str, **options: Any) -> dict
     }
 
 
-def require_doc_provider(services: Services, provider: str) -> None:
+def require_doc_provider(config: SlackConfig, provider: str) -> None:
     if provider == "alibaba":
-        require_alibaba(services, "document translation")
-    elif services.rozetta is None:
+        require_alibaba(config, "document translation")
+    elif not config.rozetta:
         raise UsageError(
             messages.provider_off(
                 "Rozetta",

@@ -8,7 +8,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import messages
 from bot.core.tasks import Item
-from bot.wiring import Services
+from handlers import ports
 from handlers.slack.common import record_command, require_xiangji
 from handlers.slack.parsing import UsageError, parse_cutout
 
@@ -18,15 +18,16 @@ def register(app: AsyncApp) -> None:
 
 
 async def on_cutout(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
-    services: Services = context["services"]
+    config = ports.config(context)
     try:
         cmd = parse_cutout(command.get("text", ""))
-        require_xiangji(services, "matting_key", "background removal", "XIANGJI_MATTING_KEY")
+        require_xiangji(config, "matting_key", "background removal", "XIANGJI_MATTING_KEY")
     except UsageError as exc:
         await ack(text=str(exc))
         return
     await record_command(
-        services,
+        ports.desk(context),
+        config,
         ack,
         command,
         operation="xiangji.cutout",

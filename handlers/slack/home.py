@@ -24,11 +24,12 @@ from urllib.parse import urlencode
 
 from slack_bolt.async_app import AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import messages
-from bot.core.channels import load_channel
 from bot.core.tasks import Task
-from bot.wiring import Services
+from handlers import ports
+from handlers.ports import ChannelSettings, QuotaReader, SlackConfig, TaskDesk
 
 log = logging.getLogger(__name__)
 
@@ -48,40 +49,50 @@ def register(app: AsyncApp) -> None:
 async def on_home_opened(event: dict[str, Any], context: dict[str, Any]) -> None:
     if event.get("tab", "home") != "home":  # the Messages tab opens this event too
         return
-    services: Services = context["services"]
-    user = event["user"]
-    url = await find_workspace_url(services, context)
-    view = await home_view(services, user, workspace_url=url)
-    await services.slack.views_publish(user_id=user, view=view)
+    slack, user = ports.slack(context), event["user"]
+    url = await find_workspace_url(slack, context)
+    view = await home_view(
+        ports.desk(context),
+        ports.channels(context),
+        ports.config(context),
+        ports.quota(context),
+        user,
+        workspace_url=url,
+    )
+    await slack.views_publish(user_id=user, view=view)
 
 
-async def home_view(services: Services, user: str, *, workspace_url: str | None) -> dict[str, Any]:
-    now = services.clock()
-    tasks = await services.store.list_for_user(user, limit=TASKS_READ)
+async def home_view(
+    desk: TaskDesk,
+    channels: ChannelSettings,
+    config: SlackConfig,
+    quota: QuotaReader | None,
+    user: str,
+    *,
+    workspace_url: str | None,
+) -> dict[str, Any]:
+    now = desk.now()
+    tasks = await desk.for_person(user, limit=TASKS_READ)
     pending = [t for t in tasks if not t.final][:PENDING_SHOWN]
     recent = [t for t in tasks if t.final][:RECENT_SHOWN]
-    channels = list(dict.fromkeys(t.place.channel for t in [*pending, *recent]))
-    channels = channels[:CHANNELS_SHOWN]
+    shown = list(dict.fromkeys(t.place.channel for t in [*pending, *recent]))[:CHANNELS_SHOWN]
     channel_lines = [
         messages.home_channel_line(
-            channel,
-            await load_channel(services.store, channel),
-            services.settings.quota_threshold,
+            channel, await channels.channel_config(channel), config.quota_threshold
         )
-        for channel in channels
+        for channel in shown
     ]
     return messages.home_view(
         pending=[_line(t, now, workspace_url) for t in pending],
         recent=[_line(t, now, workspace_url) for t in recent],
-        quota=messages.home_quota_lines(await _quota(services)),
+        quota=messages.home_quota_lines(await _quota(quota)),
         channels=channel_lines,
         updated_at=now,
     )
 
 
-async def _quota(services: Services) -> dict[str, int | None] | None:
+async def _quota(quota: QuotaReader | None) -> dict[str, int | None] | None:
     """Service → count left, read now; the last reading if the provider is slow."""
-    quota = getattr(services, "quota", None)
     if quota is None:
         return None
     try:
@@ -92,11 +103,9 @@ async def _quota(services: Services) -> dict[str, int | None] | None:
         )
     except Exception:  # the Home tab still shows the tasks
         log.warning("App Home: reading the quota failed", exc_info=True)
-    last = getattr(quota, "last_reading", None)
-    if last is None:
-        return None
     try:
-        return {name: reading.get("left") for name, reading in (await last()).items()}
+        last = await quota.last_reading()
+        return {name: _count(reading.get("left")) for name, reading in last.items()}
     except Exception:
         log.warning("App Home: the last quota reading is not available", exc_info=True)
         return None
@@ -127,16 +136,20 @@ def thread_link(task: Task, workspace_url: str | None) -> str | None:
     return f"https://slack.com/app_redirect?{urlencode(query)}"
 
 
-async def find_workspace_url(services: Services, context: Any) -> str | None:
+def _count(left: float | None) -> int | None:
+    return None if left is None else int(left)
+
+
+async def find_workspace_url(slack: AsyncWebClient, context: Any) -> str | None:
     """``https://<workspace>.slack.com/``: from Bolt's authorization when it has it, else
     from one ``auth.test`` per process and workspace."""
     known = getattr(context.get("authorize_result"), "url", None)
     if isinstance(known, str) and known.startswith(("https://", "http://")):
         return known
-    key = (services.slack.base_url, str(context.get("team_id") or ""))
+    key = (slack.base_url, str(context.get("team_id") or ""))
     if key not in _workspace_urls:
         try:
-            resp = await services.slack.auth_test()
+            resp = await slack.auth_test()
         except SlackApiError as exc:
             log.warning("App Home: auth.test failed (%s); linking to channels", exc)
             return None

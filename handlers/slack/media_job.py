@@ -9,8 +9,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import messages
 from bot.core.tasks import Item
-from bot.wiring import Services
-from handlers.slack.common import command_key, command_place, record_task
+from handlers import ports
+from handlers.slack.common import command_key, command_place
 from handlers.slack.parsing import MediaStatusCommand, UsageError, parse_media_job
 
 
@@ -19,10 +19,10 @@ def register(app: AsyncApp) -> None:
 
 
 async def on_media_job(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
-    services: Services = context["services"]
+    config = ports.config(context)
     try:
         cmd = parse_media_job(command.get("text", ""))
-        if services.mts is None:
+        if not config.alibaba:
             raise UsageError(
                 messages.provider_off(
                     "Alibaba Cloud",
@@ -31,8 +31,7 @@ async def on_media_job(ack: AsyncAck, command: dict[str, Any], context: dict[str
                 )
             )
         status = isinstance(cmd, MediaStatusCommand)
-        settings = services.settings.alibaba
-        if not status and not (settings and settings.mts_output):
+        if not status and not config.mts_output:
             raise UsageError(messages.no_mts_output())
     except UsageError as exc:
         await ack(text=str(exc))
@@ -43,8 +42,7 @@ async def on_media_job(ack: AsyncAck, command: dict[str, Any], context: dict[str
     else:
         request = {"function": cmd.function, "input": cmd.input, "params": cmd.params}
         item = Item(source=cmd.input)
-    task, created = await record_task(
-        services,
+    task, created = await ports.desk(context).record(
         dedupe_key=command_key(command),
         place=command_place(command),
         provider="mts",

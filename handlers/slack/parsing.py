@@ -23,8 +23,8 @@ from bot.core.languages import (
     read_language,
     read_pair,
 )
-from providers.alibaba.wire import SCENES
-from providers.mts.wire import (
+from providers.alibaba.spec import SCENES
+from providers.mts.spec import (
     check_function,
     check_function_params,
     check_job_params,

@@ -16,13 +16,15 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import messages
-from bot.core.channels import ChannelConfig, Route, load_channel
+from bot.core.channels import ChannelConfig, Route
 from bot.core.languages import Language, LanguageError, language_for_flag, lookup, provider_code
 from bot.core.languages import text_source as read_text_source
 from bot.core.tasks import Place
-from bot.wiring import Services
+from handlers import ports
+from handlers.ports import SlackConfig
 from handlers.slack.common import (
     documents,
     fetch_message,
@@ -40,7 +42,7 @@ def register(app: AsyncApp) -> None:
 
 
 async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> None:
-    services: Services = context["services"]
+    slack, config = ports.slack(context), ports.config(context)
     item = event.get("item") or {}
     target = language_for_flag(event.get("reaction", ""))
     if target is None or item.get("type") != "message":
@@ -48,27 +50,28 @@ async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> N
     channel, ts, user = item["channel"], item["ts"], event.get("user", "")
     team = context.get("team_id") or ""
     key = f"reaction:{team}:{channel}:{ts}:{target.code}"
-    message = await fetch_message(services, channel, ts)
-    items = message_items(message) if message and services.xiangji is not None else ()
+    message = await fetch_message(slack, channel, ts)
+    items = message_items(message) if message and config.xiangji else ()
     docs = documents(message) if message else []
     if not items and not docs:
-        if services.xiangji is not None:
-            await _tell(services, channel, user, messages.nothing_to_translate())
+        if config.xiangji:
+            await _tell(slack, channel, user, messages.nothing_to_translate())
         return
-    config = await load_channel(services.store, channel)
-    default = lookup(config.defaults.source) if config.defaults and config.defaults.source else None
+    channel_config = await ports.channels(context).channel_config(channel)
+    defaults = channel_config.defaults
+    default = lookup(defaults.source) if defaults and defaults.source else None
     text = next((i for i in items if i.meta.get("kind") == "text"), None)
     text_source = read_text_source(default, text.source) if text else None
     if text is not None and text_source == target:  # nothing to translate in the text
         items = tuple(i for i in items if i is not text)
         if not items and not docs:
-            await _tell(services, channel, user, messages.same_language(target.code))
+            await _tell(slack, channel, user, messages.same_language(target.code))
             return
     place = Place(team, channel, user, (message or {}).get("thread_ts") or ts)
     origin = {"channel": channel, "ts": ts}
     if items:
         has_images = any(i.meta.get("kind") == "file" for i in items)
-        wanted = config.auto_images.engine if config.auto_images else None
+        wanted = channel_config.auto_images.engine if channel_config.auto_images else None
         try:
             request = message_request(
                 default,
@@ -76,10 +79,10 @@ async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> N
                 origin,
                 has_images=has_images,
                 mode="reaction",
-                engine=message_engine(services, wanted) if has_images else None,
+                engine=message_engine(config, wanted) if has_images else None,
             )
         except (LanguageError, UsageError) as exc:
-            await _tell(services, channel, user, str(exc))
+            await _tell(slack, channel, user, str(exc))
         else:
             if default is not None and text_source not in (None, default):
                 request = {  # the text's own script beats the channel default; images keep it
@@ -87,21 +90,27 @@ async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> N
                     "source": text_source.code,
                     "source_code": provider_code(text_source, "xiangji"),
                 }
-            await record_message_work(services, key, place, request, items)
+            await record_message_work(ports.desk(context), key, place, request, items)
     if docs:
-        route = document_route(services, config, target)
+        route = document_route(config, channel_config, target)
         problem = (
             route
             if isinstance(route, str)
             else await record_documents(
-                services, route, place, docs, dedupe_key=f"{key}:documents", origin=origin
+                ports.desk(context),
+                config,
+                route,
+                place,
+                docs,
+                dedupe_key=f"{key}:documents",
+                origin=origin,
             )
         )
         if problem:
-            await _tell(services, channel, user, messages.flag_documents_skipped(problem))
+            await _tell(slack, channel, user, messages.flag_documents_skipped(problem))
 
 
-def document_route(services: Services, config: ChannelConfig, target: Language) -> Route | str:
+def document_route(config: SlackConfig, channel: ChannelConfig, target: Language) -> Route | str:
     """Where a flag sends a message's documents: the channel's auto-docs provider when it
     names one; else Rozetta when it can and Alibaba cannot (no ``TOLK_PUBLIC_URL`` to serve
     Slack files from) or no source is known (Rozetta detects it); else Alibaba. Source: the
@@ -109,20 +118,19 @@ def document_route(services: Services, config: ChannelConfig, target: Language) 
     (PRODUCT.md: documents are read as en where the provider cannot detect), and for an
     English target says how to name the source. A string is why nothing can be done; an
     unconfigured provider is said by ``record_documents``."""
-    auto, defaults = config.auto_docs, config.defaults
+    auto, defaults = channel.auto_docs, channel.defaults
     source = (auto.source if auto else None) or (defaults.source if defaults else None)
     if auto and auto.provider:
         provider = auto.provider
     else:
-        alibaba = services.alibaba is not None and services.links.public_url is not None
-        rozetta = services.rozetta is not None
-        provider = "rozetta" if rozetta and (not alibaba or source is None) else "alibaba"
-    if provider == "alibaba" and source is None and services.alibaba is not None:
+        alibaba = config.alibaba and config.public_url is not None
+        provider = "rozetta" if config.rozetta and (not alibaba or source is None) else "alibaba"
+    if provider == "alibaba" and source is None and config.alibaba:
         if target.code == "en":
             return messages.flag_documents_need_source(target.code)
         source = "en"
     return Route(target.code, source, provider)
 
 
-async def _tell(services: Services, channel: str, user: str, text: str) -> None:
-    await services.slack.chat_postEphemeral(channel=channel, user=user, text=text)
+async def _tell(slack: AsyncWebClient, channel: str, user: str, text: str) -> None:
+    await slack.chat_postEphemeral(channel=channel, user=user, text=text)

@@ -15,11 +15,11 @@ from typing import Any
 
 from slack_bolt.async_app import AsyncAck, AsyncApp
 from slack_sdk.errors import SlackApiError
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import messages
 from bot.core.links import REFINE_SECONDS
-from bot.engine.operations.refine import image_label, refinable
-from bot.wiring import Services
+from handlers import ports
 from handlers.slack.actions import pressed_where, tell
 from handlers.web.refine import editor_language
 
@@ -41,32 +41,32 @@ async def on_open(ack: AsyncAck) -> None:
 async def on_refine(
     ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]
 ) -> None:
-    await ack()
-    services: Services = context["services"]
+    await ack()  # nothing is recorded: the answer is an ephemeral link
+    slack, refine, links = ports.slack(context), ports.refine(context), ports.links(context)
     user, channel, thread_ts = pressed_where(body)
     value = action.get("value") or (action.get("selected_option") or {}).get("value") or ""
     task_id, _, index = str(value).partition(":")
-    task = await services.store.get(task_id)
+    task = await ports.desk(context).get(task_id)
     if task is None:
         text = messages.results_task_missing(task_id)
-    elif not index.isdigit() or int(index) not in dict(refinable(task)):
+    elif not index.isdigit() or int(index) not in dict(refine.refinable(task)):
         text = messages.refine_unavailable(task.id, "it has no finished Xiangji result")
-    elif services.settings.public_url is None:
+    elif links.public_url is None:
         text = messages.refine_needs_public_url()
     else:
-        lang = editor_language(await _locale(services, user))
-        url = services.links.refine_url(task.id, int(index), user, lang)
-        what = image_label(task, int(index))
+        lang = editor_language(await _locale(slack, user))
+        url = links.refine_url(task.id, int(index), user, lang)
+        what = refine.image_label(task, int(index))
         text, blocks = messages.refine_link(url, what, int(REFINE_SECONDS // 60))
         log.info("task %s: Refine link for image %s given to %s", task.id, int(index) + 1, user)
-        await tell(services, channel, user, thread_ts, text, blocks)
+        await tell(slack, channel, user, thread_ts, text, blocks)
         return
-    await tell(services, channel, user, thread_ts, text)
+    await tell(slack, channel, user, thread_ts, text)
 
 
-async def _locale(services: Services, user: str) -> str | None:
+async def _locale(slack: AsyncWebClient, user: str) -> str | None:
     try:
-        resp = await services.slack.users_info(user=user, include_locale=True)
+        resp = await slack.users_info(user=user, include_locale=True)
     except SlackApiError as exc:  # e.g. no users:read yet: the editor opens in English
         log.warning("users.info for %s failed: %s", user, exc)
         return None

@@ -1,7 +1,11 @@
 """The "Translate…" message shortcut: a form for languages, provider and options, then
 the same work as a flag reaction. It works on messages inside threads too, where slash
 commands cannot reach. With more than one Xiangji image engine configured, the form
-offers the engine too (starting at the channel's auto-images engine, else the default)."""
+offers the engine too (starting at the channel's auto-images engine, else the default).
+
+A submitted form is checked, its tasks recorded, and only then is the form closed (the
+``ack``): if recording fails the form stays open and Slack says so, rather than closing
+on work that was never recorded."""
 
 from __future__ import annotations
 
@@ -11,10 +15,9 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import messages
-from bot.core.channels import load_channel
 from bot.core.languages import LanguageError, check_pair, lookup, provider_code, text_source
 from bot.core.tasks import Place
-from bot.wiring import Services
+from handlers import ports
 from handlers.slack.common import (
     doc_request,
     document_items,
@@ -41,14 +44,13 @@ def register(app: AsyncApp) -> None:
 async def on_translate_shortcut(
     ack: AsyncAck, shortcut: dict[str, Any], context: dict[str, Any]
 ) -> None:
-    await ack()
-    services: Services = context["services"]
+    await ack()  # nothing is recorded here: the form opens, its submission records
     channel = shortcut["channel"]["id"]
     message = shortcut.get("message") or {}
-    config = await load_channel(services.store, channel)
-    defaults = config.defaults
-    engines = image_engines(services)
-    wanted = config.auto_images.engine if config.auto_images else None
+    here = await ports.channels(context).channel_config(channel)
+    defaults = here.defaults
+    engines = image_engines(ports.config(context))
+    wanted = here.auto_images.engine if here.auto_images else None
     metadata = json.dumps(
         {
             "channel": channel,
@@ -66,13 +68,13 @@ async def on_translate_shortcut(
         engines=engines if len(engines) > 1 else (),
         engine=wanted if wanted in engines else (engines[0] if engines else None),
     )
-    await services.slack.views_open(trigger_id=shortcut["trigger_id"], view=view)
+    await ports.slack(context).views_open(trigger_id=shortcut["trigger_id"], view=view)
 
 
 async def on_translate_submitted(
     ack: AsyncAck, body: dict[str, Any], view: dict[str, Any], context: dict[str, Any]
 ) -> None:
-    services: Services = context["services"]
+    desk, config = ports.desk(context), ports.config(context)
     meta = json.loads(view.get("private_metadata") or "{}")
     values = view["state"]["values"]
 
@@ -87,7 +89,7 @@ async def on_translate_submitted(
     target = lookup(picked("target") or "en")
     source_code = picked("source")
     source = None if source_code in (None, "auto") else lookup(source_code)
-    message = await fetch_message(services, meta["channel"], meta["ts"])
+    message = await fetch_message(ports.slack(context), meta["channel"], meta["ts"])
     items = message_items(message) if message else ()
     docs = documents(message) if message else []
     if not items and not docs:
@@ -96,8 +98,8 @@ async def on_translate_submitted(
     doc_provider = picked("documents") or "alibaba"
     try:
         if docs:
-            require_doc_provider(services, doc_provider)
-            if doc_provider == "alibaba" and services.links.public_url is None:
+            require_doc_provider(config, doc_provider)
+            if doc_provider == "alibaba" and config.public_url is None:
                 raise UsageError(messages.no_public_url())
             check_pair(source, target, doc_provider, "doc")
     except (UsageError, LanguageError) as exc:
@@ -107,7 +109,7 @@ async def on_translate_submitted(
     request: dict[str, Any] = {}
     has_images = any(i.meta.get("kind") == "file" for i in items)
     try:
-        engine = message_engine(services, picked("engine")) if has_images else None
+        engine = message_engine(config, picked("engine")) if has_images else None
     except UsageError as exc:
         block = "engine" if "engine" in values else "target"
         await ack(response_action="errors", errors={block: messages.modal_error(str(exc))})
@@ -130,18 +132,18 @@ async def on_translate_submitted(
     # The form starts at the channel's default source; left there, it is the default, and a
     # text clearly in another script is read in that script's language (as for flags).
     text = next((i for i in items if i.meta.get("kind") == "text"), None)
-    defaults = (await load_channel(services.store, meta["channel"])).defaults
+    defaults = (await ports.channels(context).channel_config(meta["channel"])).defaults
     own = text_source(source, text.source) if text and source else None
     if request and own and own != source and defaults and source and defaults.source == source.code:
         request = {**request, "source": own.code, "source_code": provider_code(own, "xiangji")}
-    await ack()
     place = Place(meta.get("team", ""), meta["channel"], body["user"]["id"], meta["thread_ts"])
     key = f"shortcut:{meta.get('team', '')}:{view['id']}"
     if items:
-        await record_message_work(services, key, place, request, items)
+        await record_message_work(desk, key, place, request, items)
     if docs:
         await record_task(
-            services,
+            desk,
+            config,
             dedupe_key=f"{key}:documents",
             place=place,
             provider=doc_provider,
@@ -149,3 +151,4 @@ async def on_translate_submitted(
             request=doc_request(source, target, doc_provider, origin=origin),
             items=document_items(docs),
         )
+    await ack()  # the form closes once its work is recorded

@@ -9,7 +9,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.core import messages
 from bot.core.languages import LanguageError, check_pair, detect_source, provider_code
 from bot.core.tasks import Item
-from bot.wiring import Services
+from handlers import ports
 from handlers.slack.common import record_command, require_xiangji
 from handlers.slack.parsing import UsageError, parse_translate
 
@@ -19,10 +19,10 @@ def register(app: AsyncApp) -> None:
 
 
 async def on_translate(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
-    services: Services = context["services"]
+    config = ports.config(context)
     try:
         cmd = parse_translate(command.get("text", ""))
-        require_xiangji(services, "text_trans_key", "text translation", "XIANGJI_TEXT_TRANS_KEY")
+        require_xiangji(config, "text_trans_key", "text translation", "XIANGJI_TEXT_TRANS_KEY")
         source = cmd.source or detect_source(cmd.text)
         if source is None:
             raise UsageError(messages.cannot_detect(messages.USAGE["translate"]))
@@ -44,7 +44,8 @@ async def on_translate(ack: AsyncAck, command: dict[str, Any], context: dict[str
         await ack(text=f"{exc}\n{messages.USAGE['translate']}")
         return
     await record_command(
-        services,
+        ports.desk(context),
+        config,
         ack,
         command,
         operation="xiangji.translate_text",

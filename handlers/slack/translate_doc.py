@@ -18,7 +18,7 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import messages
 from bot.core.languages import LanguageError, check_pair
-from bot.wiring import Services
+from handlers import ports
 from handlers.slack.common import (
     command_key,
     command_place,
@@ -36,16 +36,17 @@ def register(app: AsyncApp) -> None:
 
 
 async def on_translate_doc(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
-    services: Services = context["services"]
+    config = ports.config(context)
     usage = messages.USAGE["translate-doc"]
     try:
         cmd = parse_translate_doc(command.get("text", ""))
-        require_doc_provider(services, cmd.provider)
+        require_doc_provider(config, cmd.provider)
         check_pair(cmd.source, cmd.target, cmd.provider, "doc")
-        slack_file = slack_file_id(services, cmd.url) is not None
-        if cmd.provider == "alibaba" and slack_file and services.links.public_url is None:
+        slack_file = slack_file_id(config, cmd.url) is not None
+        if cmd.provider == "alibaba" and slack_file and config.public_url is None:
             raise UsageError(messages.no_public_url())
-        item = await doc_item(services, cmd.url, command)  # a Slack file: files.info first
+        # a Slack file: files.info first
+        item = await doc_item(ports.slack(context), config, cmd.url, command)
         request = doc_request(cmd.source, cmd.target, cmd.provider, scene=cmd.scene)
     except UsageError as exc:
         await ack(text=str(exc))
@@ -54,7 +55,8 @@ async def on_translate_doc(ack: AsyncAck, command: dict[str, Any], context: dict
         await ack(text=f"{exc}\n{usage}")
         return
     task, created = await record_task(
-        services,
+        ports.desk(context),
+        config,
         dedupe_key=command_key(command),
         place=command_place(command),
         provider=cmd.provider,

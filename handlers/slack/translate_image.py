@@ -13,7 +13,8 @@ from slack_bolt.async_app import AsyncAck, AsyncApp
 from bot.core import messages
 from bot.core.languages import LanguageError, check_pair, lookup, provider_code
 from bot.core.tasks import Item
-from bot.wiring import Services
+from handlers import ports
+from handlers.ports import SlackConfig, TaskDesk
 from handlers.slack.common import (
     command_key,
     command_place,
@@ -34,13 +35,13 @@ def register(app: AsyncApp) -> None:
 async def on_translate_image(
     ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]
 ) -> None:
-    services: Services = context["services"]
+    desk, config = ports.desk(context), ports.config(context)
     try:
         cmd = parse_translate_image(command.get("text", ""))
         if cmd.provider == "alibaba":
-            await _alibaba(services, ack, command, cmd)
+            await _alibaba(desk, config, ack, command, cmd)
             return
-        engine = image_engine(services, cmd.engine, messages.USAGE["translate-image"])
+        engine = image_engine(config, cmd.engine, messages.USAGE["translate-image"])
         source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
         check_pair(source, cmd.target, "xiangji", "image")
         request = {
@@ -60,7 +61,8 @@ async def on_translate_image(
         await ack(text=f"{exc}\n{messages.USAGE['translate-image']}")
         return
     await record_command(
-        services,
+        desk,
+        config,
         ack,
         command,
         operation="xiangji.translate_image",
@@ -73,7 +75,11 @@ async def on_translate_image(
 
 
 async def _alibaba(
-    services: Services, ack: AsyncAck, command: dict[str, Any], cmd: ImageCommand
+    desk: TaskDesk,
+    config: SlackConfig,
+    ack: AsyncAck,
+    command: dict[str, Any],
+    cmd: ImageCommand,
 ) -> None:
     """Alibaba's image tasks: zh or en sources, no OCR / removed-text / quality options."""
     usage = messages.USAGE["translate-image"]
@@ -84,11 +90,12 @@ async def _alibaba(
     ):
         if used:
             raise UsageError(messages.option_not_for_provider(option, "alibaba", usage))
-    require_alibaba(services, "Alibaba image translation")
+    require_alibaba(config, "Alibaba image translation")
     source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
     check_pair(source, cmd.target, "alibaba", "image")
     task, created = await record_task(
-        services,
+        desk,
+        config,
         dedupe_key=command_key(command),
         place=command_place(command),
         provider="alibaba",

@@ -11,12 +11,14 @@ from __future__ import annotations
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import messages
-from bot.core.channels import Route, load_channel
+from bot.core.channels import Route
 from bot.core.languages import LanguageError, check_pair, lookup
 from bot.core.tasks import Place
-from bot.wiring import Services
+from handlers import ports
+from handlers.ports import ChannelSettings, SlackConfig, TaskDesk
 from handlers.slack.common import (
     doc_request,
     document_items,
@@ -38,11 +40,12 @@ def register(app: AsyncApp) -> None:
 
 
 async def on_file_share(event: dict[str, Any], context: dict[str, Any]) -> None:
-    services: Services = context["services"]
     channel = event.get("channel", "")
-    config = await load_channel(services.store, channel)
-    if event.get("bot_id") or (config.auto_images is None and config.auto_docs is None):
+    channels = ports.channels(context)
+    here = await channels.channel_config(channel)
+    if event.get("bot_id") or (here.auto_images is None and here.auto_docs is None):
         return
+    desk, config, slack = ports.desk(context), ports.config(context), ports.slack(context)
     ts = event["ts"]
     origin = {"channel": channel, "ts": ts}
     place = Place(
@@ -52,11 +55,21 @@ async def on_file_share(event: dict[str, Any], context: dict[str, Any]) -> None:
         thread_ts=event.get("thread_ts") or ts,
     )
     docs = documents(event)
-    if docs and config.auto_docs is not None:
-        await _documents(services, config.auto_docs, place, docs, ts, origin)
+    if docs and here.auto_docs is not None:
+        problem = await record_documents(
+            desk,
+            config,
+            here.auto_docs,
+            place,
+            docs,
+            dedupe_key=f"upload-docs:{place.team}:{channel}:{ts}",
+            origin=origin,
+        )
+        if problem:
+            await _once(channels, slack, f"docs:{channel}:{ts}", place, problem)
     items = tuple(i for i in message_items(event) if i.meta.get("kind") == "file")
-    route = config.auto_images
-    if not items or route is None or services.xiangji is None:
+    route = here.auto_images
+    if not items or route is None or not config.xiangji:
         return
     try:
         request = message_request(
@@ -65,35 +78,17 @@ async def on_file_share(event: dict[str, Any], context: dict[str, Any]) -> None:
             origin,
             has_images=True,
             mode="upload",
-            engine=message_engine(services, route.engine),
+            engine=message_engine(config, route.engine),
         )
     except (LanguageError, UsageError) as exc:  # valid when set; say so if not now
-        await _once(services, f"bad-route:{channel}:{ts}", place, str(exc))
+        await _once(channels, slack, f"bad-route:{channel}:{ts}", place, str(exc))
         return
-    await record_message_work(
-        services, f"upload:{place.team}:{channel}:{ts}", place, request, items
-    )
-
-
-async def _documents(
-    services: Services,
-    route: Route,
-    place: Place,
-    files: list[dict[str, Any]],
-    ts: str,
-    origin: dict[str, str],
-) -> None:
-    """Documents posted in an auto-docs channel: one document task per message."""
-    key = f"{place.channel}:{ts}"
-    problem = await record_documents(
-        services, route, place, files, dedupe_key=f"upload-docs:{place.team}:{key}", origin=origin
-    )
-    if problem:
-        await _once(services, f"docs:{key}", place, problem)
+    await record_message_work(desk, f"upload:{place.team}:{channel}:{ts}", place, request, items)
 
 
 async def record_documents(
-    services: Services,
+    desk: TaskDesk,
+    config: SlackConfig,
     route: Route,
     place: Place,
     files: list[dict[str, Any]],
@@ -106,8 +101,8 @@ async def record_documents(
     made. Used by uploads to an auto-docs channel and by flag reactions."""
     provider = route.provider or "alibaba"
     try:
-        require_doc_provider(services, provider)
-        if provider == "alibaba" and services.links.public_url is None:
+        require_doc_provider(config, provider)
+        if provider == "alibaba" and config.public_url is None:
             raise UsageError(messages.no_public_url())
         source = lookup(route.source) if route.source else None
         target = lookup(route.target)
@@ -115,7 +110,8 @@ async def record_documents(
     except (UsageError, LanguageError) as exc:
         return str(exc)
     await record_task(
-        services,
+        desk,
+        config,
         dedupe_key=dedupe_key,
         place=place,
         provider=provider,
@@ -134,11 +130,9 @@ async def on_other_message() -> None:
     """Other channel messages need nothing from Tolk."""
 
 
-async def _once(services: Services, key: str, place: Place, text: str) -> None:
+async def _once(
+    channels: ChannelSettings, slack: AsyncWebClient, key: str, place: Place, text: str
+) -> None:
     """A short reply in the upload's thread, at most once per upload."""
-    if await services.store.get_setting("notice", key):
-        return
-    await services.store.put_setting("notice", key, True)
-    await services.slack.chat_postMessage(
-        channel=place.channel, thread_ts=place.thread_ts, text=text
-    )
+    if await channels.first_notice(key):
+        await slack.chat_postMessage(channel=place.channel, thread_ts=place.thread_ts, text=text)

@@ -14,19 +14,15 @@ import ipaddress
 import json
 import logging
 from collections.abc import Sequence
-from typing import TYPE_CHECKING
 
 from aiohttp import web
 
+from bot.core.fetch import FileTooLarge, read_at_most
 from bot.core.logs import Throttled
-from bot.engine.delivery import FileTooLarge, read_at_most
-from providers.alibaba.wire import parse_callback
-
-if TYPE_CHECKING:
-    from bot.wiring import Services
+from handlers.ports import CallbackSite, IPNetwork
+from providers.alibaba.spec import parse_callback
 
 log = logging.getLogger(__name__)
-IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
 
 MAX_CALLBACK_BYTES = 64 * 1024
 DOC_OPERATION = "alibaba.translate_doc"
@@ -55,22 +51,24 @@ def _trusted(address: str, trusted: Sequence[IPNetwork]) -> bool:
     return any(ip in network for network in trusted)
 
 
-def add_callback_routes(app: web.Application, services: Services) -> None:
-    allowed = frozenset(services.settings.alibaba.callback_ips if services.settings.alibaba else ())
+def add_callback_routes(app: web.Application, site: CallbackSite) -> None:
+    """Mount ``/callbacks/alibaba/…`` on ``app``, with the ports ``site`` holds."""
+    desk, links, config = site.desk, site.links, site.web_config
+    allowed = config.alibaba_callback_ips
 
     refused = Throttled(log)  # strangers can call this at any rate: a line a minute at most
 
     async def alibaba(request: web.Request) -> web.Response:
         task_id, token = request.match_info["task"], request.match_info["token"]
         unknown = web.json_response({"ok": False}, status=404)
-        source = client_address(request, services.settings.trusted_proxies)
+        source = client_address(request, config.trusted_proxies)
         if allowed and source not in allowed:
             refused("An Alibaba callback from %s was refused: not a listed address", source)
             return web.json_response({"ok": False}, status=403)
-        if not services.links.callback_valid(task_id, token):
+        if not links.callback_valid(task_id, token):
             refused("An Alibaba callback was refused: wrong token")
             return unknown
-        task = await services.store.get(task_id)
+        task = await desk.get(task_id)
         if task is None or task.operation != DOC_OPERATION:
             return unknown
         try:
@@ -83,9 +81,8 @@ def add_callback_routes(app: web.Application, services: Services) -> None:
             refused("An Alibaba callback named another Alibaba task")
             return unknown
         status = notice.status if notice else "unreadable"
-        if await services.store.wake(task_id, services.clock()):
+        if await desk.wake(task_id):
             log.info("task %s: Alibaba callback (%s); checking now", task_id, status)
-            services.poller.nudge()
         return web.json_response({"ok": True})
 
     app.router.add_post("/callbacks/alibaba/{task}/{token}", alibaba)

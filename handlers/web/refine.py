@@ -21,7 +21,7 @@ import json
 import logging
 import re
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable
 from typing import Any
 from urllib.parse import urlsplit
 
@@ -30,17 +30,12 @@ from aiohttp import web
 from bot.core import messages
 from bot.core.links import REFINE_SECONDS
 from bot.core.tasks import Item, Place, Task
-from bot.engine.delivery import host_allowed
-from bot.engine.operations.refine import EDITORS, OPERATION, image_label, refinable
-from bot.engine.work import result_filename
-from bot.wiring import Services, record_task
-from providers.xiangji.refine import EditorKeys, editor_origin, editor_url
+from handlers.ports import RefineSite
 
 log = logging.getLogger(__name__)
 
 ROUTE = "/refine/{task}/{index}/{user}/{lang}/{expires}/{sig}"
 MAX_RESULT_BYTES = 64 * 1024  # {name, url, requestId, all} for one image
-USED = "refine"  # setting namespace: digest of a link's signature → the refine task it made
 
 # Slack locale → the editor's UI language (seed part 九); English for the rest.
 _LOCALES = {"zh-cn": "CHS", "zh-tw": "CHT", "ja-jp": "JPN", "ko-kr": "KOR"}
@@ -52,12 +47,14 @@ def editor_language(locale: str | None) -> str:
     return _LOCALES.get(locale) or _LANGUAGE_PREFIXES.get(locale[:2], "ENG")
 
 
-def add_refine_routes(app: web.Application, services: Services) -> None:
+def add_refine_routes(app: web.Application, site: RefineSite) -> None:
+    """Mount the Refine page on ``app``, with the ports ``site`` holds."""
+
     async def page(request: web.Request) -> web.Response:
-        return await _page(services, request)
+        return await _page(site, request)
 
     async def result(request: web.Request) -> web.Response:
-        return await _result(services, request)
+        return await _result(site, request)
 
     app.router.add_get(ROUTE, page)
     app.router.add_post(ROUTE, result)
@@ -76,41 +73,34 @@ def _spent_key(signature: str) -> str:
     return hashlib.sha256(f"tolk refine link\n{signature}".encode()).hexdigest()[:32]
 
 
-async def _target(services: Services, request: web.Request) -> tuple[Task, int, str]:
+async def _target(site: RefineSite, request: web.Request) -> tuple[Task, int, str]:
     """The task and image a genuine, unexpired link points at, and its signature."""
     m = request.match_info
-    if not services.links.refine_link_valid(
+    if not site.links.refine_link_valid(
         m["task"], m["index"], m["user"], m["lang"], m["expires"], m["sig"]
     ):
         raise _Refused(403, messages.REFINE_LINK_INVALID)
-    task = await services.store.get(m["task"])
+    task = await site.desk.get(m["task"])
     index = int(m["index"])
-    if task is None or index not in dict(refinable(task)):
+    if task is None or index not in dict(site.refine.refinable(task)):
         raise _Refused(404, messages.REFINE_IMAGE_GONE)
     return task, index, m["sig"]
 
 
-async def _page(services: Services, request: web.Request) -> web.Response:
+async def _page(site: RefineSite, request: web.Request) -> web.Response:
     try:
-        task, index, signature = await _target(services, request)
-        if await services.store.get_setting(USED, _spent_key(signature)):
+        task, index, signature = await _target(site, request)
+        if await site.desk.link_used(_spent_key(signature)):
             raise _Refused(410, messages.REFINE_LINK_SPENT)
+        editor = site.refine.editor_page(task, request.match_info["lang"])
+        if editor is None:
+            raise _Refused(404, messages.REFINE_IMAGE_GONE)  # Xiangji is off now
     except _Refused as exc:
         return _html(exc.status, "Refine", f"<p>{html.escape(exc.message)}</p>")
-    settings = services.settings.xiangji
-    assert settings is not None  # refinable tasks exist only with Xiangji configured
-    editor = EDITORS[task.operation]
-    keys = EditorKeys(settings.user_key, settings.aigc_key, settings.text_trans_key)
-    src = editor_url(
-        settings.editor_url,
-        editor,
-        keys,
-        commit_time=int(services.clock()),
-        lang=request.match_info["lang"],
-    )
-    label = image_label(task, index).replace("`", "")
+    src = editor.src
+    label = site.refine.image_label(task, index).replace("`", "")
     config = {
-        "editorOrigin": editor_origin(settings.editor_url),
+        "editorOrigin": editor.origin,
         "idsMessage": editor.ids_message,
         "resultMessage": editor.result_message,
         "requestId": task.items[index].provider_id,
@@ -132,46 +122,45 @@ async def _page(services: Services, request: web.Request) -> web.Response:
     return _html(200, f"Refine {label}", body, csp=csp)
 
 
-async def _result(services: Services, request: web.Request) -> web.Response:
+async def _result(site: RefineSite, request: web.Request) -> web.Response:
     try:
-        task, index, signature = await _target(services, request)
-        _same_origin(services, request)
-        refined = await _refined_url(services, request, task, index)
+        task, index, signature = await _target(site, request)
+        _same_origin(site.web_config.public_url, request)
+        refined = await _refined_url(site, request, task, index)
     except _Refused as exc:
         return web.json_response({"error": exc.message}, status=exc.status)
     output = next(o for o in task.items[index].outputs if o.get("kind") == "image")
     if refined == output["url"]:
         return web.json_response({"status": "unchanged"})
     user = request.match_info["user"]
-    label = image_label(task, index)
-    name = result_filename(task, index, output)
-    refine, created = await record_task(
-        services,
+    label = site.refine.image_label(task, index)
+    name = site.refine.result_name(task, index, output)
+    refine, created = await site.desk.record(
         dedupe_key=f"refine:{_spent_key(signature)}",
         place=Place(task.place.team, task.place.channel, user, task.place.thread_ts),
         provider="xiangji",
-        operation=OPERATION,
+        operation=site.refine.operation,
         request={"by": user, "of": task.id, "index": index, "label": label, "name": name},
         items=(Item(source=refined, provider_id=task.items[index].provider_id),),
     )
     if not created:
         return web.json_response({"status": "already-sent", "task": refine.id}, status=409)
-    await services.store.put_setting(USED, _spent_key(signature), refine.id)
+    await site.desk.use_link(_spent_key(signature), refine.id)
     log.info(
         "task %s: refined image %d handed over; task %s posts it", task.id, index + 1, refine.id
     )
     return web.json_response({"status": "accepted", "task": refine.id}, status=202)
 
 
-def _same_origin(services: Services, request: web.Request) -> None:
+def _same_origin(public_url: str | None, request: web.Request) -> None:
     """A browser names the page that sent the POST: it must be ours."""
     origin = request.headers.get("Origin")
-    public = urlsplit(services.settings.public_url or "")
+    public = urlsplit(public_url or "")
     if origin is not None and origin != f"{public.scheme}://{public.netloc}":
         raise _Refused(403, messages.REFINE_FOREIGN_ORIGIN)
 
 
-async def _refined_url(services: Services, request: web.Request, task: Task, index: int) -> str:
+async def _refined_url(site: RefineSite, request: web.Request, task: Task, index: int) -> str:
     """The refined URL for this link's image, from the editor's documented message."""
     if request.content_type != "application/json":
         raise _Refused(415, messages.REFINE_NOT_JSON_TYPE)
@@ -182,13 +171,16 @@ async def _refined_url(services: Services, request: web.Request, task: Task, ind
         data: Any = json.loads(raw)
     except ValueError:
         raise _Refused(400, messages.REFINE_NOT_JSON) from None
-    editor = EDITORS[task.operation]
-    if not isinstance(data, dict) or data.get("name") != editor.result_message:
-        raise _Refused(400, messages.refine_wrong_message(editor.result_message))
-    return editor_result(data, task.items[index].provider_id, services.settings.allowed_file_hosts)
+    expected = site.refine.result_message(task)
+    if not isinstance(data, dict) or data.get("name") != expected:
+        raise _Refused(400, messages.refine_wrong_message(expected))
+    request_id = task.items[index].provider_id or ""  # a refinable image has one
+    return editor_result(data, request_id, site.refine.host_allowed)
 
 
-def editor_result(data: dict[str, Any], request_id: str, allowed_hosts: Sequence[str]) -> str:
+def editor_result(
+    data: dict[str, Any], request_id: str, host_allowed: Callable[[str], bool]
+) -> str:
     """The URL the editor's message (``{name, url, requestId, all}``, seed parts 九, 十一)
     gives as the result for ``request_id``, or ``_Refused``.
 
@@ -196,7 +188,8 @@ def editor_result(data: dict[str, Any], request_id: str, allowed_hosts: Sequence
     this image's id, ``all[request id]`` (every opened image's latest URL) — which must
     agree when both are there; and the URL itself, which names the request id as a whole
     path segment, as every Xiangji result URL does (``https://i.tosoiot.com/<date>/<id>/…``,
-    spec §5–6) and the emulator's stand-in editor (``<base>/i/<id>/r<n>.png``). A URL on an
+    Xiangji spec, 'Refinement editor') and the emulator's stand-in editor
+    (``<base>/i/<id>/r<n>.png``). A URL on an
     allowed host that is not this image's result — another task's image, any other file —
     is refused, whatever the message claims."""
     found: list[Any] = []
@@ -210,7 +203,7 @@ def editor_result(data: dict[str, Any], request_id: str, allowed_hosts: Sequence
     for url in found:
         if not isinstance(url, str) or urlsplit(url).scheme not in ("http", "https"):
             raise _Refused(400, messages.REFINE_NO_URL)
-        if not host_allowed(url, allowed_hosts):
+        if not host_allowed(url):
             _note_refused_host(url)
             raise _Refused(400, messages.REFINE_HOST_REFUSED)
     if len(set(found)) > 1:

@@ -527,6 +527,104 @@ async def test_list_for_user_after_reopen(backend: Backend, store: TaskStore) ->
     ]
 
 
+# --- cancellation ------------------------------------------------------------------------
+
+
+async def test_a_request_to_cancel_is_what_cancel_requests_reports(store: TaskStore) -> None:
+    await store.create_if_absent(make("TAAAA"))
+    await store.create_if_absent(make("TBBBB", created=11.0))
+    assert await store.cancel_requests(["TAAAA", "TBBBB"]) == {}
+    assert await store.request_cancel("TAAAA", "U1", 100.0)
+    assert await store.cancel_requests(["TAAAA", "TBBBB", "TZZZZ"]) == {"TAAAA": "U1"}
+    assert await store.cancel_requests([]) == {}
+
+
+async def test_the_first_request_to_cancel_stands(store: TaskStore) -> None:
+    await store.create_if_absent(make("TAAAA"))
+    assert await store.request_cancel("TAAAA", "U1", 100.0)
+    assert await store.request_cancel("TAAAA", "U2", 101.0)  # asked already: still true
+    assert await store.cancel_requests(["TAAAA"]) == {"TAAAA": "U1"}
+
+
+async def test_concurrent_requests_to_cancel_lose_none(store: TaskStore) -> None:
+    """The setting it replaces was read, changed and written back: two cancels at once
+    could lose one. Each request is now a write on its own task."""
+    names = [f"T{n:04d}" for n in range(30)]
+    for n, name in enumerate(names):
+        await store.create_if_absent(make(name, created=10.0 + n))
+    results = await asyncio.gather(
+        *(store.request_cancel(name, f"U{n}", 100.0) for n, name in enumerate(names))
+    )
+    assert all(results)
+    assert await store.cancel_requests(names) == {name: f"U{n}" for n, name in enumerate(names)}
+
+
+async def test_cancelling_an_unknown_or_settled_task_is_refused(store: TaskStore) -> None:
+    task, _ = await store.create_if_absent(make("TAAAA"))
+    await store.save(settle(task))
+    assert not await store.request_cancel("TAAAA", "U1", 100.0)
+    assert not await store.request_cancel("TZZZZ", "U1", 100.0)
+    assert await store.cancel_requests(["TAAAA", "TZZZZ"]) == {}
+
+
+async def test_a_running_steps_save_keeps_a_request_made_during_it(store: TaskStore) -> None:
+    await store.create_if_absent(make("TAAAA"))
+    [claimed] = await store.claim_due(100.0, limit=10, lease_seconds=30)
+    assert await store.request_cancel("TAAAA", "U1", 101.0)  # while the step runs
+    await store.save(claimed.but(polls=1))  # the step saves its own copy, twice
+    await store.save(claimed.but(lease_until=0.0, polls=1))
+    assert await store.cancel_requests(["TAAAA"]) == {"TAAAA": "U1"}
+
+
+async def test_a_request_to_cancel_does_not_make_the_task_due(store: TaskStore) -> None:
+    await store.create_if_absent(make("TAAAA", due=500.0))
+    assert await store.request_cancel("TAAAA", "U1", 100.0)
+    assert await store.claim_due(100.0, limit=10, lease_seconds=30) == []
+    assert await store.next_due_at() == 500.0
+
+
+async def test_a_request_to_cancel_survives_reopen(backend: Backend, store: TaskStore) -> None:
+    await store.create_if_absent(make("TAAAA"))
+    await store.create_if_absent(make("TBBBB", created=11.0))
+    assert await store.request_cancel("TBBBB", "U2", 100.0)
+    reopened = await backend.reopen()
+    assert await reopened.cancel_requests(["TAAAA", "TBBBB"]) == {"TBBBB": "U2"}
+
+
+async def test_a_request_to_cancel_goes_when_its_task_settles(
+    backend: Backend, store: TaskStore
+) -> None:
+    task, _ = await store.create_if_absent(make("TAAAA"))
+    assert await store.request_cancel("TAAAA", "U1", 100.0)
+    await store.save(settle(task))
+    assert await store.cancel_requests(["TAAAA"]) == {}
+    reopened = await backend.reopen()
+    assert await reopened.cancel_requests(["TAAAA"]) == {}
+    assert (await reopened.get("TAAAA")).settled  # the task itself stays
+
+
+async def test_sqlite_adopts_requests_to_cancel_kept_as_settings(tmp_path: Path) -> None:
+    """Before, a request to cancel was a setting (``cancel``, task id) → user, with an
+    index ``cancel``/``_recent``: a store opened on such a file moves them onto their
+    tasks and drops the settings."""
+    path = tmp_path / "tolk.sqlite"
+    old = await SqliteTaskStore.open(path)
+    await old.create_if_absent(make("TAAAA"))
+    done, _ = await old.create_if_absent(make("TBBBB", created=11.0))
+    await old.save(settle(done))
+    await old.put_setting("cancel", "TAAAA", "U1")
+    await old.put_setting("cancel", "TBBBB", "U2")
+    await old.put_setting("cancel", "_recent", {"TAAAA": "U1", "TBBBB": "U2"})
+    await old.close()
+    store = await SqliteTaskStore.open(path)
+    try:
+        assert await store.cancel_requests(["TAAAA", "TBBBB"]) == {"TAAAA": "U1"}
+        for key in ("TAAAA", "TBBBB", "_recent"):
+            assert await store.get_setting("cancel", key) is None
+    finally:
+        await store.close()
+
+
 # --- settings ----------------------------------------------------------------------------
 
 
@@ -732,6 +830,41 @@ async def test_pg_migrations_are_idempotent_and_run_once(pg_url: str) -> None:
         assert await reopened.get("TAAAA") is not None
     finally:
         await reopened.close()
+
+
+async def test_pg_requests_to_cancel_kept_as_settings_move_onto_their_tasks(
+    pg_url: str, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """Migration 2 on a database of version 1, whose requests to cancel were settings."""
+    from bot.core.storage import postgres
+
+    monkeypatch.setattr(postgres, "MIGRATIONS", postgres.MIGRATIONS[:1])
+    old = await postgres.PostgresTaskStore.open(pg_url)
+    try:
+        await old.create_if_absent(make("TAAAA"))
+        await old.create_if_absent(make("TBBBB", created=11.0))
+        await old.put_setting("cancel", "TAAAA", "U1")
+        await old.put_setting("cancel", "_recent", {"TAAAA": "U1"})
+    finally:
+        await old.close()
+    monkeypatch.undo()
+    store = await postgres.PostgresTaskStore.open(pg_url)
+    try:
+        assert await store.cancel_requests(["TAAAA", "TBBBB"]) == {"TAAAA": "U1"}
+        assert await store.get_setting("cancel", "TAAAA") is None
+        assert await store.get_setting("cancel", "_recent") is None
+    finally:
+        await store.close()
+
+
+async def test_pg_a_request_on_one_replica_is_seen_by_another(replicas: list[Any]) -> None:
+    a, b = replicas
+    await a.create_if_absent(make("TAAAA"))
+    [held] = await a.claim_due(100.0, limit=10, lease_seconds=30)
+    assert await b.request_cancel("TAAAA", "U1", 101.0)  # the command reached replica b
+    assert await a.cancel_requests(["TAAAA"]) == {"TAAAA": "U1"}
+    await a.save(held.but(lease_until=0.0, polls=1))  # the holder's save keeps it
+    assert await b.cancel_requests(["TAAAA"]) == {"TAAAA": "U1"}
 
 
 async def test_pg_exclusive_is_true_for_one_replica_at_a_time(replicas: list[Any]) -> None:

@@ -3,6 +3,7 @@ PostgreSQL (several replicas). One contract suite in tests runs on every impleme
 
 from __future__ import annotations
 
+from collections.abc import Collection
 from contextlib import AbstractAsyncContextManager
 from typing import Any, Protocol
 
@@ -39,6 +40,21 @@ class TaskStore(Protocol):
         A task leased to a running step is not touched; the wake applies when that
         step saves it with the lease released. False when the task is unknown or
         settled."""
+        ...
+
+    async def request_cancel(self, task_id: str, by: str, at: float) -> bool:
+        """Record, in one atomic write on the task's own record, that ``by`` asked at
+        ``at`` to cancel the unsettled task ``task_id``. The first request stands: a
+        second one (by anyone) changes nothing, and no request is lost to another. The
+        engine obeys it at the task's next step (``cancel_requests``); the request goes
+        with the task when it settles. False when the task is unknown or settled.
+
+        It does not make the task due: ``wake`` does that."""
+        ...
+
+    async def cancel_requests(self, task_ids: Collection[str]) -> dict[str, str]:
+        """Task id → who asked to cancel it, for the unsettled tasks of ``task_ids`` that
+        someone asked to cancel (one read for a whole status round)."""
         ...
 
     async def count_unsettled(self) -> dict[str, int]:

@@ -6,7 +6,8 @@ transaction under an advisory lock, so replicas starting together migrate once):
     schema_migrations(version int PRIMARY KEY, name text, applied_at timestamptz)
     tasks(id text PRIMARY KEY, dedupe_key text UNIQUE, channel text, user_id text,
           settled bool, next_poll_at float8, lease_until float8, lease_owner bigint,
-          wake_at float8, created_at float8, body jsonb)
+          wake_at float8, created_at float8, body jsonb,
+          cancel_by text, cancel_at float8)
     settings(namespace text, key text, value jsonb, updated_at timestamptz,
              PRIMARY KEY (namespace, key))
 
@@ -29,6 +30,10 @@ Wakes (``wake``): a task not leased is made due at once; a leased one keeps the 
 ``wake_at`` and it applies when the holder's save releases the lease (or when another
 replica claims the task after the holder died).
 
+Cancellation (``request_cancel``): one ``UPDATE`` of the task's own ``cancel_by`` and
+``cancel_at``, which no save overwrites (a save names the columns it writes); the first
+request stands, and the columns are cleared when the task settles.
+
 Needs a real session per connection (a direct connection or session pooling, not
 transaction pooling), for the advisory locks.
 """
@@ -40,7 +45,7 @@ import json
 import logging
 import random
 import zlib
-from collections.abc import AsyncIterator, Sequence
+from collections.abc import AsyncIterator, Collection, Sequence
 from contextlib import asynccontextmanager
 from typing import Any
 
@@ -87,6 +92,20 @@ MIGRATIONS: list[tuple[int, str, str]] = [
             updated_at timestamptz NOT NULL DEFAULT now(),
             PRIMARY KEY (namespace, key)
         );
+        """,
+    ),
+    (
+        2,
+        "cancellation on the task",
+        """
+        ALTER TABLE tasks ADD COLUMN cancel_by text, ADD COLUMN cancel_at double precision;
+        -- requests made before were settings ('cancel', task id) → user: onto their tasks
+        UPDATE tasks t SET cancel_by = s.value #>> '{}',
+                           cancel_at = extract(epoch FROM s.updated_at)
+        FROM settings s
+        WHERE s.namespace = 'cancel' AND s.key = t.id AND NOT t.settled
+          AND jsonb_typeof(s.value) = 'string';
+        DELETE FROM settings WHERE namespace = 'cancel';
         """,
     ),
 ]
@@ -163,6 +182,14 @@ FROM cur WHERE t.id = cur.id
 RETURNING t.id
 """
 
+# The first request stands: both columns are set together, only while cancel_by is empty.
+_REQUEST_CANCEL = """
+UPDATE tasks SET cancel_by = COALESCE(cancel_by, $2),
+                 cancel_at = CASE WHEN cancel_by IS NULL THEN $3 ELSE cancel_at END
+WHERE id = $1 AND NOT settled
+RETURNING id
+"""
+
 # Save modes (see PostgresTaskStore.save)
 _HOLDER, _OTHER = 1, 2
 
@@ -193,7 +220,9 @@ upd AS (
         wake_at = CASE
             WHEN i.settled OR (CASE WHEN i.mode = 1 THEN i.lease_until
                                     ELSE t.lease_until END) = 0
-            THEN NULL ELSE t.wake_at END
+            THEN NULL ELSE t.wake_at END,
+        cancel_by = CASE WHEN i.settled THEN NULL ELSE t.cancel_by END,
+        cancel_at = CASE WHEN i.settled THEN NULL ELSE t.cancel_at END
     FROM i
     WHERE t.id = i.id AND CASE
         WHEN i.mode = 1 THEN t.lease_until = i.held AND t.lease_owner = i.owner
@@ -242,7 +271,7 @@ async def _init_connection(conn: asyncpg.Connection) -> None:
     )
 
 
-async def migrate(conn: asyncpg.Connection) -> list[int]:
+async def migrate(conn: asyncpg.Connection | asyncpg.pool.PoolConnectionProxy) -> list[int]:
     """Apply the migrations this database lacks; return the versions applied.
 
     One transaction under an advisory lock: a replica that starts while another migrates
@@ -388,11 +417,12 @@ class PostgresTaskStore:
             held = self._held.get(task.id)
             if held is not None and task.lease_until in (0.0, held[0]):
                 ours[task.id] = held
+            mine = ours.get(task.id)
             values = (
                 *self._row(task),
-                _HOLDER if task.id in ours else _OTHER,
-                held[0] if task.id in ours else None,
-                held[1] if task.id in ours else None,
+                _HOLDER if mine is not None else _OTHER,
+                mine[0] if mine is not None else None,
+                mine[1] if mine is not None else None,
             )
             for col, value in zip(cols, values, strict=True):
                 col.append(value)
@@ -445,8 +475,22 @@ class PostgresTaskStore:
     async def wake(self, task_id: str, now: float) -> bool:
         return await self._pool.fetchval(_WAKE, task_id, now) is not None
 
+    async def request_cancel(self, task_id: str, by: str, at: float) -> bool:
+        return await self._pool.fetchval(_REQUEST_CANCEL, task_id, by, at) is not None
+
+    async def cancel_requests(self, task_ids: Collection[str]) -> dict[str, str]:
+        if not task_ids:
+            return {}
+        rows = await self._pool.fetch(
+            """SELECT id, cancel_by FROM tasks
+               WHERE id = ANY($1::text[]) AND cancel_by IS NOT NULL AND NOT settled""",
+            list(task_ids),
+        )
+        return {r["id"]: r["cancel_by"] for r in rows}
+
     async def next_due_at(self) -> float | None:
-        return await self._pool.fetchval(_NEXT_DUE)
+        due = await self._pool.fetchval(_NEXT_DUE)
+        return None if due is None else float(due)
 
     async def count_unsettled(self) -> dict[str, int]:
         rows = await self._pool.fetch(

@@ -1,9 +1,10 @@
 """The SQLite task store, on sqlitedict with JSON encoding (never pickle).
 
-Layout: tasks and their dedupe keys share one table (``task:<id>`` and ``key:<dedupe>``),
-so creating a task is one commit; settings live in a second file, because sqlitedict
-serialises all tables of one file through one connection and a commit on one table would
-wait on (and then lose) another table's open write.
+Layout: tasks, their dedupe keys and requests to cancel them share one table
+(``task:<id>``, ``key:<dedupe>``, ``cancel:<id>``), so creating a task is one commit and
+a cancellation goes with its task's settling in one commit; settings live in a second
+file, because sqlitedict serialises all tables of one file through one connection and a
+commit on one table would wait on (and then lose) another table's open write.
 
 The process keeps every unsettled task in memory: SQLite serves one process, so the
 memory copy is the working set and the file is the truth after a restart. Leases are
@@ -15,7 +16,7 @@ from __future__ import annotations
 import asyncio
 import json
 from collections import Counter
-from collections.abc import AsyncIterator
+from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
 from pathlib import Path
 from typing import Any
@@ -24,6 +25,8 @@ from sqlitedict import SqliteDict
 
 from bot.core.storage import WAITING
 from bot.core.tasks import Task, new_task_id
+
+_CANCEL = "cancel:"  # key prefix of a request to cancel a task (here and, once, in settings)
 
 
 def _open(path: Path, table: str) -> SqliteDict:
@@ -49,6 +52,7 @@ class SqliteTaskStore:
         self._keys: dict[str, str] = {}
         self._wakes: dict[str, float] = {}  # wakes that arrived during a lease
         self._creating: dict[str, Task] = {}  # written, commit in flight
+        self._cancels: dict[str, str] = {}  # unsettled task id → who asked to cancel it
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteTaskStore:
@@ -63,12 +67,32 @@ class SqliteTaskStore:
         return store
 
     def _load(self) -> None:
+        cancels: dict[str, str] = {}
         for key, value in self._db.items():
             if key.startswith("key:"):
                 self._keys[key[4:]] = value
+            elif key.startswith(_CANCEL):
+                cancels[key.removeprefix(_CANCEL)] = value["by"]
             elif not value.get("settled"):
                 task = Task.from_json(value).but(lease_until=0.0)
                 self._active[task.id] = task
+        self._cancels = {i: by for i, by in cancels.items() if i in self._active}
+        self._adopt_old_cancels()
+
+    def _adopt_old_cancels(self) -> None:
+        """Requests to cancel made before they were records of their own, as settings
+        (``cancel:<task id>`` → user, and an index ``cancel:_recent``): onto their tasks."""
+        old = [key for key in self._settings_db if key.startswith(_CANCEL)]
+        if not old:
+            return
+        for key in old:
+            task_id, by = key.removeprefix(_CANCEL), self._settings_db[key]
+            if task_id in self._active and task_id not in self._cancels and isinstance(by, str):
+                self._cancels[task_id] = by
+                self._db[key] = {"by": by, "at": None}
+            del self._settings_db[key]
+        self._db.commit()
+        self._settings_db.commit()
 
     async def _commit(self) -> None:
         """Group commit: wait until a commit covers every write queued so far.
@@ -133,6 +157,8 @@ class SqliteTaskStore:
             self._db["task:" + task.id] = task.to_json()
             if task.settled:
                 self._active.pop(task.id, None)
+                if self._cancels.pop(task.id, None) is not None:
+                    del self._db[_CANCEL + task.id]  # the request goes with its task
             else:
                 self._active[task.id] = task
         await self._commit()
@@ -160,6 +186,23 @@ class SqliteTaskStore:
         elif task.next_poll_at > now:
             self._active[task_id] = task.but(next_poll_at=now)  # memory is the working set
         return True
+
+    async def request_cancel(self, task_id: str, by: str, at: float) -> bool:
+        if task_id not in self._active:
+            return False
+        if task_id in self._cancels:  # the first request stands
+            return True
+        self._cancels[task_id] = by  # no await since the check: atomic on the event loop
+        self._db[_CANCEL + task_id] = {"by": by, "at": at}
+        try:
+            await self._commit()
+        except Exception:  # not durable: the caller says so
+            self._cancels.pop(task_id, None)
+            raise
+        return True
+
+    async def cancel_requests(self, task_ids: Collection[str]) -> dict[str, str]:
+        return {i: self._cancels[i] for i in task_ids if i in self._cancels}
 
     async def count_unsettled(self) -> dict[str, int]:
         return dict(Counter(str(t.state) for t in self._active.values()))

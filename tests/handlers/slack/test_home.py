@@ -83,6 +83,12 @@ class FakeQuota:
     async def read_all(self) -> dict[str, int | None]:
         return self.left
 
+    async def report(self, *, within: float = 2.0) -> str:
+        return ""
+
+    async def last_reading(self) -> dict[str, dict[str, float]]:
+        return {}
+
 
 async def test_home_lists_the_users_tasks_states_and_links(tolk, slack, xiangji):
     _, body = await tolk.command("/translate-image", f"zh>ko {xiangji.sample_url()}")
@@ -140,6 +146,9 @@ async def test_home_shows_quota_left_and_channel_settings(tolk, slack, xiangji):
 async def test_home_for_a_newcomer_and_a_failing_quota_read(tolk, slack):
     class Broken:
         async def read_all(self) -> dict[str, int | None]:
+            raise TimeoutError
+
+        async def last_reading(self) -> dict[str, dict[str, float]]:
             raise TimeoutError
 
     tolk.services.quota = None  # no quota service configured
@@ -278,3 +287,18 @@ def _assert_valid_home(view: dict[str, Any]) -> None:
         if block["type"] == "header":
             assert len(block["text"]["text"]) <= 150
     assert len(json.dumps(view)) < 250_000
+
+
+# --- the view on its ports ------------------------------------------------------------------
+
+
+async def test_the_view_leaves_out_tolks_own_housekeeping(ports) -> None:
+    done = await ports.add_task("TDONE", settled=True, state=State.DELIVERED)
+    await ports.desk.remove_results(done, by="U0ALICE", thread_ts=None)  # Alice's own click
+    view = await home.home_view(
+        ports.desk, ports.desk, ports.config, None, "U0ALICE", workspace_url=None
+    )
+    text = "\n".join(_texts(view["blocks"]))
+    assert "`TDONE` translate image — delivered" in text and "Recent (1)" in text
+    assert "Pending (0)" in text and "remove results" not in text
+    assert "Quota not available" in text

@@ -12,9 +12,13 @@ import pytest
 from PIL import Image
 from slack_sdk.errors import SlackApiError
 
+from bot.core import messages
+from bot.core.desk import REMOVE_RESULTS
+from bot.core.tasks import State
 from emulators.signed import block_actions_payload, event_body, interaction_body, post_signed
-from handlers.slack import actions
+from handlers.slack.actions import on_delete_results
 from tests.conftest import SIGNING_SECRET
+from tests.handlers.support import Ack
 
 
 def task_id_in(text: str) -> str:
@@ -57,7 +61,7 @@ async def press_delete(tolk, slack, task_id: str, message: dict[str, Any], user:
     )
     body = interaction_body(payload)
     status, text = await post_signed(tolk.session, tolk.events_url, SIGNING_SECRET, body)
-    await actions.settle()
+    await tolk.settle()  # the removal is a task: the engine runs it
     return status, text
 
 
@@ -248,3 +252,67 @@ async def test_the_emulator_lets_a_bot_delete_only_its_own_files(tolk, slack):
             await client.files_delete(file=file)
         assert caught.value.response["error"] == error
     assert file_id in slack.files
+
+
+# --- the listener on its ports: what is recorded, and when -------------------------------
+
+
+async def click_delete(ports, task_id: str, user: str) -> Ack:
+    body = {
+        "type": "block_actions",
+        "user": {"id": user},
+        "channel": {"id": "C0GENERAL"},
+        "container": {"channel_id": "C0GENERAL", "thread_ts": "1700000000.000100"},
+    }
+    ack = Ack()
+    ack.on_ack = ports.tasks  # what was recorded when Slack got its answer
+    await on_delete_results(ack, body, delete_button(task_id), ports.context())
+    assert ack.calls == [{}]
+    return ack
+
+
+async def test_a_press_records_the_removal_before_the_answer(ports, slack) -> None:
+    await ports.add_task("TDONE")
+    ack = await click_delete(ports, "TDONE", "U0ALICE")
+
+    removal = next(t for t in ack.seen if t.operation == REMOVE_RESULTS)
+    assert removal.items[0].source == "TDONE" and removal.request["by"] == "U0ALICE"
+    assert removal.place.channel == "C0GENERAL" and ports.nudges
+    assert deleting_calls(slack) == []  # the engine removes, not the listener
+
+    await click_delete(ports, "TDONE", "U0ALICE")  # a double click: the same removal
+    assert [t.id for t in await ports.tasks() if t.operation == REMOVE_RESULTS] == [removal.id]
+
+
+async def test_a_press_after_a_finished_removal_records_another(ports) -> None:
+    """The first removal left something (Slack refused a file): pressing again removes
+    again, even though the first removal's task is still in the store."""
+    await ports.add_task("TDONE")
+    (first,) = removals(await click_delete(ports, "TDONE", "U0ALICE"))
+    now = ports.clock()
+    await ports.store.save(
+        first.to(State.SUCCEEDED, now).to(State.DELIVERED, now).but(settled=True)
+    )
+    both = removals(await click_delete(ports, "TDONE", "U0ALICE"))
+    (second,) = [t for t in both if t.id != first.id]
+    assert not second.settled and second.items[0].source == "TDONE"
+    assert len(removals(await click_delete(ports, "TDONE", "U0ALICE"))) == 2  # under way
+
+
+def removals(ack: Ack) -> list:
+    return [t for t in ack.seen if t.operation == REMOVE_RESULTS]
+
+
+async def test_nothing_is_recorded_for_someone_else_or_results_already_gone(ports, slack) -> None:
+    await ports.add_task("TDONE")
+    await click_delete(ports, "TDONE", "U0BOB")
+    await ports.add_task("TGONE", dedupe_key="g", notes={"deleted_by": "U0ALICE"})
+    await click_delete(ports, "TGONE", "U0ALICE")
+    await click_delete(ports, "TNONE", "U0ALICE")
+
+    assert [t.operation for t in await ports.tasks()] == ["xiangji.translate_image"] * 2
+    not_yours, missing = slack.ephemerals("C0GENERAL")
+    assert not_yours["user"] == "U0BOB" and not_yours["text"] == messages.results_not_yours(
+        "TDONE", "U0ALICE"
+    )
+    assert missing["text"] == messages.results_task_missing("TNONE")
