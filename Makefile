@@ -23,13 +23,16 @@ test: install
 bench: install
 	$(UV) run --frozen python -m bench
 
+# ruff's lint rules and formatting, and mypy (its settings and strict packages are in
+# pyproject.toml). CI runs this before the tests.
 lint: install
 	$(UV) run --frozen ruff check .
 	$(UV) run --frozen ruff format --check .
+	$(UV) run --frozen mypy
 
 format: install
 	$(UV) run --frozen ruff format .
 	$(UV) run --frozen ruff check --fix .
 
 clean:
-	rm -rf .venv data/sandbox .pytest_cache
+	rm -rf .venv data/sandbox .pytest_cache .mypy_cache

@@ -12,6 +12,7 @@ import math
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from enum import StrEnum
+from typing import overload
 from urllib.parse import urlsplit
 
 from providers.alibaba.wire import CALLBACK_SOURCE_IPS
@@ -178,7 +179,12 @@ PROVIDER_RESULT_HOSTS = (
 def load_settings(env: Mapping[str, str]) -> Settings:
     """Build settings from ``env``; raise ``ConfigError`` naming what is wrong."""
 
+    @overload
+    def get(name: str) -> str | None: ...
+    @overload
+    def get(name: str, default: str) -> str: ...
     def get(name: str, default: str | None = None) -> str | None:
+        """``name``'s value, stripped; ``default`` when it is unset or blank."""
         value = env.get(name, "").strip()
         return value or default
 
@@ -403,19 +409,16 @@ def _callback_ips(value: str | None) -> tuple[str, ...]:
     return ips
 
 
-def _http_url(name: str, url: str | None) -> str:
-    assert url is not None
+def _http_url(name: str, url: str) -> str:
     parts = urlsplit(url)
     if parts.scheme not in ("http", "https") or not parts.netloc:
         raise ConfigError(f"{name} must be an http(s) URL, got {url!r}")
     return url.rstrip("/")
 
 
-def _base(url: str | None) -> str:
-    assert url is not None
+def _base(url: str) -> str:
     return url.rstrip("/")
 
 
-def _slack_api_url(url: str | None) -> str:
-    assert url is not None
+def _slack_api_url(url: str) -> str:
     return url if url.endswith("/") else url + "/"

@@ -56,7 +56,7 @@ class ConnectionGuard:
         self.body_seconds = body_seconds
         self.metrics = metrics
         self.server: Callable[[], asyncio.Protocol] | None = None  # aiohttp's, once set up
-        self.open: dict[asyncio.BaseTransport, _Guarded] = {}
+        self.open: dict[asyncio.Transport, _Guarded] = {}
         self.waiting: dict[_Guarded, None] = {}  # no request in progress, oldest first
         self._notes = {
             reason: Throttled(log, logging.INFO if "timeout" in reason else logging.WARNING)
@@ -70,19 +70,20 @@ class ConnectionGuard:
         assert self.server is not None, "the aiohttp server is not set up"
         return _Guarded(self, self.server)
 
-    def admit(self, conn: _Guarded) -> bool:
+    def admit(self, conn: _Guarded, transport: asyncio.Transport) -> bool:
         if len(self.open) >= self.max_connections:
             victim = next(iter(self.waiting), None)
             if victim is None:
                 self._closed("over_cap")
                 return False
             victim.cut("made_room")
-        self.open[conn.transport] = conn
+        self.open[transport] = conn
         self.waiting[conn] = None
         return True
 
     def forget(self, conn: _Guarded) -> None:
-        self.open.pop(conn.transport, None)
+        if conn.transport is not None:
+            self.open.pop(conn.transport, None)
         self.waiting.pop(conn, None)
 
     def _closed(self, reason: str) -> None:
@@ -116,7 +117,7 @@ class _Guarded(asyncio.Protocol):
         self.guard = guard
         self.server = server
         self.inner: asyncio.Protocol | None = None
-        self.transport: asyncio.BaseTransport | None = None
+        self.transport: asyncio.Transport | None = None
         self.in_request = False
         self.cut_reason: str | None = None
         self._headers: asyncio.TimerHandle | None = None
@@ -124,8 +125,12 @@ class _Guarded(asyncio.Protocol):
 
     # asyncio's side
     def connection_made(self, transport: asyncio.BaseTransport) -> None:
+        # ``loop.create_server`` gives a stream protocol a Transport (TCP or TLS); the
+        # base class is only what asyncio.Protocol's signature names.
+        if not isinstance(transport, asyncio.Transport):
+            raise TypeError(f"a stream transport was expected, got {type(transport).__name__}")
         self.transport = transport
-        if not self.guard.admit(self):
+        if not self.guard.admit(self, transport):
             transport.abort()
             return
         self.inner = self.server()

@@ -131,11 +131,11 @@ def describe(exc: BaseException) -> str:
     if isinstance(exc, aiohttp.WSServerHandshakeError):
         return f"the websocket handshake failed (HTTP {exc.status})"
     if isinstance(exc, aiohttp.ClientConnectorError):
-        error = exc.os_error
+        os_error = exc.os_error
         why = (
             "connection refused"
-            if isinstance(error, ConnectionRefusedError)
-            else error.strerror or str(error) or type(error).__name__
+            if isinstance(os_error, ConnectionRefusedError)
+            else os_error.strerror or str(os_error) or type(os_error).__name__
         )
         return f"cannot reach {exc.host}:{exc.port} ({why})"
     if isinstance(exc, TimeoutError):

@@ -1,7 +1,7 @@
 """A local Alibaba Cloud Machine Translation (alimt 2018-10-12) server for tests and demos.
 
-It speaks the wire format of ``/work/shared/providers/alibaba-mt.md`` and refuses what the
-real service refuses (§13). Signatures (V3 and V2) are checked by
+It speaks the wire format of the Alibaba MT spec (``alibaba-mt.md``) and refuses what the
+real service refuses ('What an emulator must check'). Signatures (V3 and V2) are checked by
 :mod:`emulators.alibaba_pop_verify` — the emulator's own code, never the client's signing.
 
 Routes on one server (``endpoint``)::
@@ -18,7 +18,7 @@ signature, date, nonce → version → action and method → QPS → scripted co
 
 Choices where the spec is silent ([inferred] in the spec):
 
-- POP gateway errors (§3 shape, ``Code`` a string): bad signature 400
+- POP gateway errors ('Common response / error format', ``Code`` a string): bad signature 400
   ``SignatureDoesNotMatch``; unknown key 404 ``InvalidAccessKeyId.NotFound``; replayed nonce
   400 ``SignatureNonceUsed``; skew 400 ``InvalidTimeStamp.Expired`` (see ``pop_verify`` for
   the rest); other version 400 ``InvalidVersion``; unknown action *or wrong method* 404
@@ -32,16 +32,17 @@ Choices where the spec is silent ([inferred] in the spec):
   ``translating`` right after the answer and waits for :meth:`finish`. ``FileUrl`` is
   fetched at creation. The file type comes from the URL path's extension when that is a
   supported type, else from the ``Content-Disposition`` filename. ``auto`` is refused as a
-  document or image language (text only, §12); ``zh-tw`` pairs only with ``zh``.
+  document or image language (text only, 'Language codes'); ``zh-tw`` pairs only with ``zh``.
 - ``ClientToken``: the same token for the same action within ``client_token_window``
   answers the original ``TaskId`` (document: ``Status`` ``ready``) whatever the other
   parameters are, and neither creates nor fetches anything.
-- Callback: the §8 JSON (``errCode`` 200, or the error code — an int when numeric;
-  ``translateFileUrl`` ``""`` on error), ``Content-Type: application/json``, sent once.
-- Image operations answer HTTP 200 with an integer body ``Code`` (§5 table); a task id that
-  does not exist is body ``Code`` 104. ``ImageData`` is ``"[]"`` for the first
-  ``image_pending_polls`` polls; the sources are fetched and rendered on the poll after
-  that. A failed element carries ``success: false`` and its ``errorCode``, without ``url``.
+- Callback: the JSON of 'Document callback' (``errCode`` 200, or the error code — an int when
+  numeric; ``translateFileUrl`` ``""`` on error), ``Content-Type: application/json``, sent once.
+- Image operations answer HTTP 200 with an integer body ``Code`` (the table in
+  'GetImageTranslateTask'); a task id that does not exist is body ``Code`` 104. ``ImageData`` is
+  ``"[]"`` for the first ``image_pending_polls`` polls; the sources are fetched and rendered on
+  the poll after that. A failed element carries ``success: false`` and its ``errorCode``,
+  without ``url``.
 - Seed 000 names every image code twice (101 ``System.RequestTimeOut`` … 113
   ``System.AccountNotActivatedOrInArrears``); which one the service puts on the wire is not
   documented. ``image_codes="system"`` spells every image-operation error — the body
@@ -91,20 +92,21 @@ GET_DOC = "GetDocTranslateTask"
 CREATE_IMAGE = "CreateImageTranslateTask"
 GET_IMAGE = "GetImageTranslateTask"
 VERSION = "2018-10-12"
-METHODS = {CREATE_DOC: "POST", GET_DOC: "GET", CREATE_IMAGE: "POST", GET_IMAGE: "POST"}  # §1
-DEFAULT_QPS = {CREATE_DOC: 5, GET_DOC: 5, CREATE_IMAGE: 3, GET_IMAGE: 3}  # §10
+# Alibaba MT spec: methods from 'Endpoints and transport', QPS from 'Limits'.
+METHODS = {CREATE_DOC: "POST", GET_DOC: "GET", CREATE_IMAGE: "POST", GET_IMAGE: "POST"}
+DEFAULT_QPS = {CREATE_DOC: 5, GET_DOC: 5, CREATE_IMAGE: 3, GET_IMAGE: 3}
 
 _LANGUAGE_CODES = (
     "zh en ja ko fr de es pt it ru ar tr id vi th pl "
     "ms nl hi fil my cs hu ro bg uk he fa sv da fi el yue zh-tw"
 )
-LANGUAGES = frozenset(_LANGUAGE_CODES.split())  # §12, without "auto" (text only)
+LANGUAGES = frozenset(_LANGUAGE_CODES.split())  # spec, 'Language codes', without "auto"
 IMAGE_SOURCES = frozenset({"zh", "en"})
 SCENES = frozenset({"general", "title", "description", "message", "medical", "social", "tech"})
 _DOC_TYPES = "doc docx xls xlsx csv ppt pptx txt srt html htm xml xhtml json xliff tmx dita md"
 _TEXT_TYPES = "txt md markdown csv html htm xhtml xml json srt xliff tmx dita"
 _MARKUP_TYPES = "html htm xhtml xml xliff tmx dita"
-DOC_TYPES = frozenset(_DOC_TYPES.split()) | {"markdown", "idml", "pdf"}  # §10
+DOC_TYPES = frozenset(_DOC_TYPES.split()) | {"markdown", "idml", "pdf"}  # spec, 'Limits'
 TEXT_TYPES = frozenset(_TEXT_TYPES.split())  # shown 'translated'; others are copied, pdf -> docx
 MARKUP_TYPES = frozenset(_MARKUP_TYPES.split())
 MAX_DOC_BYTES = 50 * 1024 * 1024
@@ -113,7 +115,9 @@ MAX_IMAGE_BYTES = 20 * 1024 * 1024
 MAX_IMAGES = 20
 EXTRA_KEYS = frozenset({"have_ocr", "without_text", "have_psd", "ignore_entity"})
 
-MESSAGES = {  # §3, §6, §7
+# Alibaba MT spec: 'Common response / error format', 'CreateDocTranslateTask',
+# 'GetDocTranslateTask'.
+MESSAGES = {
     "10009": "子账号没有权限",
     "10010": "账号没有开通服务",
     "10011": "子账号服务失败",
@@ -134,7 +138,7 @@ MESSAGES = {  # §3, §6, §7
     "InvalidVersion": "Specified parameter Version is not valid.",
     "Error": "Fail to get the page number of document.",
 }
-IMAGE_MESSAGES = {  # §5
+IMAGE_MESSAGES = {  # Alibaba MT spec, 'GetImageTranslateTask'
     101: "The request has timed out.",
     102: "A system error occurred.",
     103: "An error occurred while decoding the URL. Verify that the specified URL is encoded.",
@@ -221,7 +225,8 @@ class ImageTask:
 
 
 class ImageFailure(Exception):
-    """An image-operation error: HTTP 200 with the body ``Code`` (§3, §5) — the number, or
+    """An image-operation error: HTTP 200 with the body ``Code`` (Alibaba MT spec, 'Common
+    response / error format', 'GetImageTranslateTask') — the number, or
     its ``System.*`` name when ``spelling`` (else the emulator's ``image_codes``) says so."""
 
     def __init__(
@@ -256,7 +261,8 @@ class Faults(PopFaults):
     """Planned misbehaviour. ``action`` may be ``"*"`` to match every action. A scripted
     ``code`` of an image operation that is numeric (101–199) comes as HTTP 200 with that
     body ``Code`` (spelled as ``image_codes`` says), one of seed 000's ``System.*`` names
-    comes as HTTP 200 with that name; anything else in the §3 shape."""
+    comes as HTTP 200 with that name; anything else in the shape of 'Common response / error
+    format'."""
 
     def clear(self) -> None:
         super().clear()

@@ -2,10 +2,10 @@
 (:mod:`emulators.alibaba`) and MTS (:mod:`emulators.mts`).
 
 ``GET|POST /`` carries every action. Order of checks for a call: record → fault plan (delay,
-bare HTTP, malformed) → signature, date, nonce (:class:`PopVerifier`) → version → action
-and method → QPS → scripted code → the action. Refusals come in the POP error shape
-(alibaba-mt.md §3), ``Recommend`` naming the product; throttling is per action and per
-clock second (``qps``), HTTP 400 ``Throttling.User``.
+bare HTTP, malformed) → signature, date, nonce (:class:`PopVerifier`) → version → action and
+method → QPS → scripted code → the action. Refusals come in the POP error shape (Alibaba MT
+spec, 'Common response / error format'), ``Recommend`` naming the product; throttling is per
+action and per clock second (``qps``), HTTP 400 ``Throttling.User``.
 
 A subclass names its ``_version``, ``_methods`` (action → HTTP method), ``_default_qps``,
 ``_product`` and ``_refuse`` (its own messages); sets ``faults`` (a :class:`PopFaults`) and

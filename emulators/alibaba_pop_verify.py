@@ -1,8 +1,9 @@
 """Server-side verification of Alibaba Cloud POP (RPC-style) request signatures.
 
-This is the *emulators'* code, written from ``/work/shared/providers/alibaba-mt.md`` §2. It
-never imports the client's signing: a signing bug must not cancel itself out. Nothing here
-is specific to Machine Translation, so other POP emulators (MTS 2014-06-18, …) reuse it.
+This is the *emulators'* code, written from the Alibaba MT spec (``alibaba-mt.md``), 'Request
+signing'. It never imports the client's signing: a signing bug must not cancel itself out.
+Nothing here is specific to Machine Translation, so other POP emulators (MTS 2014-06-18, …)
+reuse it.
 
 Two schemes:
 

@@ -1,10 +1,11 @@
 """A local Alibaba Cloud MPS/MTS intelligent-production server (2014-06-18) for tests, the
 sandbox and benchmarks.
 
-It speaks ``/work/shared/providers/alibaba-mts.md`` and refuses what §9 says the service
-refuses. Signatures (ACS3 and V2) are checked by :mod:`emulators.alibaba_pop_verify` — the
-emulators' own code, never the client's signing. Results are written into an
-:class:`~emulators.oss.OssEmulator`, so a test can fetch them with presigned URLs.
+It speaks the Alibaba MTS spec (``alibaba-mts.md``) and refuses what its 'What an emulator must
+check' says the service refuses. Signatures (ACS3 and V2) are checked by
+:mod:`emulators.alibaba_pop_verify` — the emulators' own code, never the client's signing.
+Results are written into an :class:`~emulators.oss.OssEmulator`, so a test can fetch them with
+presigned URLs.
 
 ``GET|POST /`` — SubmitIProductionJob, QueryIProductionJob; parameters from the query (as the
 SDK sends them) or a form body.
@@ -14,40 +15,42 @@ date, nonce → version → action (and method) → QPS → scripted code → th
 
 Choices where the spec is silent ([inferred] there):
 
-- Error codes (alibaba-mt.md §3 shape, ``Recommend`` with ``product=mts``): a missing
-  ``FunctionName``/``Input``/``Output``/``JobId`` is 400 ``Missing<Name>``; an unknown function,
-  a bad ``oss://`` location, JobParams that are not a JSON object, a ``NotifyUrl`` that is not
-  ``mns://`` and an unknown pipeline are 400 ``InvalidParameter.<Name>``; another version 400
-  ``InvalidVersion``; another action 404 ``InvalidAction.NotFound``.
-- JobParams are parsed leniently (§9.3): strict JSON, or the seed's ``{mode:"gif"}`` with bare
-  keys; either way it must be an object. ``Input``/``Output`` must be
-  ``oss://<bucket>.oss-<region>.aliyuncs.com/<path>`` (``require_oss_host=False`` also takes
-  ``oss://<bucket>/<path>``). ``PipelineId`` is optional (a default pipeline is used) unless
-  ``require_pipeline``; with ``pipelines`` set it must be one of them.
-- Throttling (§2, §3, §9.7): per action and per clock second (``qps``, 100 each), HTTP 400
-  ``Throttling.User`` "Request was denied due to user flow control.".
-- States (§5) advance when the job is queried: with ``job_seconds`` set, ``Analysing`` from
-  half-way and finished at ``job_seconds`` (emulator clock); otherwise by poll count — the
-  first ``queued_polls`` queries answer ``Queuing``, the next ``analysing_polls`` answer
-  ``Analysing`` (``None``: until :meth:`finish`), then the job finishes. Every state is
-  already answered in the poll that reaches it.
-- Success (§9.5): the Output template is expanded (``{source}`` input stem, ``{timestamp}``
-  epoch seconds, ``{sequenceId}`` 0, 1, …, ``{resultType}`` ``zh``/``en``; a second file of a
-  template without ``{sequenceId}`` gets ``-1`` before its extension) and the objects are
-  put into the OSS emulator: PNG images for image functions (ImageCartoonize: the result and
-  the origin, like the seed), an SRT (or WebVTT for a ``.vtt`` template) for
-  CaptionExtraction (two with ``"sep": true``), a tiny MP4/WebM for video, a silent WAV for
-  audio, JSON for analysis functions — whose values are also inlined in ``Data``
-  (``BeatList``/``DownBeatList`` as documented; the other names are made up).
-  ``Result`` is ``{"Code":"Success","Data":"<json>","Message":"Successful."}`` with ``Data``
-  itself a JSON string, exactly as in §3.
+- Error codes (in the shape of the Alibaba MT spec's 'Common response / error format',
+  ``Recommend`` with ``product=mts``): a missing ``FunctionName``/``Input``/``Output``/``JobId``
+  is 400 ``Missing<Name>``; an unknown function, a bad ``oss://`` location, JobParams that are
+  not a JSON object, a ``NotifyUrl`` that is not ``mns://`` and an unknown pipeline are 400
+  ``InvalidParameter.<Name>``; another version 400 ``InvalidVersion``; another action 404
+  ``InvalidAction.NotFound``.
+- JobParams are parsed leniently ('What an emulator must check', item 3): strict JSON, or the
+  seed's ``{mode:"gif"}`` with bare keys; either way it must be an object. ``Input``/``Output``
+  must be ``oss://<bucket>.oss-<region>.aliyuncs.com/<path>`` (``require_oss_host=False`` also
+  takes ``oss://<bucket>/<path>``). ``PipelineId`` is optional (a default pipeline is used)
+  unless ``require_pipeline``; with ``pipelines`` set it must be one of them.
+- Throttling ('SubmitIProductionJob', 'QueryIProductionJob', 'What an emulator must check' item
+  7): per action and per clock second (``qps``, 100 each), HTTP 400 ``Throttling.User`` "Request
+  was denied due to user flow control.".
+- States ('Job state machine') advance when the job is queried: with ``job_seconds`` set,
+  ``Analysing`` from half-way and finished at ``job_seconds`` (emulator clock); otherwise by
+  poll count — the first ``queued_polls`` queries answer ``Queuing``, the next
+  ``analysing_polls`` answer ``Analysing`` (``None``: until :meth:`finish`), then the job
+  finishes. Every state is already answered in the poll that reaches it.
+- Success ('What an emulator must check', item 5): the Output template is expanded (``{source}``
+  input stem, ``{timestamp}`` epoch seconds, ``{sequenceId}`` 0, 1, …, ``{resultType}``
+  ``zh``/``en``; a second file of a template without ``{sequenceId}`` gets ``-1`` before its
+  extension) and the objects are put into the OSS emulator: PNG images for image functions
+  (ImageCartoonize: the result and the origin, like the seed), an SRT (or WebVTT for a ``.vtt``
+  template) for CaptionExtraction (two with ``"sep": true``), a tiny MP4/WebM for video, a
+  silent WAV for audio, JSON for analysis functions — whose values are also inlined in ``Data``
+  (``BeatList``/``DownBeatList`` as documented; the other names are made up). ``Result`` is
+  ``{"Code":"Success","Data":"<json>","Message":"Successful."}`` with ``Data`` itself a JSON
+  string, exactly as in 'QueryIProductionJob'.
 - Fail: ``Result`` is ``{"Code": <code>, "Message": <message>}`` without ``Data``. With
   ``require_input`` a job whose Input object is not in the OSS emulator fails
   ``InvalidInput.NotExist``; otherwise a sample input is made up.
 - ``UserData`` is echoed, ``"null"`` when none was given (the seed's quirk); ``Output`` is the
   unexpanded template; ``Result`` is absent until the job has finished.
-- An unknown JobId answers 200 with only ``RequestId`` and ``JobId`` (§3.1, ``unknown_job=
-  "empty"``) or 404 ``InvalidJobId.NotFound`` (``unknown_job="error"``).
+- An unknown JobId answers 200 with only ``RequestId`` and ``JobId`` ('Decoding `Result`',
+  ``unknown_job="empty"``) or 404 ``InvalidJobId.NotFound`` (``unknown_job="error"``).
 """
 
 from __future__ import annotations
@@ -73,9 +76,9 @@ SUBMIT = "SubmitIProductionJob"
 QUERY = "QueryIProductionJob"
 VERSION = "2014-06-18"
 QUEUING, ANALYSING, SUCCESS, FAIL = "Queuing", "Analysing", "Success", "Fail"
-DEFAULT_QPS = {SUBMIT: 100, QUERY: 100}  # §2, §3
+DEFAULT_QPS = {SUBMIT: 100, QUERY: 100}  # MTS spec, 'SubmitIProductionJob', 'QueryIProductionJob'
 
-#: §4, by the kind of output the emulator writes.
+#: MTS spec, 'Functions, JobParams and result examples', by the kind of output the emulator writes.
 KINDS: dict[str, str] = {
     "ImageCartoonize": "image",
     "ImageH2V": "image",
@@ -147,7 +150,8 @@ class Job:
 
     @property
     def result(self) -> str | None:
-        """``Result`` as Query answers it: JSON with ``Data`` JSON again (§3)."""
+        """``Result`` as Query answers it: JSON with ``Data`` JSON again (MTS spec,
+        'QueryIProductionJob')."""
         if self.state == SUCCESS:
             data = json.dumps(self.data, separators=(",", ":"))
             outer = {"Code": "Success", "Data": data, "Message": "Successful."}
@@ -395,7 +399,8 @@ def oss_parts(url: str) -> tuple[str, str]:
 
 
 def _lenient_object(text: str) -> dict[str, Any]:
-    """Strict JSON, or JSON with bare keys (``{mode:"gif"}``, §3.1); must be an object."""
+    """Strict JSON, or JSON with bare keys (``{mode:"gif"}``, MTS spec, 'Decoding `Result`');
+    must be an object."""
     for candidate in (text, _BARE_KEY.sub(r'\1"\2":', text)):
         try:
             value = json.loads(candidate)
@@ -407,8 +412,14 @@ def _lenient_object(text: str) -> dict[str, Any]:
     raise _invalid("JobParams", "it is not valid JSON.")
 
 
+def _fill(template: str, values: dict[str, str]) -> str:
+    """``template`` with each ``{placeholder}`` replaced by its value."""
+    return _PLACEHOLDER.sub(lambda m: values[m[1]], template)
+
+
 def output_keys(template_key: str, source: str, timestamp: int, kinds: list[str]) -> list[str]:
-    """One object key per output (``kinds`` are ``{resultType}`` values), §9.5."""
+    """One object key per output (``kinds`` are ``{resultType}`` values): MTS spec, 'What an
+    emulator must check', item 5."""
     keys: list[str] = []
     for sequence, result_type in enumerate(kinds):
         values = {
@@ -417,7 +428,7 @@ def output_keys(template_key: str, source: str, timestamp: int, kinds: list[str]
             "sequenceId": str(sequence),
             "resultType": result_type,
         }
-        key = _PLACEHOLDER.sub(lambda m, v=values: v[m[1]], template_key)
+        key = _fill(template_key, values)
         if key in keys:
             path = PurePosixPath(key)
             key = str(path.with_name(f"{path.stem}-{sequence}{path.suffix}"))
@@ -453,7 +464,8 @@ def render_outputs(
 
 
 def analysis(function: str, seed: int) -> dict[str, Any]:
-    if function == "AudioBeatDetection":  # §4: documented names
+    # BeatList, DownBeatList: as in the MTS spec, 'Functions, JobParams and result examples'.
+    if function == "AudioBeatDetection":
         beats = [round(0.5 * i + (seed % 7) / 100, 2) for i in range(1, 9)]
         return {"BeatList": beats, "DownBeatList": beats[::4]}
     if function == "MusicSegmentDetect":  # names made up: the spec gives none

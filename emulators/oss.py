@@ -1,8 +1,9 @@
 """A local OSS that serves objects to presigned GETs, for tests, the sandbox and benchmarks.
 
 It checks signatures with its **own** code (never ``providers.oss.presign``, so a presigning
-bug cannot cancel itself out), written from ``/work/shared/providers/alibaba-mts.md`` §7
-and §9.8: path-style URLs ``GET|HEAD /<bucket>/<key>`` on loopback, with
+bug cannot cancel itself out), written from the Alibaba MTS spec (``alibaba-mts.md``),
+'Getting outputs out of OSS' and 'What an emulator must check' item 8: path-style
+URLs ``GET|HEAD /<bucket>/<key>`` on loopback, with
 
 - **V4** query signatures (``x-oss-signature-version=OSS4-HMAC-SHA256``, ``x-oss-credential``,
   ``x-oss-date``, ``x-oss-expires``, ``x-oss-signature``): the canonical request is rebuilt

@@ -1,9 +1,8 @@
 """A local Rozetta file-translation server for tests, the sandbox and benchmarks.
 
-It speaks the wire format of ``/work/shared/providers/rozetta.md`` and refuses what the
-real service refuses (§9). It checks signatures with its own HMAC code — it never
-imports the client's or the wire module's signing — so a signing bug cannot cancel
-itself out.
+It speaks the wire format of the Rozetta spec (``rozetta.md``) and refuses what the real service
+refuses ('What an emulator must check'). It checks signatures with its own HMAC code — it never
+imports the client's or the wire module's signing — so a signing bug cannot cancel itself out.
 
 Routes on one server (``base_url``)::
 
@@ -21,8 +20,8 @@ Items walk ``done: false`` → ``true`` after ``done_after_polls`` polls that sh
 (``/all`` or their own ``/translate-result/{id}``), or at once with ``finish()``.
 Text files come back with every line prefixed ``[<lang>] ``; other files are copied.
 
-Not emulated: the callback endpoints (§3.5), the field list, and rate limiting other
-than ``faults.code(operation, 40103)``.
+Not emulated: the callback endpoints ('Callback URL management'), the field list, and rate
+limiting other than ``faults.code(operation, 40103)``.
 """
 
 from __future__ import annotations
@@ -54,9 +53,10 @@ DOWNLOADS = "downloads"
 OPERATIONS = (FILE_TRANSLATE, TRANSLATE_RESULT, TRANSLATE_RESULT_ALL, DOWNLOADS)
 
 MAX_NONCE = 9_223_372_036_854_775_807
-RETENTION_SECONDS = 14 * 24 * 3600  # §3.4: files are kept 14 days
+RETENTION_SECONDS = 14 * 24 * 3600  # Rozetta spec, 'Download': files are kept 14 days
 
-# §7: ISO 639-1 except the Chinese variants. The per-engine list is not public.
+# Rozetta spec, 'Languages': ISO 639-1 except the Chinese variants. The per-engine list
+# is not public.
 _LANGUAGE_CODES = (
     "ar bg bn cs da de el en es et fa fi fr he hi hr hu id it ja km ko lo lt lv mn ms my "
     "nb ne nl no pl pt ro ru si sk sl sr sv sw ta te th tl tr uk ur vi zh-CN zh-TW"
@@ -356,7 +356,7 @@ class RozettaEmulator(LoopbackServer):
         status = "failure" if failed and self.item_errors_fail_request else "success"
         return web.json_response({"status": status, "data": data})
 
-    # -- authentication (§2) --------------------------------------------------------
+    # -- authentication (Rozetta spec, 'Authentication') ----------------------------
 
     def _authenticate(self, request: web.Request) -> str:
         access_key = request.headers.get("accessKey", "").strip()
@@ -367,7 +367,7 @@ class RozettaEmulator(LoopbackServer):
         secret = self.keys.get(access_key)
         if secret is None:
             raise Refusal(40002)
-        signed = [unquote(request.raw_path)]  # path + query, decoded (§2)
+        signed = [unquote(request.raw_path)]  # path + query, decoded ('Authentication')
         if self.accept_encoded_signature:
             signed.append(request.raw_path)
         expected = [hmac_sha256_hex(secret, nonce + path) for path in signed]
@@ -383,7 +383,7 @@ class RozettaEmulator(LoopbackServer):
         self.last_nonce[access_key] = value
         return access_key
 
-    # -- upload (§3.1) --------------------------------------------------------------
+    # -- upload ('Upload files') ----------------------------------------------------
 
     async def _read_multipart(
         self, request: web.Request
@@ -512,7 +512,7 @@ class RozettaEmulator(LoopbackServer):
         self.translations[translation.id] = translation
         return translation
 
-    # -- state machine (§5) ---------------------------------------------------------
+    # -- state machine ('State machine (per TranslateItem)') ------------------------
 
     def _complete(self, item: _Item) -> None:
         if item.done or item.error:
@@ -566,7 +566,7 @@ class RozettaEmulator(LoopbackServer):
             "items": [self._item_json(i) for i in translation.items],
         }
 
-    # -- results (§3.2, §3.3) -------------------------------------------------------
+    # -- results ('One translation's result', 'All results') ------------------------
 
     async def _translate_result_all(
         self, _request: web.Request, access_key: str, _record: dict[str, Any]
@@ -588,7 +588,7 @@ class RozettaEmulator(LoopbackServer):
         failed = any(i.error for i in translation.items)
         return self._success(self._translation_json(translation), failed=failed)
 
-    # -- downloads (§3.4) -----------------------------------------------------------
+    # -- downloads ('Download') -----------------------------------------------------
 
     async def _downloads(
         self, request: web.Request, access_key: str, _record: dict[str, Any]
@@ -667,7 +667,7 @@ def _detect(text: str) -> str | None:
 
 
 def _count(content: bytes, engine: str) -> int:
-    """T-4OO counts words, T-3MT characters (§4)."""
+    """T-4OO counts words, T-3MT characters (Rozetta spec, 'Data model')."""
     text = _text_of(content)
     if text is None:
         return len(content) // 6 if engine == "t4oo" else len(content) // 2

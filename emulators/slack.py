@@ -632,6 +632,14 @@ class SlackEmulator:
                     return message, container
         return None
 
+    @classmethod
+    def _get(cls, channel: Channel, ts: Any) -> tuple[dict[str, Any], list[dict[str, Any]]]:
+        """``_find`` for a message known to be there (a thread's parent, one just found)."""
+        found = cls._find(channel, ts)
+        if found is None:
+            raise LookupError(f"no message {ts} in {channel.id}")
+        return found
+
     def _thread_parent(self, channel: Channel, thread_ts: Any) -> str | None:
         """Validate ``thread_ts`` as Slack does; a reply's ts resolves to its parent."""
         if not thread_ts:
@@ -680,7 +688,7 @@ class SlackEmulator:
         if parent_ts is None:
             channel.messages.append(message)
             return message
-        parent = self._find(channel, parent_ts)[0]
+        parent = self._get(channel, parent_ts)[0]
         message |= {"thread_ts": parent_ts, "parent_user_id": parent["user"]}
         replies = channel.replies.setdefault(parent_ts, [])
         replies.append(message)
@@ -800,7 +808,7 @@ class SlackEmulator:
         if request.content_type.startswith("multipart/"):
             form = await request.post()
             part = form.get("file") or next((v for v in form.values() if hasattr(v, "file")), None)
-            data = part.file.read() if hasattr(part, "file") else b""
+            data = part.file.read() if isinstance(part, web.FileField) else b""
         else:
             data = await request.read()
         call = Call(
@@ -1073,7 +1081,7 @@ class SlackEmulator:
         if channel.replies.get(message["ts"]):  # a parent with replies leaves a tombstone
             message.update(subtype="tombstone", text="This message was deleted.", files=[])
         else:
-            self._find(channel, message["ts"])[1].remove(message)
+            self._get(channel, message["ts"])[1].remove(message)
         return {"channel": channel.id, "ts": message["ts"]}
 
     @staticmethod
@@ -1126,7 +1134,7 @@ class SlackEmulator:
         if found is None:
             raise SlackError("thread_not_found")
         parent_ts = found[0].get("thread_ts", found[0]["ts"])
-        parent = self._find(channel, parent_ts)[0]
+        parent = self._get(channel, parent_ts)[0]
         items = [parent, *channel.replies.get(parent_ts, [])]
         page, cursor = self._page(items, a)
         if page and page[0] is not parent:
@@ -1297,7 +1305,7 @@ class SlackEmulator:
                 response_metadata={"messages": [f"[ERROR] {e}" for e in errors]},
             )
         view_id = view_id or f"V0EMU{self._next_id():06d}"
-        defaults = {
+        defaults: dict[str, Any] = {
             "blocks": [],
             "private_metadata": "",
             "callback_id": "",

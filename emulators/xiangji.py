@@ -1,7 +1,7 @@
 """A local Xiangji (象寄) server for tests and demos.
 
-It speaks the wire format of ``/work/shared/providers/xiangji.md`` and refuses what
-the real service would refuse (§13). It checks signatures with its own MD5 code —
+It speaks the wire format of the Xiangji spec (``xiangji.md``) and refuses what the real service
+would refuse ('What an emulator must check / do'). It checks signatures with its own MD5 code —
 it never imports the client's signing — so a signing bug cannot cancel itself out.
 
 Routes on one server (``base_url``)::
@@ -25,7 +25,7 @@ What seed 002 does not say Xiangji accepts is refused, with a code of the seed's
   the quota (五) are POST only; the Action endpoint takes GET or POST with a form body;
 * parameters: each Action accepts the ones the seed lists for it (``ACCEPTED``) and
   nothing else; the batch queries also take ``CommitTime``/``Sign``/a key, which public
-  clients send and the spec (§6.5) says are harmless;
+  clients send and the spec ('Batch result query') says are harmless;
 * ``CommitTime`` more than ``commit_skew`` seconds (600) from the emulator's clock;
 * batch ``Urls`` items that were not percent-encoded on their own (a raw ``://`` left
   after the form decoding): 103, "URL encoding error".
@@ -70,7 +70,7 @@ _LANGUAGE_CODES = (
     "AR BG BN CHS CHT CKB CSY DA DEU EL ENG ESP ET FA FI FIL FRA GU HE HI HUN ID ITA JPN JW "
     "KOR LT LV MR MS MY NLD NO PLK PT PTB ROM RUS SK SL SV SW TA TE TH TL TRK UK UR VIN"
 )
-LANGUAGES = frozenset(_LANGUAGE_CODES.split())  # §10
+LANGUAGES = frozenset(_LANGUAGE_CODES.split())  # Xiangji spec, 'Language codes'
 IMAGE_SOURCES = frozenset({"CHS", "CHT", "ENG", "JPN"})
 TEXT_LANGUAGES = LANGUAGES - {"BG"}
 MESSAGES = {
@@ -141,7 +141,8 @@ _IMAGE_OPTIONS = frozenset({"NeedWatermark", "NeedRmUrl", "Qos", "EngineType"})
 _MATTING = _SIGNED | {"ImgMattingKey", "Sync", "BgColor"}
 _FILES = frozenset({"file-base64", "file-stream"})
 _POLL = frozenset({"Action", "RequestIds"})
-#: Harmless on the batch queries (spec §6.5: public clients send them; nothing checks them).
+#: Harmless on the batch queries (Xiangji spec, 'Batch result query': public clients send
+#: them; nothing checks them).
 _POLL_TOLERATED = frozenset({"CommitTime", "Sign", "ImgTransKey", "ImgMattingKey"})
 #: (route, Action) → the parameters seed 002 lists for it; anything else is refused (104).
 ACCEPTED: dict[tuple[str, str], frozenset[str]] = {
@@ -261,13 +262,13 @@ class XiangjiEmulator(LoopbackServer):
         clock: Callable[[], float] = time.time,
     ) -> None:
         """``commit_skew``: how far ``CommitTime`` may be from ``clock`` (seconds; None:
-        not checked). The real window is undocumented (spec §3.1); 600 s is a guess in the
-        range such APIs use (Alibaba allows 900 s), tight enough that a day-old or
-        millisecond ``CommitTime`` is refused. ``max_skew`` is the refinement editor's
-        window (``editor.py``); when set it bounds the API's too, as it always did.
-        ``watermark_template``: the account has a watermark template on the web console,
-        so ``NeedWatermark`` (default 1, seed 二) adds one. ``text_cost``: text quota per
-        character by ``Type`` (default ``TEXT_COST``)."""
+        not checked). The real window is undocumented (spec, 'Standard scheme'); 600 s is a
+        guess in the range such APIs use (Alibaba allows 900 s), tight enough that a day-old or
+        millisecond ``CommitTime`` is refused. ``max_skew`` is the refinement editor's window
+        (``editor.py``); when set it bounds the API's too, as it always did.
+        ``watermark_template``: the account has a watermark template on the web console, so
+        ``NeedWatermark`` (default 1, seed 二) adds one. ``text_cost``: text quota per character
+        by ``Type`` (default ``TEXT_COST``)."""
         self.user_key = user_key
         self.keys = {
             1: img_trans_key,
@@ -279,7 +280,8 @@ class XiangjiEmulator(LoopbackServer):
             8: matting_key,
             9: video_trans_key,
         }
-        self.aigc_key = aigc_key  # the image editor's AigcKey (smart eraser), spec §3.3
+        # The image editor's AigcKey (smart eraser): Xiangji spec, 'Refinement-iframe scheme'.
+        self.aigc_key = aigc_key
         self.quota: dict[int, int] = (
             dict(quota)
             if quota is not None
@@ -886,7 +888,7 @@ class XiangjiEmulator(LoopbackServer):
 
 
 def _quota_failure(code: int, message: str | None = None) -> dict[str, Any]:
-    """The quota endpoint's lowercase envelope (spec §6.4), ``code`` a string."""
+    """The quota endpoint's lowercase envelope (Xiangji spec, 'Quota'), ``code`` a string."""
     return {"code": str(code), "msg": message or MESSAGES.get(code, "未知错误"), "data": None}
 
 

@@ -1,6 +1,7 @@
 """Stand-ins for Xiangji's browser refinement editors, served by :class:`XiangjiEmulator`.
 
-The real editors (seed parts 九–十一, spec §3.3) are pages a host embeds in an iframe:
+The real editors (seed 002 parts 九–十一, the refinement editors; Xiangji spec,
+'Refinement-iframe scheme') are pages a host embeds in an iframe:
 
     /image-editor/   image-translation refinement (``https://www.xiangjifanyi.com/image-editor/``)
     /koutu/          cutout refinement, one image at a time (``.../koutu/``)

@@ -10,7 +10,7 @@ from dataclasses import replace
 
 from bot.engine.quota import QuotaWatcher
 from providers.xiangji.wire import QUOTA_KEY_PARAMS, QUOTA_SERVICES
-from tests.handlers.test_home import home_text, open_home
+from tests.handlers.slack.test_home import home_text, open_home
 from tests.test_commands_e2e import task_id_in
 from tests.test_engines import parent_and_thread, tolk_without
 

@@ -35,14 +35,14 @@ class BotProcess:
         self.proc: subprocess.Popen[bytes] | None = None
 
     async def start(self, session: aiohttp.ClientSession) -> None:
-        out = self.log.open("ab")
-        self.proc = subprocess.Popen(
-            [sys.executable, "-m", "bot"],
-            env={"PATH": os.environ.get("PATH", ""), **self.env},
-            stdout=out,
-            stderr=subprocess.STDOUT,
-            cwd=Path(__file__).resolve().parent.parent,
-        )
+        with self.log.open("ab") as out:  # the child has its own copy of the descriptor
+            self.proc = subprocess.Popen(
+                [sys.executable, "-m", "bot"],
+                env={"PATH": os.environ.get("PATH", ""), **self.env},
+                stdout=out,
+                stderr=subprocess.STDOUT,
+                cwd=Path(__file__).resolve().parent.parent,
+            )
         url = f"http://127.0.0.1:{self.env['PORT']}/healthz"
         for _ in range(300):
             assert self.proc.poll() is None, self.log.read_text()[-3000:]

@@ -1,8 +1,9 @@
 """Languages: what people type, what each provider calls it, and which pairs work.
 
 Bot codes are ISO 639-1 (BCP-47 where a script or region matters: zh-TW, zh-HK, pt-BR). The
-provider columns follow /work/shared/providers/README.md §3 (with xiangji.md §10,
-alibaba-mt.md §12, rozetta.md §7). Pure: no I/O.
+provider columns follow the providers overview (``README.md``), 'Recommended language-code
+mapping', with the 'Language codes' of the Xiangji and Alibaba MT specs and the Rozetta spec's
+'Languages'. Pure: no I/O.
 
 Decisions:
 - A "?" cell of the mapping table is left out (None). Where a near language exists the error
@@ -434,7 +435,7 @@ def _code_problem(lang: Language, provider: str) -> str | None:
 def provider_code(lang: Language, provider: str) -> str:
     """The provider's own code for `lang`; LanguageError when the provider lacks it."""
     _check_names(provider)
-    code = getattr(lang, provider)
+    code: str | None = getattr(lang, provider)
     if code is None:
         others = [_PROVIDER_NAMES[p] for p in PROVIDERS if p != provider and getattr(lang, p)]
         extra = f" ({' and '.join(others)} can.)" if others else ""

@@ -2,7 +2,8 @@
 per-user pages that open Xiangji's editor (``/refine/…``, ``handlers/web/refine.py``).
 
 A Slack upload is private, so when a provider has to fetch one (Alibaba document
-translation takes only a ``FileUrl``) Tolk serves it itself under ``TOLK_PUBLIC_URL``::
+translation takes only a ``FileUrl``) Tolk serves it itself under ``TOLK_PUBLIC_URL``
+(the route is ``handlers/web/files.py``; this module only signs and checks)::
 
     /files/<task>/<item>/<expires>/<signature>/<name>
 
@@ -22,19 +23,11 @@ import contextlib
 import hashlib
 import hmac
 import logging
-import mimetypes
 import re
 import time
 from collections.abc import Callable
-from typing import TYPE_CHECKING, Any
+from typing import Any
 from urllib.parse import quote
-
-from aiohttp import web
-
-from bot.engine.delivery import DownloadFailed, DownloadRefused, FileTooLarge
-
-if TYPE_CHECKING:
-    from bot.wiring import Services
 
 log = logging.getLogger(__name__)
 
@@ -55,7 +48,8 @@ _FIELD = re.compile(r"[^\x00-\x1f\x7f]{1,255}")  # any signed part: bounded, pri
 
 
 def safe_name(name: str) -> str:
-    """A file name a provider accepts in a URL: ASCII, no spaces (Alibaba §6)."""
+    """A file name a provider accepts in a URL: ASCII, no spaces (Alibaba MT
+    spec, 'CreateDocTranslateTask')."""
     stem, dot, ext = name.rpartition(".")
     if not dot:
         stem, ext = name, ""
@@ -210,42 +204,3 @@ def _redact_record(record: logging.LogRecord) -> None:
             record.exc_text = redact_links(trace)  # formatters print exc_text as it is
     if record.stack_info:
         record.stack_info = redact_links(record.stack_info)
-
-
-def add_file_route(app: web.Application, services: Services) -> None:
-    links = services.links
-
-    async def serve(request: web.Request) -> web.StreamResponse:
-        task_id, index = request.match_info["task"], request.match_info["index"]
-        name = request.match_info["name"]
-        refused = web.Response(status=403, text="This link has expired or is not valid.\n")
-        if not links.file_link_valid(
-            task_id, index, request.match_info["expires"], request.match_info["sig"], name
-        ):
-            return refused
-        task = await services.store.get(task_id)
-        if task is None or task.settled or not index.isdigit() or int(index) >= len(task.items):
-            return refused
-        item = task.items[int(index)]
-        file_id = item.meta.get("file_id")
-        if item.meta.get("kind") != "slack-file" or not file_id:
-            return refused  # only a checked Slack file is ever served (issue 16)
-        try:
-            data = await services.delivery.download_slack_file(
-                item.source, limit=MAX_SERVED_BYTES, file_id=str(file_id)
-            )
-        except (DownloadRefused, FileTooLarge):
-            return refused
-        except DownloadFailed:
-            return web.Response(status=502, text="The file could not be read from Slack.\n")
-        log.info("task %s: served item %s (%d bytes) at its signed link", task_id, index, len(data))
-        return web.Response(
-            body=data,
-            content_type=mimetypes.guess_type(name)[0] or "application/octet-stream",
-            headers={
-                "Content-Disposition": f'attachment; filename="{name}"',
-                "Cache-Control": "no-store",
-            },
-        )
-
-    app.router.add_get("/files/{task}/{index}/{expires}/{sig}/{name}", serve)

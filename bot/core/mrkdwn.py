@@ -1,6 +1,6 @@
 """Text Tolk posts to Slack: escaped, never pinging a channel, within Block Kit's limits.
 
-Two layers. The message builders (``bot/core/messages.py``) ``escape`` every value that did
+Two layers. The message builders (``bot/core/messages/``) ``escape`` every value that did
 not come from Tolk (file names, provider messages, translations) and keep a person's own
 Slack markup (``person``). ``fit_call`` is the last word on every Web API call Tolk makes
 (``bot.core.slack_client.TolkWebClient`` runs it), so no message, whoever built it, can ping

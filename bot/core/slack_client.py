@@ -34,7 +34,7 @@ from bot.core.slack_retry import RateLimitRetry
 
 
 class TolkWebClient(AsyncWebClient):
-    async def api_call(  # type: ignore[override]
+    async def api_call(
         self,
         api_method: str,
         *,

@@ -66,7 +66,9 @@ class RateLimitRetry(AsyncRetryHandler):
 def rate_limited_for(exc: BaseException) -> float | None:
     """The ``Retry-After`` of a 429 the in-call retries gave up on (the step then waits
     that long before trying again); None for any other error."""
-    response = getattr(exc, "response", None)
-    if isinstance(exc, SlackApiError) and getattr(response, "status_code", None) == 429:
-        return retry_after_seconds(response.headers)
-    return None
+    if not isinstance(exc, SlackApiError):
+        return None
+    response = exc.response  # a SlackResponse; None where a test built the error bare
+    if response is None or getattr(response, "status_code", None) != 429:
+        return None
+    return retry_after_seconds(response.headers)

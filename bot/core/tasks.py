@@ -119,7 +119,7 @@ class Task:
 
     def to_json(self) -> dict[str, Any]:
         """What ``dataclasses.asdict`` gives, without its deep copies (3× faster)."""
-        return _plain(self)
+        return _plain_fields(self)
 
     @classmethod
     def from_json(cls, data: dict[str, Any]) -> Task:
@@ -144,6 +144,11 @@ def _plain(obj: Any) -> Any:
         return {k: _plain(v) for k, v in obj.items()}
     if isinstance(obj, tuple | list):
         return [_plain(v) for v in obj]
+    return _plain_fields(obj)
+
+
+def _plain_fields(obj: Any) -> dict[str, Any]:
+    """A dataclass instance as a dict of its fields, each made plain."""
     names = _FIELDS.get(type(obj))
     if names is None:
         names = _FIELDS[type(obj)] = tuple(f.name for f in fields(obj))

@@ -2,7 +2,7 @@
 
 Shared by every Alibaba RPC client (machine translation, MTS). Pure functions: the
 caller passes the date and nonce, so the worked examples of
-``/work/shared/providers/alibaba-mt.md`` §2.1 are known-answer tests.
+the Alibaba MT spec, 'V3 — ACS3-HMAC-SHA256', are known-answer tests.
 
 The canonical request signs ``host``, every ``x-acs-*`` header and ``content-type``
 when there is a body; callers may add more headers to sign (the SDK signs ``accept``

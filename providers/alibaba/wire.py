@@ -2,11 +2,13 @@
 parsers and error classification for the image and document task operations.
 
 Pure functions only; the spec is ``/work/shared/providers/alibaba-mt.md`` (section
-numbers below refer to it). Two error channels exist and both are read:
+titles below refer to it). Two error channels exist and both are read:
 
-- the POP error shape (§3): HTTP 4xx with a *string* ``Code`` (``"10025"``,
+- the POP error shape ('Common response / error format'): HTTP 4xx with a *string* ``Code``
+  (``"10025"``,
   ``"Throttling.User"``, ``"InvalidAccountStatus"``);
-- the image-task envelope (§4, §5): HTTP 200 with an *integer* body ``Code`` that is
+- the image-task envelope ('CreateImageTranslateTask', 'GetImageTranslateTask'): HTTP 200 with an
+  *integer* body ``Code`` that is
   an error whenever it is not 200 — the official SDK never looks, so we do.
 
 Classification: throttling, system errors and "file not accessible" are retryable;
@@ -21,6 +23,12 @@ from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
 from typing import Any
 
+from providers.alibaba.spec import CALLBACK_SOURCE_IPS as CALLBACK_SOURCE_IPS
+from providers.alibaba.spec import DOC_TYPES as DOC_TYPES
+from providers.alibaba.spec import MAX_DOC_BYTES as MAX_DOC_BYTES
+from providers.alibaba.spec import SCENES
+from providers.alibaba.spec import CallbackNotice as CallbackNotice
+from providers.alibaba.spec import parse_callback as parse_callback
 from providers.errors import ErrorKind, ProviderError, explain
 
 PROVIDER = "alibaba"
@@ -32,26 +40,15 @@ CREATE_IMAGE = "CreateImageTranslateTask"
 GET_IMAGE = "GetImageTranslateTask"
 METHODS = {CREATE_DOC: "POST", GET_DOC: "GET", CREATE_IMAGE: "POST", GET_IMAGE: "POST"}
 
-SCENES = ("general", "title", "description", "message", "medical", "social", "tech")
 MAX_IMAGE_URLS = 20
 IMAGE_SOURCES = frozenset({"zh", "en"})
-#: §10: what document translation accepts, by file extension.
-_DOC_TYPES = "doc docx xls xlsx csv ppt pptx txt srt html htm xml xhtml json xliff tmx dita md"
-DOC_TYPES = frozenset([*_DOC_TYPES.split(), "markdown", "idml", "pdf"])
-MAX_DOC_BYTES = 50 * 1024 * 1024
-#: §8: where Alibaba's callbacks come from.
-CALLBACK_SOURCE_IPS = (
-    "59.82.61.52",
-    "203.119.241.30",
-    "203.119.241.98",
-    "59.82.84.90",
-    "203.119.241.56",
-    "59.82.61.75",
-)
+# SCENES, DOC_TYPES, MAX_DOC_BYTES, CALLBACK_SOURCE_IPS and the callback's shape are in
+# ``providers.alibaba.spec``: the handlers validate against them too.
 
 DONE, ERROR = "translated", "error"
 
-#: English meaning of every documented code (§5, §6, §7).
+#: English meaning of every documented code ('GetImageTranslateTask', 'CreateDocTranslateTask',
+#: 'GetDocTranslateTask').
 MEANINGS: dict[str, str] = {
     "101": "the request timed out",
     "102": "system error",
@@ -124,14 +121,16 @@ def describe(code: str, provider_message: Any = None, redact: Iterable[str] = ()
 
 
 def throttle_wait(now: float) -> float:
-    """§3: once throttled in minute T an API answers again in minute T+1."""
+    """'Common response / error format': once throttled in minute T an API answers again in minute
+    T+1."""
     return 60.0 - (now % 60.0) + 0.5
 
 
 def error_from(
     status: int, body: Any, operation: str, *, now: float = 0.0, redact: Iterable[str] = ()
 ) -> ProviderError:
-    """A ProviderError for a refused call (§3), or for a body that makes no sense."""
+    """A ProviderError for a refused call ('Common response / error format'), or for a body that
+    makes no sense."""
     code = str(body.get("Code", "")) if isinstance(body, Mapping) else ""
     if not code:
         kind = ErrorKind.RETRYABLE if status >= 500 else ErrorKind.PERMANENT
@@ -249,7 +248,8 @@ class ImageTask:
 
     @property
     def done(self) -> bool:
-        """§5 (inferred): finished when there is one element per submitted URL."""
+        """'GetImageTranslateTask' (inferred): finished when there is one element per submitted
+        URL."""
         return len(self.elements) >= self.expected
 
 
@@ -301,7 +301,8 @@ def parse_created_image(
 def parse_image_task(
     status: int, body: Any, expected: int, *, now: float = 0.0, redact: Iterable[str] = ()
 ) -> ImageTask:
-    """``Data.ImageData`` is a JSON *string* of an array (§5); empty while pending."""
+    """``Data.ImageData`` is a JSON *string* of an array ('GetImageTranslateTask'); empty while
+    pending."""
     data = _envelope(status, body, GET_IMAGE, now, redact)
     raw = data.get("ImageData")
     if raw in (None, ""):
@@ -321,26 +322,3 @@ def _element(obj: Mapping[str, Any]) -> ImageElement:
     url = _str(obj.get("url"))
     success = obj.get("success") is True and code == "200" and url is not None
     return ImageElement(str(obj.get("sourceUrl", "")), url, success, code, raw=obj)
-
-
-@dataclass(frozen=True)
-class CallbackNotice:
-    """§8: what Alibaba POSTs to ``CallbackUrl``. Only a hint: the status query that
-    follows is the truth."""
-
-    task_id: str
-    status: str
-    error_code: str | None
-    file_url: str | None
-
-
-def parse_callback(body: Any) -> CallbackNotice | None:
-    if not isinstance(body, Mapping) or not isinstance(body.get("task_id"), str):
-        return None
-    code = body.get("errCode")
-    return CallbackNotice(
-        task_id=body["task_id"],
-        status=str(body.get("status") or ""),
-        error_code=None if code in (None, 200, "200") else str(code),
-        file_url=_str(body.get("translateFileUrl")),
-    )

@@ -1,11 +1,13 @@
 """Thin async client for Alibaba Cloud MPS/MTS intelligent production (2014-06-18), on the
 application's shared ``aiohttp.ClientSession`` and the shared Alibaba POP signing
 (``providers.alibaba.rpc.AlibabaRpc``, ACS3-HMAC-SHA256). Both operations are a ``POST /``
-with the parameters in the query and an empty body, as the official SDK sends them (§2, §3).
+with the parameters in the query and an empty body, as the official SDK sends them (MTS spec,
+'SubmitIProductionJob', 'QueryIProductionJob').
 
 Everything is checked before it is sent (function name, ``oss://`` locations, JobParams
 JSON): a mistake costs no call. ``pace`` is awaited before every call — pass a token
-bucket's ``acquire`` to stay under the 100-per-second limit (alibaba-mts.md §2, §3).
+bucket's ``acquire`` to stay under the 100-per-second limit (MTS spec, 'SubmitIProductionJob',
+'QueryIProductionJob').
 
 Every failure is a ``ProviderError`` (taxonomy in ``providers.mts.wire``); messages never
 contain a key or a signature.

@@ -1,24 +1,29 @@
 """Alibaba Cloud MPS/MTS (2014-06-18) intelligent-production wire format: parameters,
 checks, parsers and error classification for SubmitIProductionJob and QueryIProductionJob.
 
-Pure functions only; the spec is ``/work/shared/providers/alibaba-mts.md`` (section numbers
-below refer to it) plus ``alibaba-mt.md`` §2, §3 for the shared POP signing and error shape.
+Pure functions only; the spec is ``/work/shared/providers/alibaba-mts.md`` (section titles
+below refer to it) plus ``alibaba-mt.md`` ('Request signing', 'Common response / error format') for
+the shared POP signing and error shape.
 
-- §2: Submit takes ``FunctionName``, ``Input``, ``Output`` (an ``oss://`` *template*),
+- 'SubmitIProductionJob': Submit takes ``FunctionName``, ``Input``, ``Output`` (an ``oss://``
+  *template*),
   optional ``JobParams`` (a JSON string), ``PipelineId``, ``UserData``, ``NotifyUrl`` (an
   ``mns://`` queue, not a webhook), ``ModelId``, ``ScheduleParams``; it answers ``JobId``.
-- §3: Query answers strings only; ``Result`` is JSON whose ``Data`` is JSON again (§3.1),
+- 'QueryIProductionJob': Query answers strings only; ``Result`` is JSON whose ``Data`` is JSON again
+  ('Decoding `Result`'),
   ``{"result": [{"file": "<key in the Output bucket>"}, …]}``. Tolerated quirks: ``UserData``
   ``"null"``, ``JobParams`` that is not strict JSON, an unknown job answered with only
   ``RequestId`` and ``JobId`` (``IProductionJob.missing``: treat as "not yet visible" for a
   grace period after submitting, then as gone — the caller knows when it submitted).
 - Both operations are ``POST /`` with every parameter in the query and an empty body, as
-  the official SDK sends them (§2, §3 [sdk]) — ``METHODS`` and ``IN_QUERY``.
+  the official SDK sends them ('SubmitIProductionJob', 'QueryIProductionJob' [sdk]) — ``METHODS``
+  and ``IN_QUERY``.
 
-Error taxonomy (§6, codes [inferred] — general Alibaba/MPS conventions):
+Error taxonomy ('Errors', codes [inferred] — general Alibaba/MPS conventions):
 
 - RETRYABLE: ``Throttling*``, ``ServiceUnavailable*``, ``InternalError*``, HTTP 5xx, bodies
-  that make no sense. Throttling carries ``retry_after`` 1 s (the limit is per second, §2).
+  that make no sense. Throttling carries ``retry_after`` 1 s (the limit is per second,
+  'SubmitIProductionJob').
 - QUOTA: codes naming arrears, quota, an unactivated service or the account status
   (``*Arrears*``, ``*Quota*``, ``*NotActivated*``, ``*NotOpen*``, ``InvalidAccountStatus``…).
 - PERMANENT: everything else — ``InvalidParameter*``, ``Missing*``, ``InvalidInput*``,
@@ -27,7 +32,8 @@ Error taxonomy (§6, codes [inferred] — general Alibaba/MPS conventions):
   :func:`job_failure`.
 
 Output templates (``ALIBABA_MTS_OUTPUT``): MTS itself expands ``{source}``, ``{timestamp}``,
-``{sequenceId}`` and, for CaptionExtraction, ``{resultType}`` (§2). Tolk adds two of its own,
+``{sequenceId}`` and, for CaptionExtraction, ``{resultType}`` ('SubmitIProductionJob'). Tolk adds
+two of its own,
 expanded before sending by :func:`expand_output`: ``{task}`` (Tolk's task id, made safe for
 an object key) and ``{function}`` (the FunctionName). A template ending in ``/`` is a folder:
 ``{task}/{source}-{timestamp}-{sequenceId}.<ext>`` is appended, ``<ext>`` chosen by function.
@@ -35,7 +41,6 @@ an object key) and ``{function}`` (the FunctionName). A template ending in ``/``
 
 from __future__ import annotations
 
-import difflib
 import json
 import re
 from collections.abc import Iterable, Mapping
@@ -44,39 +49,25 @@ from typing import Any
 from urllib.parse import unquote, urlsplit
 
 from providers.errors import ErrorKind, ProviderError, explain
+from providers.mts.spec import FUNCTIONS as FUNCTIONS
+from providers.mts.spec import (
+    check_function,
+    check_function_params,
+    check_job_params,
+    check_location,
+)
 from providers.oss.presign import OssObject, split_oss_url
 
 PROVIDER = "mts"
 VERSION = "2014-06-18"
 SUBMIT = "SubmitIProductionJob"
 QUERY = "QueryIProductionJob"
-METHODS = {SUBMIT: "POST", QUERY: "POST"}  # §2, §3 [sdk]
+METHODS = {SUBMIT: "POST", QUERY: "POST"}  # 'SubmitIProductionJob', 'QueryIProductionJob' [sdk]
 IN_QUERY = True  # parameters in the query of the POST, empty body [sdk]
 
 QUEUING, ANALYSING, SUCCESS, FAIL = "Queuing", "Analysing", "Success", "Fail"
-STATES = (QUEUING, ANALYSING, SUCCESS, FAIL)  # §3 [seed]
+STATES = (QUEUING, ANALYSING, SUCCESS, FAIL)  # 'QueryIProductionJob' [seed]
 
-#: §4: the seed's list, then the functions newer documentation adds.
-FUNCTIONS: tuple[str, ...] = (
-    "VideoH2V",
-    "VideoDelogo",
-    "Cover",
-    "VideoClip",
-    "ImageH2V",
-    "ImageDelogo",
-    "CaptionExtraction",
-    "VideoDetext",
-    "VideoGreenScreenMatting",
-    "MusicSegmentDetect",
-    "AudioMixing",
-    "AudioBeatDetection",
-    "ImageCartoonize",
-    "AudioQualityAssessment",
-    "VideoSplit",
-    "ImageMatting",
-    "FaceBeauty",
-    "SpeechDenoise",
-)
 #: The file extension Tolk gives outputs of a folder template, by function [inferred].
 EXTENSIONS: dict[str, str] = {
     "ImageCartoonize": "jpg",
@@ -144,7 +135,8 @@ def describe(code: str, provider_message: Any = None, redact: Iterable[str] = ()
 def error_from(
     status: int, body: Any, operation: str, *, redact: Iterable[str] = ()
 ) -> ProviderError:
-    """A ProviderError for a refused call (alibaba-mt.md §3 shape), or a senseless body."""
+    """A ProviderError for a refused call (the shape of the Alibaba MT spec's 'Common response /
+    error format'), or a senseless body."""
     code = str(body.get("Code", "")) if isinstance(body, Mapping) else ""
     if not code:
         kind = ErrorKind.RETRYABLE if status >= 500 else ErrorKind.PERMANENT
@@ -169,77 +161,13 @@ def _object(status: int, body: Any, operation: str, redact: Iterable[str]) -> Ma
 
 
 # ----------------------------------------------------------------------- checks
-
-
-def check_function(name: str) -> str:
-    """``name`` if it is a documented FunctionName (§4), else ValueError naming close ones."""
-    if name in FUNCTIONS:
-        return name
-    by_lower = {f.lower(): f for f in FUNCTIONS}
-    close = [by_lower[name.lower()]] if name.lower() in by_lower else []
-    close += [
-        by_lower[m]
-        for m in difflib.get_close_matches(name.lower(), list(by_lower), n=3, cutoff=0.6)
-        if by_lower[m] not in close
-    ]
-    hint = f"did you mean {' or '.join(close)}?" if close else f"known: {', '.join(FUNCTIONS)}"
-    raise ValueError(f"unknown MTS function {name!r}; {hint}")
-
-
-def check_job_params(text: str) -> dict[str, Any]:
-    """JobParams as a dict, or ValueError saying what is wrong and where."""
-    if not text.strip():
-        return {}
-    try:
-        value = json.loads(text)
-    except json.JSONDecodeError as exc:
-        hint = ""
-        if exc.msg.startswith("Expecting property name"):
-            hint = ' (keys need double quotes: {"Model": "gif"})'
-        raise ValueError(
-            f"JobParams is not valid JSON: {exc.msg} at line {exc.lineno}, column {exc.colno}{hint}"
-        ) from None
-    except (ValueError, RecursionError):  # a number thousands of digits long, or deep nesting
-        raise ValueError("JobParams nests too deeply or holds a number too long") from None
-    if not isinstance(value, dict):
-        raise ValueError(f"JobParams must be a JSON object {{…}}, not {_json_type(value)}")
-    return value
-
-
-def check_function_params(function: str, params: Mapping[str, Any]) -> None:
-    """The documented constraints of §4 (CaptionExtraction, VideoDetext); others pass."""
-    if function == "CaptionExtraction":
-        fps = params.get("fps")
-        if fps is not None and (type(fps) is not int or not 2 <= fps <= 10):
-            raise ValueError("JobParams.fps must be an integer from 2 to 10")
-        if "sep" in params and not isinstance(params["sep"], bool):
-            raise ValueError("JobParams.sep must be true or false")
-        if "roi" in params and not _is_boxes(params["roi"], size=2, count=2):
-            raise ValueError("JobParams.roi must be [[top, bottom], [left, right]]")
-    if function == "VideoDetext" and "Text" in params:
-        text = params["Text"]
-        if not _is_boxes(text, size=4) or not 1 <= len(text) <= 2:
-            raise ValueError("JobParams.Text must be one or two boxes [[x, y, w, h], …]")
-
-
-def _is_boxes(value: Any, *, size: int, count: int | None = None) -> bool:
-    if not isinstance(value, list) or (count is not None and len(value) != count):
-        return False
-    return all(
-        isinstance(box, list)
-        and len(box) == size
-        and all(isinstance(n, int | float) and not isinstance(n, bool) for n in box)
-        for box in value
-    )
-
-
-def _json_type(value: Any) -> str:
-    names = {list: "a list", str: "a string", bool: "a boolean", type(None): "null"}
-    return names.get(type(value), "a number")
+# FUNCTIONS and the checks of a command (check_function, check_job_params,
+# check_function_params, check_location) are in ``providers.mts.spec``.
 
 
 def parse_oss_url(text: str) -> OssObject:
-    """``oss://bucket[.oss-<region>.aliyuncs.com]/key`` → ``(bucket, key)`` (§2, §7).
+    """``oss://bucket[.oss-<region>.aliyuncs.com]/key`` → ``(bucket, key)`` ('SubmitIProductionJob',
+    'Getting outputs out of OSS').
 
     Also reads the ``{"Bucket": …, "Object": …}`` JSON form older MPS operations use
     [inferred: the iProduction pages only show URLs]."""
@@ -254,17 +182,6 @@ def parse_oss_url(text: str) -> OssObject:
         raise ValueError('an OSS location in JSON needs "Bucket" and "Object"')
     bucket, _, key = split_oss_url(stripped, strict=True)
     return OssObject(bucket, key)
-
-
-def check_location(text: str, what: str) -> str:
-    """``Input``/``Output``: an ``oss://`` URL naming a bucket and an object (ValueError)."""
-    try:
-        _, _, key = split_oss_url(text, strict=True)
-    except ValueError as exc:
-        raise ValueError(f"{what} must be oss://bucket[.host]/object: {exc}") from None
-    if not key or key.endswith("/"):
-        raise ValueError(f"{what} names no object (it ends at a folder)")
-    return text.strip()
 
 
 def expand_output(
@@ -310,7 +227,7 @@ def submit_params(
     model_id: str | None = None,
     schedule_params: str | None = None,
 ) -> dict[str, str]:
-    """The SubmitIProductionJob parameters (§2), checked before anything is sent."""
+    """The parameters of 'SubmitIProductionJob', checked before anything is sent."""
     params = {
         "FunctionName": check_function(function_name),
         "Input": check_location(input, "Input"),
@@ -345,7 +262,8 @@ def submit_params(
 
 @dataclass(frozen=True)
 class JobResult:
-    """``Result`` decoded (§3.1): the outer ``Code``/``Message`` and the inner ``Data``."""
+    """``Result`` decoded ('Decoding `Result`'): the outer ``Code``/``Message`` and the inner
+    ``Data``."""
 
     code: str | None
     message: str | None
@@ -383,7 +301,8 @@ class IProductionJob:
 
     @property
     def missing(self) -> bool:
-        """Only ``RequestId`` and ``JobId`` came back: not (yet) an iProduction job (§3.1)."""
+        """Only ``RequestId`` and ``JobId`` came back: not (yet) an iProduction job
+        ('Decoding `Result`')."""
         return not self.state
 
 
@@ -429,7 +348,8 @@ def parse_job(
 
 
 def decode_result(value: Any) -> JobResult | None:
-    """Both layers of ``Result`` (§3.1); whatever does not decode is kept as it came."""
+    """Both layers of ``Result`` ('Decoding `Result`'); whatever does not decode is kept as it
+    came."""
     if value in (None, "", "null"):
         return None
     outer = _loads(value)
@@ -453,7 +373,8 @@ def _loads(value: Any) -> Any:
 
 
 def output_files(result: JobResult | None, output: str | None) -> tuple[OssObject, ...]:
-    """The objects a result names: ``file`` keys live in the bucket of ``Output`` (§3.1);
+    """The objects a result names: ``file`` keys live in the bucket of ``Output``
+    ('Decoding `Result`');
     a full ``oss://`` or ``https://<bucket>.<host>/<key>`` is read as it is."""
     if result is None or not isinstance(result.data, Mapping):
         return ()
@@ -493,7 +414,7 @@ def _locate(name: str, bucket: str | None) -> OssObject | None:
 
 
 def job_failure(job: IProductionJob) -> ProviderError:
-    """The error a ``Fail`` job stands for (§6): PERMANENT, or QUOTA if its code says so."""
+    """The error a ``Fail`` job stands for ('Errors'): PERMANENT, or QUOTA if its code says so."""
     code = job.code if job.code and job.code != "Success" else "Fail"
     kind = ErrorKind.QUOTA if classify(code) is ErrorKind.QUOTA else ErrorKind.PERMANENT
     message = describe(code, job.message) if job.message else "the job failed"

@@ -1,10 +1,10 @@
 """OSS Signature V4 presigned GET URLs, and where an ``oss://`` object lives.
 
-Written from ``/work/shared/providers/alibaba-mts.md`` §7 (the §7.2 worked example is a
+Written from the Alibaba MTS spec, 'Getting outputs out of OSS' (its worked example is a
 known-answer test; another test proves the URL equals ``alibabacloud-oss-v2``'s presigner
 for the same inputs). Pure functions: the caller passes the time, nothing is sent.
 
-V4 query signing (§7.2)::
+V4 query signing ('OSS V4 presign — worked example')::
 
     CanonicalRequest = "GET\\n" + CanonicalURI + "\\n" + CanonicalQuery + "\\n"
                        + "\\n" + "\\n" + "UNSIGNED-PAYLOAD"   # no headers, no additional headers
@@ -16,7 +16,7 @@ V4 query signing (§7.2)::
     SigningKey       = HMAC chain "aliyun_v4"+secret → yyyymmdd → region → "oss" →
                        "aliyun_v4_request"
 
-Choices (as the SDK does, §7.1):
+Choices (as the SDK does, 'Presigning with `alibabacloud-oss-v2`'):
 
 - The URL's query parameters are in the SDK's order (signature-version, date, expires,
   credential, security token, signature), so the URL is byte-for-byte the SDK's.

@@ -2,7 +2,8 @@
 
 One client per access key. Its calls are serialised by one ``asyncio.Lock``, and the
 nonce is taken inside the lock, so requests reach Rozetta in nonce order however many
-tasks call at once (§2: a nonce that is not bigger than the last one is refused with
+tasks call at once (Rozetta spec, 'Authentication': a nonce that is not bigger than the last one is
+refused with
 40005). A 40005 is retried once, still inside the lock, with a fresh nonce.
 
 Every failure is a ``ProviderError``; messages never contain the access key, the secret
@@ -198,7 +199,7 @@ class RozettaClient:
         field_id: str | None = None,
         contract_id: str | None = None,
     ) -> str:
-        """§3.1: upload ``(file name, content)`` pairs for translation into
+        """'Upload files': upload ``(file name, content)`` pairs for translation into
         ``target_langs``; return the ``translateId``. One item is made per file × target
         language. ``source_lang`` None asks Rozetta to detect it."""
         op = wire.FILE_TRANSLATE
@@ -230,7 +231,7 @@ class RozettaClient:
         return wire.parse_file_translate(status, body, op, redact=redact)
 
     async def translate_result(self, translate_id: str) -> Translation:
-        """§3.2: one translation and its items."""
+        """'One translation's result': one translation and its items."""
         op = wire.TRANSLATE_RESULT
         try:
             path = wire.translate_result_path(translate_id)
@@ -240,14 +241,14 @@ class RozettaClient:
         return wire.parse_translate_result(status, body, op, redact=redact)
 
     async def translate_result_all(self) -> tuple[Translation, ...]:
-        """§3.3: every translation of the access key (its whole history). Whether this
+        """'All results': every translation of the access key (its whole history). Whether this
         or ``translate_result`` per id is cheaper: ``wire.choose_poll``."""
         op = wire.TRANSLATE_RESULT_ALL
         status, body, redact = await self._json(op, "GET", wire.TRANSLATE_RESULT_ALL_PATH)
         return wire.parse_translate_result_all(status, body, op, redact=redact)
 
     async def downloads(self, item_ids: Sequence[str]) -> bytes:
-        """§3.4: the ZIP archive of finished items (``TranslateItem.item_id``)."""
+        """'Download': the ZIP archive of finished items (``TranslateItem.item_id``)."""
         op = wire.DOWNLOADS
         try:
             signed, sent = wire.downloads_path(item_ids)

@@ -1,17 +1,18 @@
 """Rozetta (CLASSIII / T-4OO / T-3MT) file translation: the wire format.
 
 Pure code only — no I/O. The spec is ``/work/shared/providers/rozetta.md``; section
-numbers below refer to it.
+titles below refer to it.
 
-- §2 signing: ``hex(HMAC-SHA256(secretKey, nonce + path))`` where ``path`` is the URL
+- 'Authentication', signing: ``hex(HMAC-SHA256(secretKey, nonce + path))`` where ``path`` is the URL
   without scheme and host, query string included and *decoded*.
-- §2 nonces: ``NonceSource`` hands out strictly increasing millisecond timestamps,
+- 'Authentication', nonces: ``NonceSource`` hands out strictly increasing millisecond timestamps,
   ``max(now_ms, last + 1)``. It is not thread- or task-safe on its own: the client calls
   it under its per-access-key lock, so the order of nonces is the order on the wire.
-- §3 parameters and paths, §4 parsing into frozen dataclasses (unknown fields in ``raw``),
-  §5 per-item state (an item is settled when ``done`` or ``error``; the top-level
-  ``done`` flag is not trusted), §6 ``classify`` and ``check``.
-- ``unpack_zip``: the §3.4 download, unpacked with zip-slip and zip-bomb guards.
+- 'Endpoints for file translation': parameters and paths; 'Data model': parsing into frozen
+  dataclasses (unknown fields in ``raw``),
+  'State machine': per-item state (an item is settled when ``done`` or ``error``; the top-level
+  ``done`` flag is not trusted); 'Error codes and classification': ``classify`` and ``check``.
+- ``unpack_zip``: the 'Download', unpacked with zip-slip and zip-bomb guards.
 - ``choose_poll``: whether one ``/translate-result/all`` or one call per pending id is
   cheaper this round.
 
@@ -66,13 +67,13 @@ FILE_TRANSLATE_PATH = f"{API_PREFIX}/file-translate"
 TRANSLATE_RESULT_ALL_PATH = f"{API_PREFIX}/translate-result/all"
 DOWNLOADS_PATH = f"{API_PREFIX}/downloads"
 
-#: §2: the largest nonce Rozetta accepts (40008 above it).
+#: 'Authentication': the largest nonce Rozetta accepts (40008 above it).
 MAX_NONCE = 9_223_372_036_854_775_807
 
-#: T-4OO field 1, "全体" (all fields) — the samples' default (§3.1).
+#: T-4OO field 1, "全体" (all fields) — the samples' default ('Upload files').
 DEFAULT_FIELD_ID = "1"
 
-#: English meaning of every documented code (§6).
+#: English meaning of every documented code ('Error codes and classification').
 MEANINGS: dict[int, str] = {
     40001: "engine (T-4OO) authentication error",
     40002: "access key does not exist",
@@ -117,7 +118,7 @@ _OUR_RETRYABLE = frozenset(
 _SAFE_ID = re.compile(r"[A-Za-z0-9][A-Za-z0-9._~-]*")
 
 
-# --------------------------------------------------------------------------- signing (§2)
+# ----------------------------------------------------------------------- signing ('Authentication')
 
 
 def sign(secret_key: str, nonce: int | str, path: str) -> str:
@@ -131,7 +132,7 @@ def sign(secret_key: str, nonce: int | str, path: str) -> str:
 
 
 def auth_headers(access_key: str, secret_key: str, nonce: int | str, path: str) -> dict[str, str]:
-    """The three §2 headers for one request."""
+    """The three 'Authentication' headers for one request."""
     return {
         "accessKey": access_key,
         "nonce": str(nonce),
@@ -143,7 +144,7 @@ class NonceSource:
     """Strictly increasing nonces: UNIX time in milliseconds, or ``last + 1`` if the
     clock has not moved on (or went back).
 
-    Milliseconds, as §2 recommends, because every official sample but one uses them on
+    Milliseconds, as 'Authentication' recommends, because every official sample but one uses them on
     the same key. Being based on the wall clock, nonces keep increasing across a
     restart; the only way to run ahead of the clock is to send more than one request
     per millisecond, and calls are serialised (one HTTP round trip each), so a restart
@@ -179,7 +180,7 @@ def translate_result_path(translate_id: str) -> str:
 
 
 def downloads_ids(item_ids: Sequence[str]) -> str:
-    """§3.4: the ``ids`` value, a compact JSON array of translateItemIds."""
+    """'Download': the ``ids`` value, a compact JSON array of translateItemIds."""
     ids = list(dict.fromkeys(check_id(i, "item id") for i in item_ids))
     if not ids:
         raise ValueError("at least one item id is required")
@@ -187,7 +188,7 @@ def downloads_ids(item_ids: Sequence[str]) -> str:
 
 
 def downloads_path(item_ids: Sequence[str]) -> tuple[str, str]:
-    """``(signed path, path as sent)`` for §3.4: the signature covers the decoded query,
+    """``(signed path, path as sent)`` for 'Download': the signature covers the decoded query,
     the URL carries it percent-encoded once."""
     ids = downloads_ids(item_ids)
     return f"{DOWNLOADS_PATH}?ids={ids}", f"{DOWNLOADS_PATH}?ids={quote(ids, safe='')}"
@@ -200,7 +201,7 @@ def file_translate_fields(
     contract_id: str | int | None = None,
     source_lang: str | None = None,
 ) -> list[tuple[str, str]]:
-    """§3.1 text fields of the multipart upload (the ``files`` parts are added by the
+    """'Upload files': the text fields of the multipart upload (the ``files`` parts are added by the
     client). ``targetLangs`` is a JSON array serialised as a string; ``sourceLang`` is
     left out for automatic detection; ``contractId`` only when configured."""
     langs = [lang.strip() for lang in target_langs if lang and lang.strip()]
@@ -230,12 +231,12 @@ def upload_name(file_name: str) -> str:
     return base if base not in {"", ".", ".."} else "file"
 
 
-# --------------------------------------------------------------------------- results (§4)
+# --------------------------------------------------------------------------- results ('Data model')
 
 
 @dataclass(frozen=True)
 class TranslateItem:
-    """One uploaded file × one target language (§4). ``word_count`` is words for
+    """One uploaded file × one target language ('Data model'). ``word_count`` is words for
     T-4OO and characters for T-3MT (the engine follows the contract)."""
 
     item_id: str  # translateItemId, used for downloads
@@ -258,7 +259,7 @@ class TranslateItem:
 
     @property
     def state(self) -> Literal["pending", "done", "failed"]:
-        """§5: ``failed`` wins over ``done`` (``done`` on an error is undocumented)."""
+        """'State machine': ``failed`` wins over ``done`` (``done`` on an error is undocumented)."""
         if self.failed:
             return "failed"
         return "done" if self.done else "pending"
@@ -279,7 +280,8 @@ class TranslateItem:
 
     @property
     def kind(self) -> ErrorKind | None:
-        """The ErrorKind of the item's failure (§6), None unless failed."""
+        """The ErrorKind of the item's failure ('Error codes and classification'), None unless
+        failed."""
         code = self.failure_code
         return None if code is None else classify(code)
 
@@ -294,7 +296,7 @@ class TranslateItem:
 
 @dataclass(frozen=True)
 class Translation:
-    """One upload (§4): its items, one per file × target language."""
+    """One upload ('Data model'): its items, one per file × target language."""
 
     translate_id: str
     items: tuple[TranslateItem, ...]
@@ -306,7 +308,8 @@ class Translation:
 
     @property
     def finished(self) -> bool:
-        """Every item settled (§5 quirk: the top-level ``done`` may lag behind its items).
+        """Every item settled ('State machine' quirk: the top-level ``done`` may lag behind its
+        items).
         A translation without items falls back to the top-level flag."""
         if not self.items:
             return self.done
@@ -325,7 +328,7 @@ class Translation:
         return tuple(i for i in self.items if i.state == "pending")
 
 
-# --------------------------------------------------------------------------- classification (§6)
+# ------------------------------------------------ classification ('Error codes and classification')
 
 
 def _as_int(value: Any) -> int | None:
@@ -342,7 +345,8 @@ def _as_int(value: Any) -> int | None:
 
 
 def classify(code: int | str) -> ErrorKind:
-    """§6: 40005, 40100, 40102, 40103 retryable; the other documented codes permanent.
+    """'Error codes and classification': 40005, 40100, 40102, 40103 retryable; the other documented
+    codes permanent.
 
     Unknown codes: 5xxxx and 401xx retryable, other numbers permanent; ``http-5xx`` and
     ``http-429`` retryable; our own codes as in the module docstring; anything else
@@ -381,7 +385,7 @@ def _bad_response(operation: str, detail: str) -> ProviderError:
 
 def _failure_code(body: Mapping[str, Any]) -> tuple[str | None, Any]:
     """The code and message of a failure body, wherever they are (the envelope is not
-    documented: §6 says accept the code anywhere in ``data``)."""
+    documented: 'Error codes and classification' says accept the code anywhere in ``data``)."""
     places = [body.get("data"), body.get("error"), body]
     for place in places:
         if not isinstance(place, Mapping):
@@ -406,8 +410,9 @@ def _message_of(place: Any) -> str | None:
         return place
     if isinstance(place, Mapping):
         for key in ("message", "errorMessage", "msg"):
-            if isinstance(place.get(key), str):
-                return place[key]
+            value = place.get(key)
+            if isinstance(value, str):
+                return value
     return None
 
 
@@ -492,7 +497,7 @@ def _count(value: Any) -> int | float | None:
 
 
 def parse_item(obj: Mapping[str, Any]) -> TranslateItem:
-    """One §4 TranslateItem. ``errorCode`` 0 / "" count as no code."""
+    """One TranslateItem ('Data model'). ``errorCode`` 0 / "" count as no code."""
     code = obj.get("errorCode")
     error_code = None if code in (None, "", 0, "0") or isinstance(code, bool) else str(code)
     return TranslateItem(
@@ -513,7 +518,7 @@ def parse_item(obj: Mapping[str, Any]) -> TranslateItem:
 
 
 def parse_translation(obj: Mapping[str, Any]) -> Translation:
-    """One §4 Translate object. Items without a ``translateItemId`` are dropped (they
+    """One Translate object ('Data model'). Items without a ``translateItemId`` are dropped (they
     cannot be downloaded; ``raw`` still has them)."""
     items = obj.get("items")
     parsed = tuple(
@@ -544,7 +549,7 @@ def _is_translation(value: Any) -> bool:
 def parse_file_translate(
     status: int, body: Any, operation: str = FILE_TRANSLATE, *, redact: Iterable[str] = ()
 ) -> str:
-    """§3.1: the new ``translateId``."""
+    """'Upload files': the new ``translateId``."""
     data = check(status, body, operation, redact=redact)
     if isinstance(data, Mapping):
         tid = _str(data.get("translateId"))
@@ -558,7 +563,8 @@ def parse_file_translate(
 def parse_translate_result(
     status: int, body: Any, operation: str = TRANSLATE_RESULT, *, redact: Iterable[str] = ()
 ) -> Translation:
-    """§3.2. A ``failure`` envelope that still carries the translation (the seed: one
+    """'One translation's result'. A ``failure`` envelope that still carries the translation (the
+    seed: one
     failed paragraph fails the request) is parsed: the failure is in its items."""
     if isinstance(body, Mapping) and status < 400 and _is_translation(body.get("data")):
         return parse_translation(body["data"])
@@ -571,7 +577,7 @@ def parse_translate_result(
 def parse_translate_result_all(
     status: int, body: Any, operation: str = TRANSLATE_RESULT_ALL, *, redact: Iterable[str] = ()
 ) -> tuple[Translation, ...]:
-    """§3.3: every translation of the access key. Entries that are not translations are
+    """'All results': every translation of the access key. Entries that are not translations are
     skipped; a ``failure`` envelope with translations in ``data`` is parsed (see above)."""
     data = body.get("data") if isinstance(body, Mapping) else None
     if (
@@ -592,7 +598,7 @@ ZIP_MAGIC = (b"PK\x03\x04", b"PK\x05\x06")
 def parse_download(
     status: int, body: bytes, operation: str = DOWNLOADS, *, redact: Iterable[str] = ()
 ) -> bytes:
-    """§3.4: the ZIP archive itself, or the ``ProviderError`` a JSON/HTTP error means."""
+    """'Download': the ZIP archive itself, or the ``ProviderError`` a JSON/HTTP error means."""
     if status < 400 and body.startswith(ZIP_MAGIC):
         return body
     try:
@@ -604,9 +610,9 @@ def parse_download(
     raise _bad_response(operation, "the download is not a ZIP archive")
 
 
-# --------------------------------------------------------------------------- ZIP (§3.4)
+# --------------------------------------------------------------------------- ZIP ('Download')
 
-#: Caps for ``unpack_zip``: the upload limit is 500 MB per file (§3.1).
+#: Caps for ``unpack_zip``: the upload limit is 500 MB per file ('Upload files').
 MAX_UNPACKED_BYTES = 1024 * 1024 * 1024
 MAX_ZIP_ENTRIES = 1000
 _CHUNK = 1 << 16

@@ -96,7 +96,7 @@ class XiangjiClient:
     # -- plumbing ------------------------------------------------------------------
 
     def _key(self, operation: str, attr: str, what: str) -> str:
-        value = getattr(self._keys, attr, None)
+        value: str | None = getattr(self._keys, attr, None)
         if not value:
             message = f"no {what} is configured ({wire.key_env(attr)})"
             raise ProviderError(
@@ -104,11 +104,11 @@ class XiangjiClient:
             )
         return value
 
-    def _common(self, operation: str, attr: str, what: str) -> dict[str, Any]:
+    def _common(self, operation: str, attr: str, what: str) -> wire.Signing:
         key = self._key(operation, attr, what)
         return {"key": key, "user_key": self._keys.user_key, "commit_time": int(self._clock())}
 
-    def _image(self, operation: str, engine: str) -> tuple[wire.ImageEngine, dict[str, Any]]:
+    def _image(self, operation: str, engine: str) -> tuple[wire.ImageEngine, wire.Signing]:
         """The engine called ``engine`` and the signing inputs for its key."""
         chosen = wire.image_engine(engine)
         what = f"ImgTransKey for the {chosen.label} engine"
@@ -172,9 +172,16 @@ class XiangjiClient:
         """Seed part 二. ``engine`` picks the key sent as ``ImgTransKey``."""
         op = wire.GET_IMAGE_TRANSLATE
         chosen, common = self._image(op, engine)
-        opts = {"need_watermark": need_watermark, "need_rm_url": need_rm_url, "qos": qos}
-        opts["engine_type"] = chosen.engine_type
-        params = wire.image_translate_params(url, source, target, **opts, **common)
+        params = wire.image_translate_params(
+            url,
+            source,
+            target,
+            need_watermark=need_watermark,
+            need_rm_url=need_rm_url,
+            qos=qos,
+            engine_type=chosen.engine_type,
+            **common,
+        )
         return wire.parse_image_result(await self._call(op, "POST", self._api, params), op)
 
     async def upload_image_translate(
@@ -192,9 +199,16 @@ class XiangjiClient:
         """Seed part 三 (``Url=local``, the file in ``file-stream``)."""
         op = wire.GET_IMAGE_TRANSLATE
         chosen, common = self._image(op, engine)
-        opts = {"need_watermark": need_watermark, "need_rm_url": need_rm_url, "qos": qos}
-        opts["engine_type"] = chosen.engine_type
-        params = wire.image_translate_params("local", source, target, **opts, **common)
+        params = wire.image_translate_params(
+            "local",
+            source,
+            target,
+            need_watermark=need_watermark,
+            need_rm_url=need_rm_url,
+            qos=qos,
+            engine_type=chosen.engine_type,
+            **common,
+        )
         form = self._multipart(params, data, filename)
         return wire.parse_image_result(
             await self._call(op, "POST", self._upload, params, data=form), op

@@ -1,4 +1,5 @@
-"""Xiangji's refinement editors (seed parts 九–十一, ``xiangji.md`` §3.3, §6.8).
+"""Xiangji's refinement editors (seed 002 parts 九–十一; Xiangji spec, 'Refinement-iframe scheme',
+'Refinement editor').
 
 Browser-only: a host page embeds the editor in an iframe, posts it the request ids of
 finished results once it loads, and listens for the refined URLs it posts back. This
@@ -49,7 +50,8 @@ def editor_url(
     base_url: str, editor: Editor, keys: EditorKeys, *, commit_time: int, lang: str | None
 ) -> str:
     """The iframe's ``src``. The signatures are computed here, on the server: the user
-    key never reaches the browser (§3.3: ``md5(CommitTime_UserKey_<Key>)``)."""
+    key never reaches the browser ('Refinement-iframe scheme':
+    ``md5(CommitTime_UserKey_<Key>)``)."""
     params: dict[str, str] = {}
     if lang in EDITOR_LANGUAGES:
         params["lang"] = lang

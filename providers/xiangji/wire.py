@@ -1,7 +1,7 @@
 """Xiangji (象寄) wire format: signing, request parameters, response parsing.
 
 Pure functions only — no I/O. The spec is ``/work/shared/providers/xiangji.md``;
-section numbers below refer to it.
+section titles below refer to it.
 
 Parsers are deliberately lenient about the documented quirks (``SslUrl`` vs
 ``SsUrl`` vs ``Url``, ``OriginalUrl``, the four shapes of ``Data.Content``, batch
@@ -16,14 +16,15 @@ import hashlib
 import json
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
-from typing import Any
+from typing import Any, TypedDict, TypeVar
 from urllib.parse import quote
 
 from providers.errors import ErrorKind, ProviderError, explain
 
 PROVIDER = "xiangji"
 
-# Action names (§5, §6). The quota endpoint has no Action; AMOUNT_QUERY names it.
+# Action names ('Image translation by URL', 'Other operations'). The quota endpoint has no Action;
+# AMOUNT_QUERY names it.
 GET_IMAGE_TRANSLATE = "GetImageTranslate"
 GET_TEXT_TRANSLATE = "GetTextTranslate"
 GET_IMAGE_TRANSLATE_BATCH = "GetImageTranslateBatch"
@@ -32,15 +33,16 @@ GET_IMAGE_TRANSLATE_BATCH_QUERY = "GetImageTranslateBatchQuery"
 GET_IMAGE_MATTING = "GetImageMatting"
 AMOUNT_QUERY = "AmountQuery"
 
-#: Image translation accepts only these source languages (§5, §10).
+#: Image translation accepts only these source languages ('Image translation by URL',
+#: 'Language codes').
 IMAGE_SOURCE_LANGUAGES = frozenset({"CHS", "CHT", "ENG", "JPN"})
 
-#: Quota ``Type`` values (§6.4) that Tolk's own operations spend.
+#: Quota ``Type`` values ('Quota') that Tolk's own operations spend.
 QUOTA_IMAGE = 1
 QUOTA_TEXT = 2
 QUOTA_MATTING = 8
 QUOTA_VIDEO = 9
-#: Quota ``Type`` → name of the key parameter that goes with it (§6.4).
+#: Quota ``Type`` → name of the key parameter that goes with it ('Quota').
 QUOTA_KEY_PARAMS: dict[int, str] = {
     1: "ImgTransKey",
     2: "TextTransKey",
@@ -179,7 +181,7 @@ def text_engine(engine: str | int | None) -> int | None:
     raise ValueError(f"unknown Xiangji text engine {engine!r} (known: {known})")
 
 
-#: English meaning of every documented ``Code`` (§9).
+#: English meaning of every documented ``Code`` ('Error codes and suggested classification').
 MEANINGS: dict[int, str] = {
     101: "request timed out",
     102: "system error",
@@ -217,12 +219,12 @@ def _md5(text: str) -> str:
 
 
 def sign(commit_time: int | str, user_key: str, service_key: str) -> str:
-    """§3.1: ``md5(CommitTime_UserKey_ServiceKey)``, lower-case hex."""
+    """'Standard scheme': ``md5(CommitTime_UserKey_ServiceKey)``, lower-case hex."""
     return _md5(f"{commit_time}_{user_key}_{service_key}")
 
 
 def quota_sign(type: int | str, user_key: str, key: str) -> str:
-    """§3.2: ``md5(Type_UserKey_KeyForThatType)``, lower-case hex (no CommitTime)."""
+    """'Quota scheme': ``md5(Type_UserKey_KeyForThatType)``, lower-case hex (no CommitTime)."""
     return _md5(f"{type}_{user_key}_{key}")
 
 
@@ -234,7 +236,8 @@ def _flag(value: bool) -> str:
 
 
 def encode_urls(urls: Sequence[str]) -> str:
-    """§6.3: percent-encode each URL on its own (commas → ``%2C``), join with ``,``.
+    """'Batch image translation': percent-encode each URL on its own (commas → ``%2C``), join with
+    ``,``.
 
     The HTTP form encoder then encodes the whole value once more.
     """
@@ -249,6 +252,15 @@ def format_bg_color(rgb: tuple[int, int, int] | None) -> str | None:
     if len(rgb) != 3 or not all(isinstance(c, int) and 0 <= c <= 255 for c in rgb):
         raise ValueError("bg_color must be three integers 0-255")
     return ",".join(str(c) for c in rgb)
+
+
+class Signing(TypedDict):
+    """The signing inputs every request takes, as keyword arguments of the ``*_params``
+    builders: the service key, the account's user key and the ``CommitTime``."""
+
+    key: str
+    user_key: str
+    commit_time: int | str
 
 
 def _signed(
@@ -309,7 +321,8 @@ def image_translate_params(
     qos: str | None = None,
     engine_type: int | None = None,
 ) -> dict[str, str]:
-    """§5 (and §6.1 with ``url="local"``). ``Url`` is raw here: the form encoder
+    """'Image translation by URL' ('Image translation by local file' with ``url="local"``). ``Url``
+    is raw here: the form encoder
     encodes it exactly once."""
     params = _signed(GET_IMAGE_TRANSLATE, "ImgTransKey", key, user_key, commit_time)
     params.update(SourceLanguage=source, TargetLanguage=target, Url=url)
@@ -373,11 +386,19 @@ def batch_urls(
     """
     if not urls:
         raise ValueError("at least one URL is required")
-    opts = {"key": key, "user_key": user_key, "commit_time": commit_time}
-    opts.update(sync=sync, engine_type=engine_type)
 
     def full(chunk: Sequence[str]) -> str:
-        return f"{base_url}?{query_string(batch_params(chunk, source, target, **opts))}"
+        params = batch_params(
+            chunk,
+            source,
+            target,
+            key=key,
+            user_key=user_key,
+            commit_time=commit_time,
+            sync=sync,
+            engine_type=engine_type,
+        )
+        return f"{base_url}?{query_string(params)}"
 
     # Urls goes on the wire as quote(",".join(quote(u))): per character, so the items'
     # lengths add up (plus 3 bytes, "%2C", per separator) and need no rebuilding per try.
@@ -415,12 +436,12 @@ def _ids(request_ids: Sequence[str]) -> str:
 
 
 def batch_result_params(request_ids: Sequence[str]) -> dict[str, str]:
-    """§6.5: unsigned — no key, CommitTime or Sign is documented for this call."""
+    """'Batch result query': unsigned — no key, CommitTime or Sign is documented for this call."""
     return {"Action": GET_IMAGE_TRANSLATE_BATCH_RESULT, "RequestIds": _ids(request_ids)}
 
 
 def batch_query_params(request_ids: Sequence[str]) -> dict[str, str]:
-    """§6.6: unsigned, like §6.5."""
+    """'Batch detail query': unsigned, like 'Batch result query'."""
     return {"Action": GET_IMAGE_TRANSLATE_BATCH_QUERY, "RequestIds": _ids(request_ids)}
 
 
@@ -433,7 +454,7 @@ def matting_params(
     bg_color: tuple[int, int, int] | None = None,
     sync: bool = True,
 ) -> dict[str, str]:
-    """§6.7. ``url=None`` for the local-file variant (the file goes in ``file-stream``)."""
+    """'Matting'. ``url=None`` for the local-file variant (the file goes in ``file-stream``)."""
     params = _signed(GET_IMAGE_MATTING, "ImgMattingKey", key, user_key, commit_time)
     if url is not None:
         params["Url"] = url
@@ -445,7 +466,7 @@ def matting_params(
 
 
 def quota_params(service_type: int, *, user_key: str, key: str) -> dict[str, str]:
-    """§6.4."""
+    """'Quota'."""
     try:
         key_param = QUOTA_KEY_PARAMS[service_type]
     except KeyError:
@@ -532,7 +553,7 @@ class BatchItem:
 
 @dataclass(frozen=True)
 class BatchDetail(BatchItem):
-    """A §6.6 entry: a ``BatchItem`` plus the OCR lines (``Orc``)."""
+    """An entry of 'Batch detail query': a ``BatchItem`` plus the OCR lines (``Orc``)."""
 
     ocr: tuple[OcrLine, ...] = ()
 
@@ -559,7 +580,8 @@ def _as_int(value: Any) -> int | None:
 
 
 def classify(code: int | str) -> ErrorKind:
-    """§9: 114 pending; 113/120 quota; 101/102/107/111/112/199 retryable; else permanent.
+    """'Error codes and suggested classification': 114 pending; 113/120 quota;
+    101/102/107/111/112/199 retryable; else permanent.
 
     Only meaningful for non-200 codes (200 is success, not an error).
     """
@@ -642,7 +664,8 @@ def _bool(value: Any) -> bool | None:
 
 
 def image_result_from(obj: Mapping[str, Any], request_id: str = "") -> ImageResult:
-    """Build an ``ImageResult`` from a §5 ``Data`` object or a batch item."""
+    """Build an ``ImageResult`` from a ``Data`` object of 'Image translation by URL' or a batch
+    item."""
     return ImageResult(
         request_id=_text(obj, "RequestId") or request_id,
         url=_text(obj, *_URL_KEYS),
@@ -672,7 +695,7 @@ def parse_text_translation(envelope: Any, operation: str = GET_TEXT_TRANSLATE) -
 
 
 def parse_image_result(envelope: Any, operation: str = GET_IMAGE_TRANSLATE) -> ImageResult:
-    """§5 / §6.1 response (synchronous)."""
+    """The synchronous response of 'Image translation by URL' (or 'by local file')."""
     data = _data(check(envelope, operation))
     result = image_result_from(data, str(envelope.get("RequestId") or ""))
     if result.url is None:
@@ -681,7 +704,7 @@ def parse_image_result(envelope: Any, operation: str = GET_IMAGE_TRANSLATE) -> I
 
 
 def parse_submit_ids(envelope: Any, operation: str = GET_IMAGE_TRANSLATE_BATCH) -> list[str]:
-    """Per-image request ids from a §6.3 batch submission (or a §6.7 async matting).
+    """Per-image request ids from a 'Batch image translation' (or an async 'Matting').
 
     Accepts ``Content`` as an array of strings (async), an array of objects (sync),
     or a single string (matting).
@@ -703,19 +726,22 @@ def parse_submit_ids(envelope: Any, operation: str = GET_IMAGE_TRANSLATE_BATCH) 
 
 
 def batch_item_from(request_id: str, value: Any) -> BatchItem:
-    """One entry of a §6.5 result map; tolerant of ``null`` and plain-string entries."""
+    """One entry of a 'Batch result query' map; tolerant of ``null`` and plain-string entries."""
     return _item(BatchItem, request_id, value)
 
 
-def _item(cls: type[BatchItem], request_id: str, value: Any, **extra: Any) -> Any:
+_Item = TypeVar("_Item", bound=BatchItem)
+
+
+def _item(cls: type[_Item], request_id: str, value: Any, **extra: Any) -> _Item:
     if value is None:
         code, message = 115, describe(115)
     elif isinstance(value, str):  # observed: an error text instead of an object
         code, message = 199, describe(199, value)
     elif isinstance(value, Mapping):
-        code = _as_int(value.get("Code"))
-        if code is None:  # the §6.6 example items carry no Code at all
-            code = 200 if _text(value, *_URL_KEYS) else 199
+        given = _as_int(value.get("Code"))
+        # the 'Batch detail query' example items carry no Code at all
+        code = given if given is not None else 200 if _text(value, *_URL_KEYS) else 199
         message = describe(code, value.get("Message"))
         if code == 200:
             result = image_result_from(value, request_id)
@@ -743,14 +769,15 @@ def _content_map(envelope: Any, operation: str) -> dict[str, Any]:
 def parse_batch_result(
     envelope: Any, operation: str = GET_IMAGE_TRANSLATE_BATCH_RESULT
 ) -> dict[str, BatchItem]:
-    """§6.5: map per-image id → ``BatchItem``. Item 114 is pending, not an error."""
+    """'Batch result query': map per-image id → ``BatchItem``. Item 114 is pending, not an error."""
     return {rid: batch_item_from(rid, v) for rid, v in _content_map(envelope, operation).items()}
 
 
 def parse_batch_query(
     envelope: Any, operation: str = GET_IMAGE_TRANSLATE_BATCH_QUERY
 ) -> dict[str, BatchDetail | None]:
-    """§6.6: map per-image id → ``BatchDetail`` (with OCR), ``None`` for unknown ids."""
+    """'Batch detail query': map per-image id → ``BatchDetail`` (with OCR), ``None`` for unknown
+    ids."""
     out: dict[str, BatchDetail | None] = {}
     for rid, value in _content_map(envelope, operation).items():
         if value is None:
@@ -822,7 +849,7 @@ def parse_ocr_line(obj: Mapping[str, Any]) -> OcrLine:
 
 
 def parse_matting(envelope: Any, operation: str = GET_IMAGE_MATTING) -> MattingResult:
-    """§6.7 synchronous response (``Data`` is a flat object)."""
+    """'Matting', synchronous response (``Data`` is a flat object)."""
     data = _data(check(envelope, operation))
     url = _text(data, *_URL_KEYS)
     if url is None:
@@ -837,7 +864,7 @@ def parse_matting(envelope: Any, operation: str = GET_IMAGE_MATTING) -> MattingR
 
 
 def parse_matting_submit(envelope: Any, operation: str = GET_IMAGE_MATTING) -> str:
-    """§6.7 asynchronous response: the job id in ``Data.Content`` (a single string)."""
+    """'Matting', asynchronous response: the job id in ``Data.Content`` (a single string)."""
     data = _data(check(envelope, operation))
     content = data.get("Content")
     if isinstance(content, list) and len(content) == 1:
@@ -851,7 +878,7 @@ def parse_matting_submit(envelope: Any, operation: str = GET_IMAGE_MATTING) -> s
 def parse_quota(
     body: Any, operation: str = AMOUNT_QUERY, *, status: int = 200, redact: Iterable[str] = ()
 ) -> Quota:
-    """§6.4: lowercase envelope, ``code`` ``"0"`` on success, ``leftCount`` a string."""
+    """'Quota': lowercase envelope, ``code`` ``"0"`` on success, ``leftCount`` a string."""
     if isinstance(body, Mapping) and "code" not in body and "Code" in body:
         check(body, operation, status=status, redact=redact)  # an Action-style envelope
         body = {"code": "0", "data": body.get("Data")}

@@ -1,12 +1,15 @@
 """Every message builder, fed hostile and oversized inputs, produces what Slack accepts
 (the strict emulator's Block Kit validator) and never a ping or a link nobody wrote.
 
-Builders are found by introspection, so a new one is covered the day it is written; those
-whose arguments are not plain values get theirs from ``SPECIAL``."""
+Builders are found by introspection of the package's exports (every surface module of
+``bot/core/messages/``), so a new one is covered the day it is written; those whose
+arguments are not plain values get theirs from ``SPECIAL``."""
 
 from __future__ import annotations
 
+import importlib
 import inspect
+import pkgutil
 import re
 from types import SimpleNamespace
 from typing import Any
@@ -14,6 +17,7 @@ from typing import Any
 import pytest
 
 from bot.core import messages
+from bot.core.channels import ChannelConfig, Route
 from bot.core.mrkdwn import TEXT, fit_call, sections
 from emulators.blockkit import validate_blocks, validate_view
 
@@ -61,11 +65,9 @@ def plain_args(fn: Any, value: str, *, only: set[str] | None = None) -> dict[str
     return args
 
 
-config = SimpleNamespace(
-    defaults=SimpleNamespace(source="zh", target="en", provider=None),
-    auto_images=SimpleNamespace(source=None, target="ko", provider="xiangji"),
-    auto_docs=None,
-    quota_threshold=None,
+config = ChannelConfig(
+    defaults=Route(source="zh", target="en"),
+    auto_images=Route(target="ko", provider="xiangji", engine="papago"),
 )
 SPECIAL: dict[str, Any] = {
     "config_show": lambda v: messages.config_show(config, 500),
@@ -96,13 +98,39 @@ SPECIAL: dict[str, Any] = {
 }
 
 
+def surface_modules() -> list[Any]:
+    """The package's modules, one per surface (``_common`` and other private ones too)."""
+    return [
+        importlib.import_module(f"{messages.__name__}.{info.name}")
+        for info in pkgutil.iter_modules(messages.__path__)
+    ]
+
+
 def builders() -> list[str]:
+    """Every function the package exports, whichever surface module defines it."""
     return sorted(
         name
-        for name, fn in inspect.getmembers(messages, inspect.isfunction)
-        if fn.__module__ == messages.__name__ and not name.startswith("_")
-        and SPECIAL.get(name, True) is not None
-    )  # fmt: skip
+        for name in messages.__all__
+        if inspect.isfunction(getattr(messages, name)) and SPECIAL.get(name, True) is not None
+    )
+
+
+def test_the_package_exports_every_public_name_of_its_modules() -> None:
+    """A builder written in a surface module but not re-exported would escape the tests
+    below (and the callers, who use ``messages.x``)."""
+    exported = set(messages.__all__)
+    assert len(exported) == len(messages.__all__)
+    for module in surface_modules():
+        if module.__name__.rsplit(".", 1)[-1].startswith("_"):
+            continue
+        public = {
+            name
+            for name, value in vars(module).items()
+            if not name.startswith("_")
+            and (getattr(value, "__module__", None) == module.__name__ or name.isupper())
+        }
+        assert public <= exported, (module.__name__, sorted(public - exported))
+    assert len(builders()) >= 130
 
 
 def build(name: str, value: str) -> Any:

@@ -59,7 +59,11 @@ class Locker:
         assert line.strip() == "locked"
 
     async def released(self) -> None:
-        assert await asyncio.to_thread(self.proc.wait, 30) == 0
+        try:
+            assert await asyncio.to_thread(self.proc.wait, 30) == 0
+        finally:
+            if self.proc.stdout is not None:
+                self.proc.stdout.close()
 
 
 def store_path(tolk: Tolk) -> Path:

@@ -1,0 +1,46 @@
+"""How every surface shows a language, a duration and what a person typed, and
+Xiangji's image engines by name.
+"""
+
+from __future__ import annotations
+
+
+def language(code: str | None) -> str:
+    return code or "auto"
+
+
+def duration(seconds: float) -> str:
+    if seconds < 90:
+        return f"{seconds:.0f} s"
+    if seconds < 90 * 60:
+        return f"{seconds / 60:.0f} min"
+    return f"{seconds / 3600:.1f} h"
+
+
+def typed(text: str, limit: int = 120) -> str:
+    """What the person typed, quoted back inside a code span: one line, no backticks."""
+    line = " ".join(text.replace("`", "'").split())
+    return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
+
+
+#: Xiangji's engines as people read them.
+ENGINE_LABELS = {
+    "aliyun": "Aliyun",
+    "google": "Google",
+    "papago": "Papago",
+    "baidu": "Baidu",
+    "deepl": "DeepL",
+    "chatgpt": "ChatGPT",
+    "googlellm": "GoogleLLM",
+}
+
+
+def engine_label(engine: str) -> str:
+    return ENGINE_LABELS.get(engine, engine)
+
+
+def engine_note(engine: str | None) -> str:
+    """`` with the Google engine`` — nothing for Aliyun, Xiangji's own default."""
+    if not engine or engine == "aliyun":
+        return ""
+    return f" with the {engine_label(engine)} engine"
