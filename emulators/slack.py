@@ -45,7 +45,7 @@ _JSON_ARGS = ("blocks", "attachments", "view", "files")
 _MAX_TEXT = 40_000
 _RESPONSE_URL_USES = 5
 _RESPONSE_URL_TTL = 30 * 60  # seconds
-# The bot scopes of manifest.yml (tests/sandbox/test_strict_slack.py keeps them in step).
+# The bot scopes of manifest.yml (tests/emulators/test_strict_slack.py keeps them in step).
 DEFAULT_SCOPES = frozenset(
     {
         "commands",

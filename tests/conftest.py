@@ -25,6 +25,13 @@ BOT_TOKEN = "xoxb-test-token"
 
 
 @pytest.fixture
+async def session() -> AsyncIterator[aiohttp.ClientSession]:
+    """One HTTP client session per test (the provider and emulator tests)."""
+    async with aiohttp.ClientSession() as http:
+        yield http
+
+
+@pytest.fixture
 async def slack() -> AsyncIterator[SlackEmulator]:
     async with SlackEmulator(bot_token=BOT_TOKEN) as emulator:
         yield emulator

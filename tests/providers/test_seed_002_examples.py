@@ -80,7 +80,7 @@ remains undocumented (or is not used):
     sends    refine.editor_url: the iframe src with CommitTime, AigcKeySign, AigcKey,
              TextTransSign, TextTransKey (signed on the server)
     parses   nothing here: the editors' messages are read by the browser page (the emulator's
-             stand-in editor, tests/providers/test_xiangji_editor.py)
+             stand-in editor, tests/emulators/test_xiangji_editor.py)
 附录 error codes
     parses   classify: 114 pending; 113 (and the Piclaza API's 120) quota; 101, 102, 107,
              111, 112, 199 retryable; every other code permanent
