@@ -31,7 +31,7 @@ from bot.core.metrics import Metrics
 from bot.core.slack_client import slack_client
 from bot.core.storage import TaskStore, open_store
 from bot.core.storage.leader import run_due_across_replicas
-from bot.core.tasks import Item, Place, Task
+from bot.core.tasks import Task
 from bot.engine.delivery import Delivery, host_allowed
 from bot.engine.operations import refine as refining
 from bot.engine.operations.alibaba import alibaba_operations
@@ -180,27 +180,6 @@ def slack_ports(services: Services) -> dict[str, Any]:
         ports.LINKS: services.links,
         ports.REFINE: services.refine,
     }
-
-
-async def record_task(
-    services: Services,
-    *,
-    dedupe_key: str,
-    place: Place,
-    provider: str,
-    operation: str,
-    request: dict[str, Any],
-    items: tuple[Item, ...],
-) -> tuple[Task, bool]:
-    """``Desk.record`` on a running Tolk (tests and the sandbox record work this way)."""
-    return await services.desk.record(
-        dedupe_key=dedupe_key,
-        place=place,
-        provider=provider,
-        operation=operation,
-        request=request,
-        items=items,
-    )
 
 
 def provider_hosts(settings: Settings) -> dict[str, str]:

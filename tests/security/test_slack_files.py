@@ -23,7 +23,6 @@ from bot.core.languages import lookup
 from bot.core.slack_client import slack_client
 from bot.core.tasks import Item, Place, Task
 from bot.engine.delivery import Delivery, DownloadRefused, host_allowed
-from bot.wiring import record_task
 from handlers.slack.common import doc_request, document_items, message_items
 from tests.conftest import BOT_TOKEN, Tolk
 from tests.test_alibaba_e2e import CREATE_DOC, alibaba, alibaba_env, running, until  # noqa: F401
@@ -308,8 +307,7 @@ async def test_the_engine_fetches_only_the_file_an_item_was_checked_for(rz, slac
     place = Place("T0TOLK", "C0GENERAL", "U0ALICE")
     for n, meta in enumerate([{"file_id": own["id"]}, {}]):
         item = Item(source=secret["url_private"], meta={"kind": "slack-file", "name": "x", **meta})
-        await record_task(
-            rz.services,
+        await rz.services.desk.record(
             dedupe_key=f"forged:{n}",
             place=place,
             provider="rozetta",
