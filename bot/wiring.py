@@ -28,11 +28,12 @@ from bot.core.desk import Desk
 from bot.core.fetch import Fetcher
 from bot.core.links import Links
 from bot.core.metrics import Metrics
-from bot.core.slack_client import slack_client
+from bot.core.slack_client import TolkWebClient, slack_client
 from bot.core.storage import TaskStore, open_store
 from bot.core.storage.leader import run_due_across_replicas
 from bot.core.tasks import Task
 from bot.engine.delivery import Delivery, host_allowed
+from bot.engine.operation import Operation
 from bot.engine.operations import refine as refining
 from bot.engine.operations.alibaba import alibaba_operations
 from bot.engine.operations.mts import mts_operations
@@ -208,6 +209,114 @@ def provider_hosts(settings: Settings) -> dict[str, str]:
     return hosts
 
 
+@dataclass(frozen=True)
+class ProviderClients:
+    """One client per configured provider (None where its keys are not set)."""
+
+    xiangji: XiangjiClient | None = None
+    alibaba: AlibabaMTClient | None = None
+    mts: MtsClient | None = None
+    rozetta: RozettaClient | None = None
+    credentials: Credentials | None = None  # Alibaba's, also for reading MTS outputs
+
+
+def provider_clients(
+    settings: Settings, session: aiohttp.ClientSession, clock: Callable[[], float]
+) -> ProviderClients:
+    xiangji = alibaba = mts = rozetta = credentials = None
+    if x := settings.xiangji:
+        xiangji = XiangjiClient(
+            session,
+            x.keys(),  # every service key, one per image engine
+            api_url=x.api_url,
+            upload_url=x.upload_url,
+            account_url=x.account_url,
+        )
+    if a := settings.alibaba:
+        credentials = Credentials(a.access_key_id, a.access_key_secret)
+        alibaba = AlibabaMTClient(session, credentials, endpoint=a.mt_endpoint, clock=clock)
+        mts = MtsClient(session, credentials, endpoint=a.mts_endpoint, clock=clock)
+    if r := settings.rozetta:
+        rozetta = RozettaClient(
+            session,
+            RozettaKeys(r.access_key, r.secret_key),
+            api_url=r.api_url,
+            contract_id=r.contract_id,
+            field_id=r.field_id,  # nonces follow the wall clock, never a test's
+        )
+    return ProviderClients(xiangji, alibaba, mts, rozetta, credentials)
+
+
+def operations_for(
+    clients: ProviderClients,
+    settings: Settings,
+    *,
+    store: TaskStore,
+    slack: TolkWebClient,
+    limits: RateLimits,
+    delivery: Delivery,
+    links: Links,
+    clock: Callable[[], float],
+) -> dict[str, Operation]:
+    """The registry: every operation name → the code that runs it (configured ones)."""
+    operations: dict[str, Operation] = {}
+    operations.update(remove_operations(store, slack, clock))
+    if clients.xiangji:
+        operations.update(xiangji_operations(clients.xiangji, limits, delivery))
+    if clients.alibaba:
+        operations.update(alibaba_operations(clients.alibaba, limits, links))
+    if clients.rozetta:
+        operations.update(rozetta_operations(clients.rozetta, delivery))
+    if clients.mts and clients.credentials and (a := settings.alibaba):
+        operations.update(
+            mts_operations(
+                clients.mts,
+                limits,
+                delivery,
+                clients.credentials,
+                output=a.mts_output,
+                pipeline_id=a.mts_pipeline_id,
+                oss_endpoint=a.oss_endpoint,
+                clock=clock,
+            )
+        )
+    return operations
+
+
+def start_schedule(
+    settings: Settings,
+    poller: Poller,
+    store: TaskStore,
+    quota: QuotaWatcher,
+    clock: Callable[[], float],
+) -> AsyncIOScheduler:
+    """Poll rounds every second (or ``TOLK_POLL_MIN_SECONDS``), and the quota reading
+    every ``QUOTA_EVERY`` seconds on one replica at a time."""
+    scheduler = build_scheduler(poller, interval=min(1.0, settings.poll_min_seconds))
+    scheduler.add_job(
+        run_due_across_replicas,
+        "interval",
+        args=(store, "quota-check", QUOTA_EVERY, quota.check, clock),
+        seconds=QUOTA_EVERY,
+        id="quota",
+        coalesce=True,
+        max_instances=1,
+        misfire_grace_time=None,
+    )
+    scheduler.start()
+    return scheduler
+
+
+def watch_metrics(metrics: Metrics, store: TaskStore, quota: QuotaWatcher) -> None:
+    metrics.gauge("tolk_quota_left", "service", lambda: dict(quota.left))
+    metrics.gauge("tolk_tasks", "state", lambda: dict(metrics.task_counts))
+
+    async def count_tasks() -> None:
+        metrics.task_counts = dict(await store.count_unsettled())
+
+    metrics.refresh = count_tasks
+
+
 @asynccontextmanager
 async def open_services(
     settings: Settings,
@@ -228,32 +337,7 @@ async def open_services(
         store = await open_store(settings.database_url)
         stack.push_async_callback(store.close)
         slack = slack_client(settings.slack_bot_token, settings.slack_api_url, session)
-        xiangji = None
-        if settings.xiangji:
-            x = settings.xiangji
-            xiangji = XiangjiClient(
-                session,
-                x.keys(),  # every service key, one per image engine
-                api_url=x.api_url,
-                upload_url=x.upload_url,
-                account_url=x.account_url,
-            )
-        alibaba = mts = None
-        if settings.alibaba:
-            a = settings.alibaba
-            credentials = Credentials(a.access_key_id, a.access_key_secret)
-            alibaba = AlibabaMTClient(session, credentials, endpoint=a.mt_endpoint, clock=clock)
-            mts = MtsClient(session, credentials, endpoint=a.mts_endpoint, clock=clock)
-        rozetta = None
-        if settings.rozetta:
-            r = settings.rozetta
-            rozetta = RozettaClient(
-                session,
-                RozettaKeys(r.access_key, r.secret_key),
-                api_url=r.api_url,
-                contract_id=r.contract_id,
-                field_id=r.field_id,  # nonces follow the wall clock, never a test's
-            )
+        clients = provider_clients(settings, session, clock)
         links = Links(
             settings.public_url,
             settings.slack_signing_secret or settings.slack_bot_token or "",
@@ -268,28 +352,17 @@ async def open_services(
             response_hosts=("hooks.slack.com", urlsplit(settings.slack_api_url).netloc),
             fetcher=fetcher,
         )
-        quota = QuotaWatcher(store, xiangji, delivery, settings, clock=clock)
-        operations = {}
-        operations.update(remove_operations(store, slack, clock))
-        if xiangji:
-            operations.update(xiangji_operations(xiangji, limits, delivery))
-        if alibaba:
-            operations.update(alibaba_operations(alibaba, limits, links))
-        if rozetta:
-            operations.update(rozetta_operations(rozetta, delivery))
-        if mts and settings.alibaba:
-            operations.update(
-                mts_operations(
-                    mts,
-                    limits,
-                    delivery,
-                    credentials,
-                    output=settings.alibaba.mts_output,
-                    pipeline_id=settings.alibaba.mts_pipeline_id,
-                    oss_endpoint=settings.alibaba.oss_endpoint,
-                    clock=clock,
-                )
-            )
+        quota = QuotaWatcher(store, clients.xiangji, delivery, settings, clock=clock)
+        operations = operations_for(
+            clients,
+            settings,
+            store=store,
+            slack=slack,
+            limits=limits,
+            delivery=delivery,
+            links=links,
+            clock=clock,
+        )
         work = Work(
             store,
             delivery,
@@ -299,15 +372,9 @@ async def open_services(
             clock=clock,
             on_settled=quota.on_task_settled,
             metrics=metrics,
-            refine=bool(xiangji and settings.public_url),
+            refine=bool(clients.xiangji and settings.public_url),
         )
-        metrics.gauge("tolk_quota_left", "service", lambda: dict(quota.left))
-        metrics.gauge("tolk_tasks", "state", lambda: dict(metrics.task_counts))
-
-        async def count_tasks() -> None:
-            metrics.task_counts = dict(await store.count_unsettled())
-
-        metrics.refresh = count_tasks
+        watch_metrics(metrics, store, quota)
         poller = Poller(store, work, clock=clock)
         stack.push_async_callback(poller.close)
         desk = Desk(
@@ -319,26 +386,14 @@ async def open_services(
         )
         scheduler = None
         if start_scheduler:
-            interval = min(1.0, settings.poll_min_seconds)
-            scheduler = build_scheduler(poller, interval=interval)
-            scheduler.add_job(
-                run_due_across_replicas,
-                "interval",
-                args=(store, "quota-check", QUOTA_EVERY, quota.check, clock),
-                seconds=QUOTA_EVERY,
-                id="quota",
-                coalesce=True,
-                max_instances=1,
-                misfire_grace_time=None,
-            )
-            scheduler.start()
+            scheduler = start_schedule(settings, poller, store, quota, clock)
             stack.callback(scheduler.shutdown, wait=False)
         yield Services(
             settings=settings,
             session=session,
             store=store,
             slack=slack,
-            xiangji=xiangji,
+            xiangji=clients.xiangji,
             work=work,
             poller=poller,
             scheduler=scheduler,
@@ -347,9 +402,9 @@ async def open_services(
             links=links,
             desk=desk,
             refine=RefineImages(settings.allowed_file_hosts, settings.xiangji, clock),
-            alibaba=alibaba,
-            rozetta=rozetta,
-            mts=mts,
+            alibaba=clients.alibaba,
+            rozetta=clients.rozetta,
+            mts=clients.mts,
             metrics=metrics,
             quota=quota,
         )
