@@ -12,6 +12,19 @@ answered ``invalid_blocks`` with Slack's ``errors`` array), ``text`` over 40,000
 ``not_in_channel`` for uploads, ephemerals and history), archived channels (``is_archived``),
 scopes (``missing_scope``), and ``response_url`` limits (5 posts within 30 minutes).
 
+It also models Slack's OAuth and many workspaces: ``register_app`` (client id and secret,
+redirect URIs, token rotation, event URL and signing secret), ``add_workspace`` (another
+team, optionally in an Enterprise Grid, with its own channels and people: fill it inside
+``with emu.in_workspace(team_id):``), ``authorize`` (an installer's one-time ``code``, 10
+minutes), ``oauth.v2.access`` (``invalid_client_id``, ``bad_client_secret``,
+``invalid_code``, ``bad_redirect_uri``, ``invalid_grant_type``,
+``invalid_refresh_token``), ``auth.revoke`` and ``uninstall`` with the signed
+``tokens_revoked`` / ``app_uninstalled`` events (``send_event``). Every call is served in
+its token's workspace: another workspace's channel is ``channel_not_found``, its people
+``user_not_found``; a revoked token is ``token_revoked``, a rotated-out or expired one
+``token_expired``, an unknown one ``invalid_auth``. The constructor's ``bot_token`` keeps
+acting in the emulator's own workspace, as before.
+
 Besides ``/api/<method>`` it serves the file upload URLs handed out by
 ``files.getUploadURLExternal`` (``/upload/<file_id>``), ``url_private`` downloads
 (``/files-pri/<file_id>/<name>``, bot token required) and ``response_url`` endpoints
@@ -22,6 +35,7 @@ from __future__ import annotations
 
 import asyncio
 import base64
+import contextlib
 import inspect
 import json
 import mimetypes
@@ -30,13 +44,15 @@ import re
 import secrets
 import time
 import uuid
-from collections.abc import Callable, Iterable
+from collections.abc import Callable, Iterable, Iterator
 from dataclasses import dataclass, field
 from typing import Any
 
+import aiohttp
 from aiohttp import web
 
 from emulators.blockkit import validate_blocks, validate_view
+from emulators.signed import signed_headers
 
 Handler = Callable[["SlackEmulator", dict[str, Any]], dict[str, Any]]
 
@@ -45,6 +61,21 @@ _JSON_ARGS = ("blocks", "attachments", "view", "files")
 _MAX_TEXT = 40_000
 _RESPONSE_URL_USES = 5
 _RESPONSE_URL_TTL = 30 * 60  # seconds
+_CODE_TTL = 10 * 60  # an OAuth ``code`` lives 10 minutes, and is good once
+_TOKEN_TTL = 12 * 60 * 60  # ``expires_in`` of a rotating access token
+# Methods called without a token (the app's client credentials authenticate them).
+_NO_TOKEN_METHODS = frozenset({"oauth.v2.access"})
+# What a workspace-scoped call sees; swapped in while a workspace's token is served.
+_WORKSPACE_ATTRS = (
+    "channels",
+    "users",
+    "team_id",
+    "team_name",
+    "enterprise_id",
+    "bot_user_id",
+    "bot_id",
+    "_default_channels",
+)
 # The bot scopes of manifest.yml (tests/emulators/test_strict_slack.py keeps them in step).
 DEFAULT_SCOPES = frozenset(
     {
@@ -240,6 +271,67 @@ class _Pending:
 
 
 @dataclass
+class App:
+    """An app registered for OAuth (``register_app``): its credentials, redirect URIs,
+    the bot scopes it asks for, token rotation, and where its events go."""
+
+    client_id: str
+    client_secret: str
+    redirect_uris: tuple[str, ...]
+    app_id: str
+    scopes: frozenset[str]
+    token_rotation: bool = False
+    event_url: str | None = None
+    signing_secret: str | None = None
+
+
+@dataclass
+class Workspace:
+    """A second (third, ...) workspace: its own channels, users and bot user. The
+    emulator's own workspace (``team_id``) keeps living on the emulator's attributes."""
+
+    team_id: str
+    team_name: str
+    enterprise_id: str | None
+    enterprise_name: str | None
+    bot_user_id: str
+    bot_id: str
+    channels: dict[str, Channel] = field(default_factory=dict)
+    users: dict[str, dict[str, Any]] = field(default_factory=dict)
+    _default_channels: tuple[str, ...] = ()
+
+
+@dataclass
+class Grant:
+    """A one-time OAuth ``code`` handed to an installer's browser by ``authorize``."""
+
+    code: str
+    client_id: str
+    team_id: str
+    user_id: str
+    redirect_uri: str | None
+    scopes: frozenset[str]
+    created: float
+    used: bool = False
+
+
+@dataclass
+class Token:
+    """A bot token issued by ``oauth.v2.access``. ``state`` is ``"active"``,
+    ``"revoked"`` (auth.revoke, uninstall: ``token_revoked``) or ``"expired"`` (replaced
+    by a refresh, or past ``expires_at``: ``token_expired``)."""
+
+    token: str
+    client_id: str
+    team_id: str
+    user_id: str  # the installer
+    scopes: frozenset[str]
+    expires_at: float | None = None
+    refresh_token: str | None = None
+    state: str = "active"
+
+
+@dataclass
 class Fault:
     method: str
     status: int
@@ -342,6 +434,8 @@ class SlackEmulator:
         self.scopes = frozenset(DEFAULT_SCOPES if scopes is None else scopes)
         self.clock = clock
         self.team_id = team_id
+        self.team_name = "Tolk Sandbox"
+        self.enterprise_id: str | None = None
         self.bot_user_id = bot_user_id
         self.bot_id = "B0TOLKBOT"
         self.app_id = "A0TOLK"
@@ -362,6 +456,15 @@ class SlackEmulator:
         self._pending: dict[str, _Pending] = {}
         self._response_urls: dict[str, dict[str, Any]] = {}
         self._triggers: dict[str, bool] = {}
+        # OAuth: registered apps, other workspaces, codes, issued tokens (see authorize).
+        self.apps: dict[str, App] = {}
+        self.workspaces: dict[str, Workspace] = {}
+        self.grants: dict[str, Grant] = {}
+        self.tokens: dict[str, Token] = {}
+        self._refresh_tokens: dict[str, str] = {}  # unused refresh token -> access token
+        self.bot_token_revoked = False  # auth.revoke with ``bot_token``
+        self._current_token = bot_token  # the token of the call being served
+        self.events_sent: list[tuple[dict[str, Any], int, str]] = []  # (payload, status, body)
         self._last_micros = 0
         self._ids = 0
         self._runner: web.AppRunner | None = None
@@ -486,6 +589,205 @@ class SlackEmulator:
                 if channel_id in self.channels:
                     self.channels[channel_id].members.add(user_id)
         return user
+
+    # ----- OAuth, many workspaces -----------------------------------------------------
+
+    def register_app(
+        self,
+        client_id: str,
+        client_secret: str,
+        redirect_uris: Iterable[str] = (),
+        *,
+        app_id: str | None = None,
+        scopes: Iterable[str] | None = None,
+        token_rotation: bool = False,
+        event_url: str | None = None,
+        signing_secret: str | None = None,
+    ) -> App:
+        """An app installable with ``oauth.v2.access``; ``scopes`` are the bot scopes it
+        asks for (default: the manifest's), ``event_url`` its Events API Request URL."""
+        app = App(
+            client_id,
+            client_secret,
+            tuple(redirect_uris),
+            app_id or self.app_id,
+            frozenset(DEFAULT_SCOPES if scopes is None else scopes),
+            token_rotation,
+            event_url,
+            signing_secret,
+        )
+        self.apps[client_id] = app
+        return app
+
+    def add_workspace(
+        self,
+        team_id: str,
+        name: str,
+        *,
+        enterprise_id: str | None = None,
+        enterprise_name: str | None = None,
+        bot_user_id: str | None = None,
+        general: str | None = None,
+    ) -> Workspace:
+        """Another workspace, with a ``#general`` (id ``general``, default ``C<team>GEN``)
+        that everyone and the bot are in, and the bot user. Add people and channels with
+        ``with emu.in_workspace(team_id): emu.add_user(...)``."""
+        if team_id == self.team_id or team_id in self.workspaces:
+            raise ValueError(f"workspace {team_id} exists")
+        suffix = team_id[1:]
+        ws = Workspace(
+            team_id,
+            name,
+            enterprise_id,
+            enterprise_name or (enterprise_id and f"{name} Grid"),
+            bot_user_id or f"U{suffix}BOT",
+            f"B{suffix}BOT",
+        )
+        self.workspaces[team_id] = ws
+        general = general or f"C{suffix}GEN"
+        ws._default_channels = (general,)
+        with self.in_workspace(team_id):
+            self.add_channel(general, "general")
+            self.add_user(ws.bot_user_id, "tolk", real_name="Tolk", is_bot=True)
+        return ws
+
+    @contextlib.contextmanager
+    def in_workspace(self, team_id: str) -> Iterator[None]:
+        """Within the block the emulator's workspace attributes (``channels``, ``users``,
+        ``team_id``, ``bot_user_id`` ...) are those of ``team_id``'s workspace."""
+        if team_id == self.team_id and team_id not in self.workspaces:
+            yield
+            return
+        ws = self.workspaces[team_id]
+        saved = {name: getattr(self, name) for name in _WORKSPACE_ATTRS}
+        for name in _WORKSPACE_ATTRS:
+            setattr(self, name, getattr(ws, name))
+        try:
+            yield
+        finally:
+            for name, value in saved.items():
+                setattr(self, name, value)
+
+    def _team(self, team_id: str) -> tuple[str, str | None, str | None]:
+        """(name, enterprise id, enterprise name) of a workspace."""
+        if team_id in self.workspaces:
+            ws = self.workspaces[team_id]
+            return ws.team_name, ws.enterprise_id, ws.enterprise_name
+        if team_id == self.team_id:
+            return self.team_name, self.enterprise_id, None
+        raise KeyError(f"no workspace {team_id!r}")
+
+    def authorize(
+        self,
+        client_id: str,
+        team_id: str,
+        user_id: str,
+        *,
+        redirect_uri: str | None = None,
+        scopes: Iterable[str] | None = None,
+    ) -> str:
+        """``user_id`` of ``team_id`` approves the app on Slack's consent page; returns
+        the ``code`` Slack would put on the redirect (good once, for 10 minutes)."""
+        app = self.apps[client_id]
+        self._team(team_id)
+        with self.in_workspace(team_id):
+            if user_id not in self.users or self.users[user_id]["is_bot"]:
+                raise ValueError(f"{user_id!r} is not a person in {team_id}")
+        if redirect_uri is not None and redirect_uri not in app.redirect_uris:
+            raise ValueError(f"redirect_uri {redirect_uri!r} is not registered")  # Slack's page
+        code = f"{self._next_id()}.{secrets.token_hex(24)}"
+        granted = app.scopes if scopes is None else frozenset(scopes)
+        self.grants[code] = Grant(
+            code, client_id, team_id, user_id, redirect_uri, granted, self.clock()
+        )
+        return code
+
+    def installed_tokens(self, team_id: str, *, active: bool = True) -> list[Token]:
+        return [
+            t
+            for t in self.tokens.values()
+            if t.team_id == team_id and (not active or t.state == "active")
+        ]
+
+    def revoke_tokens(self, team_id: str, client_id: str | None = None) -> list[Token]:
+        """Revoke every active token of the app(s) in ``team_id``; the revoked ones."""
+        gone = [
+            t
+            for t in self.installed_tokens(team_id)
+            if client_id is None or t.client_id == client_id
+        ]
+        for t in gone:
+            t.state = "revoked"
+            if t.refresh_token:
+                self._refresh_tokens.pop(t.refresh_token, None)
+        return gone
+
+    def event_payload(self, client_id: str, team_id: str, event: dict[str, Any]) -> dict[str, Any]:
+        """The Events API ``event_callback`` envelope, as Slack posts it to the app."""
+        app = self.apps[client_id]
+        _, enterprise_id, _ = self._team(team_id)
+        with self.in_workspace(team_id):
+            bot_user = self.bot_user_id
+        return {
+            "token": "legacy-verification-token",
+            "team_id": team_id,
+            "enterprise_id": enterprise_id,
+            "api_app_id": app.app_id,
+            "event": {"event_ts": f"{time.time():.6f}", **event},
+            "type": "event_callback",
+            "event_id": f"Ev0EMU{self._next_id():06d}",
+            "event_time": int(time.time()),
+            "authorizations": [
+                {
+                    "enterprise_id": enterprise_id,
+                    "team_id": team_id,
+                    "user_id": bot_user,
+                    "is_bot": True,
+                    "is_enterprise_install": False,
+                }
+            ],
+            "is_ext_shared_channel": False,
+        }
+
+    def tokens_revoked_payload(
+        self, client_id: str, team_id: str, revoked: Iterable[Token]
+    ) -> dict[str, Any]:
+        """``tokens_revoked``: user ids keyed by kind (``bot`` for bot tokens)."""
+        with self.in_workspace(team_id):
+            bot_user = self.bot_user_id
+        bots = [bot_user] if any(True for _ in revoked) else []
+        event = {"type": "tokens_revoked", "tokens": {"oauth": [], "bot": bots}}
+        return self.event_payload(client_id, team_id, event)
+
+    def uninstall(self, client_id: str, team_id: str) -> list[dict[str, Any]]:
+        """An admin removes the app from ``team_id``: its tokens there stop working
+        (``token_revoked``); returns the ``tokens_revoked`` and ``app_uninstalled``
+        payloads Slack sends (in that order here; Slack does not promise an order)."""
+        revoked = self.revoke_tokens(team_id, client_id)
+        return [
+            self.tokens_revoked_payload(client_id, team_id, revoked),
+            self.event_payload(client_id, team_id, {"type": "app_uninstalled"}),
+        ]
+
+    async def send_event(
+        self, client_id: str, payload: dict[str, Any], *, retry_num: int | None = None
+    ) -> tuple[int, str]:
+        """POST ``payload`` to the app's ``event_url``, signed with its signing secret
+        (``X-Slack-Signature``/``X-Slack-Request-Timestamp``); (status, body) back."""
+        app = self.apps[client_id]
+        if not app.event_url or not app.signing_secret:
+            raise ValueError(f"app {client_id} has no event_url/signing_secret")
+        body = json.dumps(payload)
+        headers = {"Content-Type": "application/json", **signed_headers(app.signing_secret, body)}
+        if retry_num is not None:
+            headers |= {"X-Slack-Retry-Num": str(retry_num), "X-Slack-Retry-Reason": "timeout"}
+        async with (
+            aiohttp.ClientSession() as session,
+            session.post(app.event_url, data=body.encode(), headers=headers) as resp,
+        ):
+            result = resp.status, await resp.text()
+        self.events_sent.append((payload, *result))
+        return result
 
     def calls_to(self, method: str) -> list[Call]:
         return [call for call in self.calls if call.method == method]
@@ -788,13 +1090,16 @@ class SlackEmulator:
             if handler is None:
                 status = 404
                 raise SlackError("unknown_method")
-            if not token:
-                raise SlackError("not_authed")
-            if token != self.bot_token:
-                raise SlackError("invalid_auth")
-            if scope := _METHOD_SCOPES.get(method):
-                self._require_scope(scope)
-            body = {"ok": True, **handler(self, call.args)}
+            if method in _NO_TOKEN_METHODS:  # client credentials, form or HTTP Basic
+                args = {**_basic_credentials(request), **call.args}
+                body = {"ok": True, **handler(self, args)}
+            else:
+                if not token:
+                    raise SlackError("not_authed")
+                with self._acting_for(token):
+                    if scope := _METHOD_SCOPES.get(method):
+                        self._require_scope(scope)
+                    body = {"ok": True, **handler(self, call.args)}
         except SlackError as exc:
             body = {"ok": False, "error": exc.error, **exc.extra}
         call.response = body
@@ -976,25 +1281,147 @@ class SlackEmulator:
                 )
             )
 
+    # ----- tokens and OAuth -------------------------------------------------------------
+
+    @contextlib.contextmanager
+    def _acting_for(self, token: str) -> Iterator[None]:
+        """Serve a call made with ``token``: in its workspace, with its scopes. Unknown
+        is ``invalid_auth``, revoked (auth.revoke, uninstall) ``token_revoked``, replaced
+        by a refresh or past its ``expires_in`` ``token_expired``."""
+        if token == self.bot_token:
+            if self.bot_token_revoked:
+                raise SlackError("token_revoked")
+            self._current_token = token
+            yield
+            return
+        issued = self.tokens.get(token)
+        if issued is None:
+            raise SlackError("invalid_auth")
+        if issued.state == "revoked":
+            raise SlackError("token_revoked")
+        if issued.state == "expired" or (
+            issued.expires_at is not None and self.clock() >= issued.expires_at
+        ):
+            raise SlackError("token_expired")
+        saved = (self.scopes, self.app_id)
+        self.scopes, self.app_id = issued.scopes, self.apps[issued.client_id].app_id
+        self._current_token = token
+        try:
+            with self.in_workspace(issued.team_id):
+                yield
+        finally:
+            self.scopes, self.app_id = saved
+            self._current_token = self.bot_token
+
+    def _issue(self, app: App, team_id: str, user_id: str, scopes: frozenset[str]) -> Token:
+        suffix = f"{self._next_id()}-{secrets.token_hex(12)}"
+        token = Token(f"xoxb-{team_id}-{suffix}", app.client_id, team_id, user_id, scopes)
+        if app.token_rotation:
+            token.token = f"xoxe.xoxb-1-{team_id}-{suffix}"
+            token.expires_at = self.clock() + _TOKEN_TTL
+            token.refresh_token = f"xoxe-1-{secrets.token_hex(24)}"
+            self._refresh_tokens[token.refresh_token] = token.token
+        self.tokens[token.token] = token
+        return token
+
+    def _oauth_v2_access(self, a: dict[str, Any]) -> dict[str, Any]:
+        """The code (or refresh token) exchange. Slack's answers: ``invalid_client_id``,
+        ``bad_client_secret``, ``invalid_code`` (unknown, used, expired or another
+        app's), ``bad_redirect_uri`` (not the one given to authorize),
+        ``invalid_grant_type``, ``invalid_refresh_token``."""
+        grant_type = a.get("grant_type") or "authorization_code"
+        if grant_type not in ("authorization_code", "refresh_token"):
+            raise SlackError("invalid_grant_type")
+        app = self.apps.get(str(a.get("client_id") or ""))
+        if app is None:
+            raise SlackError("invalid_client_id")
+        if a.get("client_secret") != app.client_secret:
+            raise SlackError("bad_client_secret")
+        if grant_type == "refresh_token":
+            return self._refresh(app, str(a.get("refresh_token") or ""))
+        grant = self.grants.get(str(a.get("code") or ""))
+        if (
+            grant is None
+            or grant.used
+            or grant.client_id != app.client_id
+            or self.clock() - grant.created > _CODE_TTL
+        ):
+            raise SlackError("invalid_code")
+        if grant.redirect_uri is not None and a.get("redirect_uri") != grant.redirect_uri:
+            raise SlackError("bad_redirect_uri")
+        grant.used = True
+        token = self._issue(app, grant.team_id, grant.user_id, grant.scopes)
+        return self._access_answer(app, token)
+
+    def _refresh(self, app: App, refresh_token: str) -> dict[str, Any]:
+        """Token rotation: a refresh token is good once; the access token it came with
+        stops working (``token_expired``) and a new pair is issued."""
+        old_access = self._refresh_tokens.get(refresh_token)
+        old = self.tokens.get(old_access or "")
+        if old is None or old.client_id != app.client_id or old.state == "revoked":
+            raise SlackError("invalid_refresh_token")
+        del self._refresh_tokens[refresh_token]
+        old.state = "expired"
+        token = self._issue(app, old.team_id, old.user_id, old.scopes)
+        return self._access_answer(app, token)
+
+    def _access_answer(self, app: App, token: Token) -> dict[str, Any]:
+        name, enterprise_id, enterprise_name = self._team(token.team_id)
+        with self.in_workspace(token.team_id):
+            bot_user_id = self.bot_user_id
+        body: dict[str, Any] = {
+            "access_token": token.token,
+            "token_type": "bot",
+            "scope": ",".join(sorted(token.scopes)),
+            "bot_user_id": bot_user_id,
+            "app_id": app.app_id,
+            "team": {"id": token.team_id, "name": name},
+            "enterprise": enterprise_id and {"id": enterprise_id, "name": enterprise_name},
+            "is_enterprise_install": False,
+            "authed_user": {"id": token.user_id},
+        }
+        if token.refresh_token:
+            body["refresh_token"] = token.refresh_token
+            body["expires_in"] = int((token.expires_at or 0) - self.clock())
+        return body
+
+    def _auth_revoke(self, a: dict[str, Any]) -> dict[str, Any]:
+        """Revokes the calling token (with ``test=true``, only says it would not)."""
+        if _truthy(a.get("test")):
+            return {"revoked": False}
+        if self._current_token == self.bot_token:
+            self.bot_token_revoked = True
+        else:
+            issued = self.tokens[self._current_token]
+            issued.state = "revoked"
+            if issued.refresh_token:
+                self._refresh_tokens.pop(issued.refresh_token, None)
+        return {"revoked": True}
+
     # ----- Web API methods -------------------------------------------------------------
 
     def _auth_test(self, a: dict[str, Any]) -> dict[str, Any]:
         """Slack's answers to a token that cannot work (a wrong one is ``invalid_auth``
         before this): an app-level token (``xapp-…``) is ``not_allowed_token_type``, and
         a token named as revoked (``xoxb-revoked-…``) is ``token_revoked``."""
-        if self.bot_token.startswith("xapp-"):
-            raise SlackError("not_allowed_token_type")
-        if self.bot_token.startswith("xoxb-revoked"):
-            raise SlackError("token_revoked")
-        return {
+        if self._current_token == self.bot_token:
+            if self.bot_token.startswith("xapp-"):
+                raise SlackError("not_allowed_token_type")
+            if self.bot_token.startswith("xoxb-revoked"):
+                raise SlackError("token_revoked")
+        bot = self.users.get(self.bot_user_id, {})
+        body = {
             "url": f"{self.base_url}/",
-            "team": "Tolk Sandbox",
-            "user": "tolk",
+            "team": self.team_name,
+            "user": bot.get("name", "tolk"),
             "team_id": self.team_id,
             "user_id": self.bot_user_id,
             "bot_id": self.bot_id,
             "is_enterprise_install": False,
         }
+        if self.enterprise_id:
+            body["enterprise_id"] = self.enterprise_id
+        return body
 
     def _message_content(self, a: dict[str, Any]) -> tuple[str, list[Any], list[Any]]:
         text, blocks, attachments = a.get("text") or "", a.get("blocks"), a.get("attachments")
@@ -1406,6 +1833,8 @@ class SlackEmulator:
 # Dispatch table: Web API method name -> handler returning the ``ok`` response body.
 HANDLERS: dict[str, Handler] = {
     "auth.test": SlackEmulator._auth_test,
+    "auth.revoke": SlackEmulator._auth_revoke,
+    "oauth.v2.access": SlackEmulator._oauth_v2_access,
     "chat.postMessage": SlackEmulator._chat_post_message,
     "chat.postEphemeral": SlackEmulator._chat_post_ephemeral,
     "chat.update": SlackEmulator._chat_update,
@@ -1425,6 +1854,18 @@ HANDLERS: dict[str, Handler] = {
     "reactions.add": SlackEmulator._reactions_add,
     "reactions.get": SlackEmulator._reactions_get,
 }
+
+
+def _basic_credentials(request: web.Request) -> dict[str, str]:
+    """``client_id``/``client_secret`` from an HTTP Basic ``Authorization`` header."""
+    auth = request.headers.get("Authorization", "")
+    if not auth.startswith("Basic "):
+        return {}
+    try:
+        client_id, _, secret = base64.b64decode(auth[6:].strip()).decode().partition(":")
+    except (ValueError, UnicodeDecodeError):
+        return {}
+    return {"client_id": client_id, "client_secret": secret}
 
 
 def _shown(message: dict[str, Any], args: dict[str, Any]) -> dict[str, Any]:
