@@ -30,14 +30,15 @@ from providers.mts.spec import (
     check_job_params,
     check_location,
 )
+from providers.xiangji.spec import IMAGE_ENGINE_NAMES, TEXT_ENGINE_NAMES
 
 MAX_TEXT_CHARS = 5000  # Xiangji's Aliyun engine limit (UTF-16 units)
 MAX_IMAGES = 20
 # Xiangji's engines by name, as people type them (the provider's wire maps them; handlers
 # never import it). Text: the ``Type`` of the text API. Images: one key per engine, in the
 # order the default is chosen (the first configured); chatgpt runs on Aliyun's key.
-TEXT_ENGINES = ("aliyun", "google", "papago", "baidu", "deepl", "chatgpt", "googlellm")
-IMAGE_ENGINES = ("aliyun", "google", "papago", "baidu", "deepl", "chatgpt")
+TEXT_ENGINES = TEXT_ENGINE_NAMES
+IMAGE_ENGINES = IMAGE_ENGINE_NAMES
 IMAGE_PROVIDERS = ("xiangji", "alibaba")
 DOC_PROVIDERS = ("alibaba", "rozetta")
 

@@ -20,6 +20,7 @@ from typing import Any, TypedDict, TypeVar
 from urllib.parse import quote
 
 from providers.errors import ErrorKind, ProviderError, explain
+from providers.xiangji.spec import ENGINE_LABELS, TEXT_ENGINE_NAMES
 
 PROVIDER = "xiangji"
 
@@ -100,22 +101,12 @@ class ImageEngine:
 
     @property
     def label(self) -> str:
-        return _ENGINE_LABELS.get(self.name, self.name)
+        return ENGINE_LABELS.get(self.name, self.name)
 
     @property
     def env(self) -> str:
         return key_env(self.key_attr)
 
-
-_ENGINE_LABELS = {
-    "aliyun": "Aliyun",
-    "google": "Google",
-    "papago": "Papago",
-    "baidu": "Baidu",
-    "deepl": "DeepL",
-    "chatgpt": "ChatGPT",
-    "googlellm": "GoogleLLM",
-}
 
 #: Image engines in default-preference order (issue 17: the first configured wins).
 IMAGE_ENGINES: dict[str, ImageEngine] = {
@@ -131,15 +122,7 @@ IMAGE_ENGINES: dict[str, ImageEngine] = {
 }
 
 #: Text engines: the ``Type`` parameter of ``GetTextTranslate`` (seed part 四; default 0).
-TEXT_ENGINES: dict[str, int] = {
-    "aliyun": 0,
-    "google": 1,
-    "papago": 2,
-    "baidu": 3,
-    "deepl": 4,
-    "chatgpt": 5,
-    "googlellm": 6,
-}
+TEXT_ENGINES: dict[str, int] = {name: n for n, name in enumerate(TEXT_ENGINE_NAMES)}
 
 #: Text quota (Type 2) spent per source character, as (low, high) factors (seed part 四.4:
 #: Aliyun and Baidu 1×; Google, Papago and DeepL 3× to 4.5× "with the exchange rate").

@@ -4,6 +4,8 @@ Xiangji's image engines by name.
 
 from __future__ import annotations
 
+from providers.xiangji.spec import ENGINE_LABELS as ENGINE_LABELS  # re-exported by the package
+
 
 def language(code: str | None) -> str:
     return code or "auto"
@@ -21,18 +23,6 @@ def typed(text: str, limit: int = 120) -> str:
     """What the person typed, quoted back inside a code span: one line, no backticks."""
     line = " ".join(text.replace("`", "'").split())
     return line if len(line) <= limit else line[: limit - 1].rstrip() + "…"
-
-
-#: Xiangji's engines as people read them.
-ENGINE_LABELS = {
-    "aliyun": "Aliyun",
-    "google": "Google",
-    "papago": "Papago",
-    "baidu": "Baidu",
-    "deepl": "DeepL",
-    "chatgpt": "ChatGPT",
-    "googlellm": "GoogleLLM",
-}
 
 
 def engine_label(engine: str) -> str:
