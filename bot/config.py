@@ -15,6 +15,7 @@ from enum import StrEnum
 from typing import overload
 from urllib.parse import urlsplit
 
+from bot.core.sealed import GENERATE, Sealer
 from providers.alibaba.wire import CALLBACK_SOURCE_IPS
 from providers.xiangji import XiangjiKeys
 from providers.xiangji.wire import IMAGE_ENGINES, key_env
@@ -120,6 +121,11 @@ class Settings:
     slack_app_token: str | None = field(default=None, repr=False)
     slack_signing_secret: str | None = field(default=None, repr=False)
     slack_api_url: str = DEFAULT_SLACK_API_URL
+    # many workspaces (Slack's OAuth): the app's credentials and the key tokens are sealed with
+    slack_client_id: str | None = None
+    slack_client_secret: str | None = field(default=None, repr=False)
+    secret_key: str | None = field(default=None, repr=False)  # TOLK_SECRET_KEY
+    shared_provider_keys: bool = False  # TOLK_SHARED_PROVIDER_KEYS: env keys for every workspace
     port: int = 3000
     public_url: str | None = None
     database_url: str = field(default="sqlite:///data/tolk.sqlite", repr=False)
@@ -137,9 +143,16 @@ class Settings:
 
     @property
     def mode(self) -> Mode:
+        if self.installable:
+            return Mode.HTTP
         if not self.slack_bot_token:
             return Mode.SANDBOX
         return Mode.SOCKET if self.slack_app_token else Mode.HTTP
+
+    @property
+    def installable(self) -> bool:
+        """Many workspaces: Tolk is installed with Slack's OAuth, a token per workspace."""
+        return bool(self.slack_client_id and self.slack_client_secret)
 
     @property
     def secrets(self) -> tuple[str, ...]:
@@ -148,6 +161,8 @@ class Settings:
             self.slack_bot_token,
             self.slack_app_token,
             self.slack_signing_secret,
+            self.slack_client_secret,
+            *(self.secret_key or "").split(","),
         ]
         if self.xiangji:
             values += list(self.xiangji.secret_values)
@@ -274,6 +289,10 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         slack_app_token=app_token,
         slack_signing_secret=signing_secret,
         slack_api_url=_slack_api_url(get("SLACK_API_URL", DEFAULT_SLACK_API_URL)),
+        slack_client_id=get("SLACK_CLIENT_ID"),
+        slack_client_secret=get("SLACK_CLIENT_SECRET"),
+        secret_key=get("TOLK_SECRET_KEY"),
+        shared_provider_keys=_switch("TOLK_SHARED_PROVIDER_KEYS", get("TOLK_SHARED_PROVIDER_KEYS")),
         port=int(number("PORT", 3000)),
         public_url=public_url.rstrip("/") if public_url else None,
         database_url=get("DATABASE_URL", "sqlite:///data/tolk.sqlite"),
@@ -341,29 +360,22 @@ def _check_slack_set(get: Callable[[str], str | None]) -> None:
             f"{missing} is missing: set both SLACK_CLIENT_ID and SLACK_CLIENT_SECRET "
             "(Basic Information → App Credentials), or neither."
         )
-    if not bot and (app or secret or client_id):
+    if client_id:
+        _check_installable(get, bot=bot, app=app, secret=secret)
+        return
+    if not bot and (app or secret):
         given = [
             name
-            for name, value in (
-                ("SLACK_APP_TOKEN", app),
-                ("SLACK_SIGNING_SECRET", secret),
-                ("SLACK_CLIENT_ID", client_id),
-                ("SLACK_CLIENT_SECRET", client_secret),
-            )
+            for name, value in (("SLACK_APP_TOKEN", app), ("SLACK_SIGNING_SECRET", secret))
             if value
         ]
-        names = " and ".join([", ".join(given[:-1]), given[-1]] if len(given) > 1 else given)
+        names = " and ".join(given)
         are = "are" if len(given) > 1 else "is"
         raise ConfigError(
             f"SLACK_BOT_TOKEN is missing ({names} {are} set): copy the Bot User OAuth Token "
             f"(xoxb-…) from your app's OAuth & Permissions page, or unset {names} to run the "
-            "sandbox."
-            + (
-                " Installing Tolk in many workspaces with SLACK_CLIENT_ID is not available "
-                "in this version."
-                if client_id
-                else ""
-            )
+            "sandbox. To install Tolk in many workspaces instead, set SLACK_CLIENT_ID and "
+            "SLACK_CLIENT_SECRET."
         )
     if bot and not app and not secret:
         raise ConfigError(
@@ -371,6 +383,47 @@ def _check_slack_set(get: Callable[[str], str | None]) -> None:
             "for HTTP mode copy it from your app's Basic Information page, or set "
             "SLACK_APP_TOKEN (xapp-…) to use Socket Mode instead."
         )
+
+
+def _check_installable(
+    get: Callable[[str], str | None], *, bot: str | None, app: str | None, secret: str | None
+) -> None:
+    """SLACK_CLIENT_ID and SLACK_CLIENT_SECRET: installed by OAuth, one token per workspace."""
+    if bot:
+        raise ConfigError(
+            "SLACK_BOT_TOKEN and SLACK_CLIENT_ID are both set: set SLACK_BOT_TOKEN for one "
+            "workspace, or SLACK_CLIENT_ID and SLACK_CLIENT_SECRET to be installed in many "
+            "(each workspace's token then comes from its install), not both."
+        )
+    if app:
+        raise ConfigError(
+            "SLACK_APP_TOKEN is set with SLACK_CLIENT_ID: an app installed in many workspaces "
+            "receives Slack's requests over HTTP (the Marketplace takes only those), so unset "
+            "SLACK_APP_TOKEN and set SLACK_SIGNING_SECRET and TOLK_PUBLIC_URL."
+        )
+    if not secret:
+        raise ConfigError(
+            "SLACK_SIGNING_SECRET is missing (SLACK_CLIENT_ID is set): copy it from your app's "
+            "Basic Information page; requests from every workspace are checked with it."
+        )
+    key = get("TOLK_SECRET_KEY")
+    if not key:
+        raise ConfigError(
+            "TOLK_SECRET_KEY is missing (SLACK_CLIENT_ID is set): workspaces' tokens and keys "
+            f"are stored encrypted with it. Generate one with {GENERATE}"
+        )
+    try:
+        Sealer(key)
+    except ValueError as exc:
+        raise ConfigError(str(exc)) from None
+
+
+def _switch(name: str, value: str | None) -> bool:
+    if value is None or value.lower() in ("off", "0", "false", "no"):
+        return False
+    if value.lower() in ("on", "1", "true", "yes"):
+        return True
+    raise ConfigError(f"{name} must be on or off, got {value!r}")
 
 
 def _networks(

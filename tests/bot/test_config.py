@@ -175,10 +175,6 @@ def test_app_token_must_be_an_app_level_token() -> None:
             {"SLACK_APP_TOKEN": "xapp-1", "SLACK_SIGNING_SECRET": "signing-1"},
             ["SLACK_APP_TOKEN", "SLACK_SIGNING_SECRET"],
         ),
-        (
-            {"SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c-1"},
-            ["SLACK_CLIENT_ID", "SLACK_CLIENT_SECRET"],
-        ),
     ],
 )
 def test_some_slack_credentials_without_a_bot_token_name_it(
@@ -198,9 +194,45 @@ def test_half_of_the_client_credentials_is_refused(missing: str) -> None:
     assert refused(env).startswith(f"{missing} is missing")
 
 
-def test_client_credentials_with_a_working_set_are_accepted() -> None:
-    env = {**HTTP, "SLACK_CLIENT_ID": "1.2", "SLACK_CLIENT_SECRET": "c-1"}
-    assert load_settings(env).mode is Mode.HTTP
+KEY = "x" * 43 + "="  # a Fernet key: 32 bytes, url-safe base64
+INSTALLABLE = {
+    "SLACK_CLIENT_ID": "1.2",
+    "SLACK_CLIENT_SECRET": "c-1",
+    "SLACK_SIGNING_SECRET": "signing-1",
+    "TOLK_SECRET_KEY": KEY,
+}
+
+
+def test_client_credentials_make_tolk_installable_over_http() -> None:
+    settings = load_settings(INSTALLABLE)
+    assert settings.mode is Mode.HTTP and settings.installable
+    assert settings.slack_bot_token is None
+    assert not settings.shared_provider_keys  # the operator's keys are not lent by default
+    assert "c-1" in settings.secrets and KEY in settings.secrets  # redacted from logs
+
+
+@pytest.mark.parametrize(
+    ("change", "said"),
+    [
+        ({"SLACK_BOT_TOKEN": "xoxb-1"}, "not both"),
+        ({"SLACK_APP_TOKEN": "xapp-1"}, "unset SLACK_APP_TOKEN"),
+        ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET is missing"),
+        ({"TOLK_SECRET_KEY": ""}, "TOLK_SECRET_KEY is missing"),
+        ({"TOLK_SECRET_KEY": "hunter2"}, "not a Fernet key"),
+        ({"TOLK_SHARED_PROVIDER_KEYS": "maybe"}, "must be on or off"),
+    ],
+)
+def test_an_installable_set_that_cannot_work_is_refused(
+    change: dict[str, str], said: str
+) -> None:
+    message = refused({**INSTALLABLE, **change})
+    assert said in message
+    assert "hunter2" not in message  # a wrong secret is named, never shown
+
+
+def test_shared_provider_keys_is_a_switch() -> None:
+    env = {**INSTALLABLE, "TOLK_SHARED_PROVIDER_KEYS": "on"}
+    assert load_settings(env).shared_provider_keys
 
 
 def test_the_api_url_alone_is_still_the_sandbox() -> None:
