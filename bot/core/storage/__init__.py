@@ -73,6 +73,25 @@ class TaskStore(Protocol):
 
     async def put_setting(self, namespace: str, key: str, value: Any) -> None: ...
 
+    async def take_setting(self, namespace: str, key: str) -> Any | None:
+        """Delete the setting and return its value, atomically: of several callers (in
+        this process or on other replicas) at most one gets the value, the others
+        ``None`` (a single-use OAuth state)."""
+        ...
+
+    async def delete_setting(self, namespace: str, key: str) -> None:
+        """Delete the setting; nothing happens when there is none."""
+        ...
+
+    async def list_settings(self, namespace: str) -> dict[str, Any]:
+        """Every setting of ``namespace``: key → value."""
+        ...
+
+    async def list_unsettled(self, team: str) -> list[Task]:
+        """Every unsettled task of workspace ``team`` (``Task.place.team``), oldest
+        first (a workspace uninstalled: its pending work is cancelled)."""
+        ...
+
     def exclusive(self, name: str) -> AbstractAsyncContextManager[bool]:
         """``async with store.exclusive("quota") as mine:`` — ``mine`` is True for exactly
         one replica at a time (the one to run the periodic job ``name``); the others get

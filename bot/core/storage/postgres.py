@@ -516,6 +516,16 @@ class PostgresTaskStore:
         )
         return [_task(r) for r in rows]
 
+    async def list_unsettled(self, team: str) -> list[Task]:
+        # No index on the team: the unsettled tasks are few (tasks_due covers them).
+        rows = await self._pool.fetch(
+            f"""SELECT {_COLUMNS} FROM tasks t
+                WHERE NOT settled AND body->'place'->>'team' = $1
+                ORDER BY created_at, id""",
+            team,
+        )
+        return [_task(r) for r in rows]
+
     # --- settings -----------------------------------------------------------------------
 
     async def get_setting(self, namespace: str, key: str) -> Any | None:
@@ -532,6 +542,24 @@ class PostgresTaskStore:
             key,
             value,
         )
+
+    async def take_setting(self, namespace: str, key: str) -> Any | None:
+        return await self._pool.fetchval(
+            "DELETE FROM settings WHERE namespace = $1 AND key = $2 RETURNING value",
+            namespace,
+            key,
+        )
+
+    async def delete_setting(self, namespace: str, key: str) -> None:
+        await self._pool.execute(
+            "DELETE FROM settings WHERE namespace = $1 AND key = $2", namespace, key
+        )
+
+    async def list_settings(self, namespace: str) -> dict[str, Any]:
+        rows = await self._pool.fetch(
+            "SELECT key, value FROM settings WHERE namespace = $1", namespace
+        )
+        return {r["key"]: r["value"] for r in rows}
 
     # --- periodic work, once across replicas --------------------------------------------
 

@@ -245,6 +245,46 @@ class SqliteTaskStore:
         async with self._commit_lock:
             await asyncio.to_thread(write)
 
+    async def take_setting(self, namespace: str, key: str) -> Any | None:
+        name = f"{namespace}:{key}"
+
+        def take() -> Any | None:
+            value = self._settings_db.get(name)
+            if value is not None:
+                del self._settings_db[name]
+                self._settings_db.commit()
+            return value
+
+        async with self._commit_lock:  # one taker at a time: the value goes to one only
+            return await asyncio.to_thread(take)
+
+    async def delete_setting(self, namespace: str, key: str) -> None:
+        name = f"{namespace}:{key}"
+
+        def delete() -> None:
+            if name in self._settings_db:
+                del self._settings_db[name]
+                self._settings_db.commit()
+
+        async with self._commit_lock:
+            await asyncio.to_thread(delete)
+
+    async def list_settings(self, namespace: str) -> dict[str, Any]:
+        prefix = namespace + ":"
+
+        def read() -> dict[str, Any]:
+            return {
+                k.removeprefix(prefix): v
+                for k, v in self._settings_db.items()
+                if k.startswith(prefix)
+            }
+
+        return await asyncio.to_thread(read)
+
+    async def list_unsettled(self, team: str) -> list[Task]:
+        tasks = [t for t in self._active.values() if t.place.team == team]
+        return sorted(tasks, key=lambda t: (t.created_at, t.id))
+
     @asynccontextmanager
     async def exclusive(self, name: str) -> AsyncIterator[bool]:
         """One process serves this store, so it is always the one to run ``name``."""
