@@ -10,7 +10,7 @@ from slack_bolt.async_app import AsyncApp
 
 from bot.core import messages
 from bot.core.logs import quiet_loggers
-from bot.wiring import Services, slack_ports
+from bot.wiring import Services, slack_ports, workspace_ports
 from handlers.slack import register_all
 
 #: Set in a request's context by the first middleware of Tolk's own, which runs only after
@@ -29,18 +29,28 @@ def build_app(
     on the raw bytes already (``bot.runtime``'s ``/slack/events``), so Bolt's own
     verification — the same check a second time — is off. Otherwise Bolt verifies."""
     secret = signing_secret or services.settings.slack_signing_secret
+    many = services.workspaces is not None  # each request carries its workspace's token
     app = AsyncApp(
         client=services.slack,
         signing_secret=secret,
         request_verification_enabled=secret is not None and not verified_upstream,
         process_before_response=True,
         logger=logging.getLogger("bolt"),
+        authorize=services.workspaces.authorize if services.workspaces is not None else None,  # type: ignore[arg-type]  # Bolt handles None: not installed
+        user_facing_authorize_error_message=(
+            messages.not_installed(services.links.public_url) if many else None
+        ),
     )
     quiet_loggers()  # Bolt just gave its verification logger the base logger's level
 
     async def inject_ports(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
-        """Each listener's ports (``handlers.ports``), read from what the wiring built."""
-        context.update(slack_ports(services))
+        """Each listener's ports (``handlers.ports``), read from what the wiring built:
+        with many workspaces, as the request's workspace sees them."""
+        team = context.get("team_id") or context.get("enterprise_id")
+        if many and team:
+            context.update(await workspace_ports(services, team))
+        else:
+            context.update(slack_ports(services))
         context[CHECKED] = True
         await next()
 

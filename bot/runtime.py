@@ -26,6 +26,7 @@ from bot.connections import ConnectionGuard, connection_cap
 from bot.core.backoff import Backoff
 from bot.core.logs import Throttled
 from bot.core.metrics import Metrics
+from bot.install import oauth_flow
 from bot.socket_mode import (
     SocketModeLink,
     StartupError,
@@ -39,6 +40,7 @@ from bot.socket_mode import (
 from bot.wiring import Services, open_services
 from handlers.web.callbacks import add_callback_routes
 from handlers.web.files import add_file_route
+from handlers.web.install import add_install_routes
 from handlers.web.refine import add_refine_routes
 
 log = logging.getLogger(__name__)
@@ -88,6 +90,8 @@ def build_web_app(
     if services.metrics is not None:
         web_app.router.add_get("/metrics", services.metrics.render)
     add_callback_routes(web_app, services)
+    if services.workspaces is not None:  # many workspaces: Slack's OAuth install
+        add_install_routes(web_app, oauth_flow(services.settings, services.workspaces))
     if bolt is not None:
         web_app.router.add_post(
             "/slack/events",
@@ -298,7 +302,8 @@ async def serving(
                 timeout=10,
                 retry_handlers=[],
             )
-            await check_bot_token(token_client, report=link.report if link else None)
+            if not settings.installable:  # with many workspaces, each install checked its own
+                await check_bot_token(token_client, report=link.report if link else None)
             if link is not None:
                 await link.start()
             log.info("Tolk is running in %s mode on port %d", settings.mode, port)

@@ -12,7 +12,7 @@ provides. This is the one module that imports across the layers.
 from __future__ import annotations
 
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable, Mapping
 from contextlib import AsyncExitStack, asynccontextmanager
 from dataclasses import dataclass, fields
 from typing import Any
@@ -28,29 +28,28 @@ from bot.core.desk import Desk
 from bot.core.fetch import Fetcher
 from bot.core.links import Links
 from bot.core.metrics import Metrics
-from bot.core.slack_client import TolkWebClient, slack_client
+from bot.core.provider_keys import ProviderKeyring
+from bot.core.sealed import Sealer
+from bot.core.slack_client import slack_client
 from bot.core.storage import TaskStore, open_store
 from bot.core.storage.leader import run_due_across_replicas
 from bot.core.tasks import Task
+from bot.core.workspaces import Workspaces
 from bot.engine.delivery import Delivery, host_allowed
 from bot.engine.operation import Operation
 from bot.engine.operations import refine as refining
-from bot.engine.operations.alibaba import alibaba_operations
-from bot.engine.operations.mts import mts_operations
-from bot.engine.operations.remove import remove_operations
-from bot.engine.operations.rozetta import rozetta_operations
-from bot.engine.operations.xiangji import xiangji_operations
 from bot.engine.poller import Poller
 from bot.engine.quota import QuotaWatcher
 from bot.engine.ratelimit import PROVIDER_LIMITS, RateLimits
 from bot.engine.scheduler import build_scheduler
 from bot.engine.work import Work, result_filename
+from bot.registry import operations_for, provider_clients, provider_hosts
+from bot.tenants import Workspace, WorkspaceTenants
 from handlers import ports
 from handlers.ports import EditorPage, SlackConfig, WebConfig
 from providers.alibaba.client import AlibabaMTClient
-from providers.alibaba.signing import Credentials
 from providers.mts.client import MtsClient
-from providers.rozetta.client import RozettaClient, RozettaKeys
+from providers.rozetta.client import RozettaClient
 from providers.xiangji import XiangjiClient
 from providers.xiangji.refine import EditorKeys, editor_origin, editor_url
 from providers.xiangji.wire import IMAGE_ENGINES
@@ -123,6 +122,10 @@ class Services:
     mts: MtsClient | None = None
     metrics: Metrics | None = None
     quota: QuotaWatcher | None = None
+    # many workspaces (SLACK_CLIENT_ID): tokens, each workspace's keys, what its work runs with
+    workspaces: Workspaces | None = None
+    keyring: ProviderKeyring | None = None
+    tenants: WorkspaceTenants | None = None
 
     @property
     def web_config(self) -> WebConfig:
@@ -133,12 +136,14 @@ class Services:
         await self.delivery.respond(url, text)
 
 
-def slack_config(services: Services) -> SlackConfig:
+def slack_config(services: Services, workspace: Workspace | None = None) -> SlackConfig:
     """What the Slack surfaces read of the configuration, as it is now (read per
-    request: a test may change the settings of a running Tolk)."""
-    settings = services.settings
+    request: a test may change the settings of a running Tolk); with many workspaces,
+    ``workspace``'s (its own provider keys, or the operator's shared ones)."""
+    settings = workspace.settings if workspace is not None else services.settings
     x, a = settings.xiangji, settings.alibaba
-    x = x if services.xiangji is not None else None  # the client is what is on
+    if workspace is None:
+        x = x if services.xiangji is not None else None  # the client is what is on
     keys = (
         frozenset(f.name for f in fields(x) if f.name.endswith("_key") and getattr(x, f.name))
         if x is not None
@@ -153,9 +158,10 @@ def slack_config(services: Services) -> SlackConfig:
         xiangji_keys=keys,
         image_engines=tuple(x.image_engines()) if x is not None else (),
         engine_variables=ENGINE_VARIABLES,
-        alibaba=services.alibaba is not None,
+        alibaba=(a is not None) if workspace else services.alibaba is not None,
         mts_output=bool(a and a.mts_output),
-        rozetta=services.rozetta is not None,
+        rozetta=(settings.rozetta is not None) if workspace else services.rozetta is not None,
+        shared_provider_keys=services.settings.shared_provider_keys,
     )
 
 
@@ -183,111 +189,30 @@ def slack_ports(services: Services) -> dict[str, Any]:
     }
 
 
-def provider_hosts(settings: Settings) -> dict[str, str]:
-    """``host:port`` (or ``*.domain``) → provider, to label provider calls in metrics."""
-    hosts: dict[str, str] = {}
-
-    def add(url: str | None, provider: str) -> None:
-        if url:
-            netloc = urlsplit(url if "://" in url else f"https://{url}").netloc.lower()
-            hosts[netloc] = provider
-
-    add(settings.slack_api_url, "slack")
-    hosts["files.slack.com"] = "slack"
-    if settings.xiangji:
-        for url in (settings.xiangji.api_url, settings.xiangji.upload_url):
-            add(url, "xiangji")
-        add(settings.xiangji.account_url, "xiangji")
-        hosts["*.tosoiot.com"] = "xiangji"
-    if settings.alibaba:
-        add(settings.alibaba.mt_endpoint, "alibaba")
-        add(settings.alibaba.mts_endpoint, "mts")
-        add(settings.alibaba.oss_endpoint, "oss")
-        hosts["*.alicdn.com"] = "alibaba"
-    if settings.rozetta:
-        add(settings.rozetta.api_url, "rozetta")
-    return hosts
-
-
-@dataclass(frozen=True)
-class ProviderClients:
-    """One client per configured provider (None where its keys are not set)."""
-
-    xiangji: XiangjiClient | None = None
-    alibaba: AlibabaMTClient | None = None
-    mts: MtsClient | None = None
-    rozetta: RozettaClient | None = None
-    credentials: Credentials | None = None  # Alibaba's, also for reading MTS outputs
-
-
-def provider_clients(
-    settings: Settings, session: aiohttp.ClientSession, clock: Callable[[], float]
-) -> ProviderClients:
-    xiangji = alibaba = mts = rozetta = credentials = None
-    if x := settings.xiangji:
-        xiangji = XiangjiClient(
-            session,
-            x.keys(),  # every service key, one per image engine
-            api_url=x.api_url,
-            upload_url=x.upload_url,
-            account_url=x.account_url,
-        )
-    if a := settings.alibaba:
-        credentials = Credentials(a.access_key_id, a.access_key_secret)
-        alibaba = AlibabaMTClient(session, credentials, endpoint=a.mt_endpoint, clock=clock)
-        mts = MtsClient(session, credentials, endpoint=a.mts_endpoint, clock=clock)
-    if r := settings.rozetta:
-        rozetta = RozettaClient(
-            session,
-            RozettaKeys(r.access_key, r.secret_key),
-            api_url=r.api_url,
-            contract_id=r.contract_id,
-            field_id=r.field_id,  # nonces follow the wall clock, never a test's
-        )
-    return ProviderClients(xiangji, alibaba, mts, rozetta, credentials)
-
-
-def operations_for(
-    clients: ProviderClients,
-    settings: Settings,
-    *,
-    store: TaskStore,
-    slack: TolkWebClient,
-    limits: RateLimits,
-    delivery: Delivery,
-    links: Links,
-    clock: Callable[[], float],
-) -> dict[str, Operation]:
-    """The registry: every operation name → the code that runs it (configured ones)."""
-    operations: dict[str, Operation] = {}
-    operations.update(remove_operations(store, slack, clock))
-    if clients.xiangji:
-        operations.update(xiangji_operations(clients.xiangji, limits, delivery))
-    if clients.alibaba:
-        operations.update(alibaba_operations(clients.alibaba, limits, links))
-    if clients.rozetta:
-        operations.update(rozetta_operations(clients.rozetta, delivery))
-    if clients.mts and clients.credentials and (a := settings.alibaba):
-        operations.update(
-            mts_operations(
-                clients.mts,
-                limits,
-                delivery,
-                clients.credentials,
-                output=a.mts_output,
-                pipeline_id=a.mts_pipeline_id,
-                oss_endpoint=a.oss_endpoint,
-                clock=clock,
-            )
-        )
-    return operations
+async def workspace_ports(services: Services, team: str) -> dict[str, Any]:
+    """Many workspaces: the ports as workspace ``team`` sees them — its token, its
+    tasks only, its providers and quota, and the Provider keys form."""
+    assert services.tenants is not None
+    workspace = await services.tenants.workspace(team)
+    desk = services.desk.for_team(team)
+    return {
+        ports.DESK: desk,
+        ports.CHANNELS: desk,
+        ports.SLACK: workspace.tenant.slack or services.slack,
+        ports.CONFIG: slack_config(services, workspace),
+        ports.QUOTA: workspace.quota,
+        ports.LINKS: services.links,
+        ports.REFINE: services.refine,
+        ports.PROVIDER_KEYS: services.tenants,
+        ports.WORKSPACES: services.tenants,
+    }
 
 
 def start_schedule(
     settings: Settings,
     poller: Poller,
     store: TaskStore,
-    quota: QuotaWatcher,
+    check_quota: Callable[[], Awaitable[object]],
     clock: Callable[[], float],
 ) -> AsyncIOScheduler:
     """Poll rounds every second (or ``TOLK_POLL_MIN_SECONDS``), and the quota reading
@@ -296,7 +221,7 @@ def start_schedule(
     scheduler.add_job(
         run_due_across_replicas,
         "interval",
-        args=(store, "quota-check", QUOTA_EVERY, quota.check, clock),
+        args=(store, "quota-check", QUOTA_EVERY, check_quota, clock),
         seconds=QUOTA_EVERY,
         id="quota",
         coalesce=True,
@@ -363,6 +288,41 @@ async def open_services(
             links=links,
             clock=clock,
         )
+        workspaces = keyring = tenants = None
+        if settings.installable:
+            assert settings.secret_key and settings.slack_client_id and settings.slack_client_secret
+            sealer = Sealer(settings.secret_key)
+            workspaces = Workspaces(
+                store,
+                sealer,
+                slack_api_url=settings.slack_api_url,
+                session=session,
+                client_id=settings.slack_client_id,
+                client_secret=settings.slack_client_secret,
+                clock=clock,
+            )
+            keyring = ProviderKeyring(store, sealer)
+
+            def build(own: Settings) -> tuple[Mapping[str, Operation], XiangjiClient | None]:
+                ours = provider_clients(own, session, clock)
+                registry = operations_for(
+                    ours,
+                    own,
+                    store=store,
+                    slack=slack,
+                    limits=limits,
+                    delivery=delivery,
+                    links=links,
+                    clock=clock,
+                )
+                return registry, ours.xiangji
+
+            def watch(own: Settings, xiangji: XiangjiClient | None, team: str) -> QuotaWatcher:
+                return QuotaWatcher(store, xiangji, delivery, own, clock=clock, scope=team)
+
+            tenants = WorkspaceTenants(
+                settings, workspaces, keyring, build, watch, store=store, clock=clock
+            )
         work = Work(
             store,
             delivery,
@@ -372,7 +332,9 @@ async def open_services(
             clock=clock,
             on_settled=quota.on_task_settled,
             metrics=metrics,
-            refine=bool(clients.xiangji and settings.public_url),
+            # many workspaces: Xiangji's editor would open with the operator's keys: off
+            refine=bool(clients.xiangji and settings.public_url and not tenants),
+            tenants=tenants,
         )
         watch_metrics(metrics, store, quota)
         poller = Poller(store, work, clock=clock)
@@ -386,7 +348,8 @@ async def open_services(
         )
         scheduler = None
         if start_scheduler:
-            scheduler = start_schedule(settings, poller, store, quota, clock)
+            check = tenants.check_quota if tenants is not None else quota.check
+            scheduler = start_schedule(settings, poller, store, check, clock)
             stack.callback(scheduler.shutdown, wait=False)
         yield Services(
             settings=settings,
@@ -407,4 +370,7 @@ async def open_services(
             mts=clients.mts,
             metrics=metrics,
             quota=quota,
+            workspaces=workspaces,
+            keyring=keyring,
+            tenants=tenants,
         )

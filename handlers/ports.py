@@ -17,6 +17,8 @@ the wiring or the engine: a port names what is needed, the wiring says who does 
 ``links``          ``bot.core.links.Links``: Refine links (and whether there is a
                    public URL at all)
 ``refine``         ``RefineImages``: which results Xiangji's editor can open
+``provider_keys``  ``ProviderKeys`` or None: a workspace's own provider keys
+                   (``bot.core.provider_keys.ProviderKeyring``)
 =================  ==============================================================
 """
 
@@ -43,6 +45,7 @@ CONFIG = "tolk_config"
 QUOTA = "tolk_quota"
 LINKS = "tolk_links"
 REFINE = "tolk_refine"
+PROVIDER_KEYS = "tolk_provider_keys"
 
 
 class TaskDesk(Protocol):
@@ -114,6 +117,22 @@ class QuotaReader(Protocol):
         ...
 
 
+class ProviderKeys(Protocol):
+    """A workspace's own provider keys, as its admins set them in the Home tab
+    (``bot.core.provider_keys.ProviderKeyring`` says what each does). Nothing here
+    gives a stored value back."""
+
+    async def summary(self, team: str) -> dict[str, tuple[float, str]]:
+        """Provider → (when its keys were set, by whom)."""
+        ...
+
+    async def set(
+        self, team: str, provider: str, values: Mapping[str, str], *, by: str, at: float
+    ) -> None: ...
+
+    async def remove(self, team: str, provider: str) -> bool: ...
+
+
 class RefineImages(Protocol):
     """What Refine knows of a task's images: the engine's refine operation answers."""
 
@@ -175,6 +194,7 @@ class SlackConfig:
     alibaba: bool = False  # machine translation and media jobs (MTS)
     mts_output: bool = False  # ALIBABA_MTS_OUTPUT is set
     rozetta: bool = False
+    shared_provider_keys: bool = False  # the providers on above serve workspaces without keys
 
 
 @dataclass(frozen=True)
@@ -251,3 +271,25 @@ def links(context: Mapping[str, Any]) -> Links:
 def refine(context: Mapping[str, Any]) -> RefineImages:
     port: RefineImages = context[REFINE]
     return port
+
+
+def provider_keys(context: Mapping[str, Any]) -> ProviderKeys | None:
+    port: ProviderKeys | None = context.get(PROVIDER_KEYS)
+    return port
+
+
+WORKSPACES = "tolk_workspaces"
+
+
+class Departures(Protocol):
+    """Many workspaces: a workspace that removed Tolk (``bot.tenants.WorkspaceTenants``)."""
+
+    async def leave(self, team: str) -> int:
+        """Delete its installation and keys; end its unsettled tasks without a word."""
+        ...
+
+
+def departures(context: Mapping[str, Any]) -> Departures | None:
+    """None with one workspace (``SLACK_BOT_TOKEN``): there is nothing to leave."""
+    found: Departures | None = context.get(WORKSPACES)
+    return found

@@ -21,6 +21,7 @@ settings (``get_setting``/``put_setting``) behind verbs of their own.
 
 from __future__ import annotations
 
+import copy
 from collections.abc import Callable
 from typing import Any
 
@@ -55,12 +56,23 @@ class Desk:
         self._task_timeout = task_timeout
         self._nudge = nudge
         self._on_created = on_created
+        self.team: str | None = None  # with many workspaces: the one this desk serves
+
+    def for_team(self, team: str) -> Desk:
+        """This desk as one workspace sees it: another workspace's tasks are not there."""
+        scoped = copy.copy(self)
+        scoped.team = team
+        return scoped
+
+    def _ours(self, task: Task | None) -> bool:
+        return task is not None and (self.team is None or task.place.team == self.team)
 
     def now(self) -> float:
         return self._clock()
 
     async def get(self, task_id: str) -> Task | None:
-        return await self.store.get(task_id)
+        task = await self.store.get(task_id)
+        return task if self._ours(task) else None
 
     # --- tasks ---------------------------------------------------------------------------
 
@@ -155,13 +167,13 @@ class Desk:
     async def for_channel(self, channel: str) -> list[Task]:
         """The channel's unsettled tasks, oldest first."""
         tasks = await self.store.list_for_channel(channel)
-        return [t for t in tasks if t.operation not in HOUSEKEEPING]
+        return [t for t in tasks if t.operation not in HOUSEKEEPING and self._ours(t)]
 
     async def for_person(self, user: str, *, limit: int) -> list[Task]:
         """Of ``user``'s newest ``limit`` tasks, those that are work they asked for,
         newest first."""
         tasks = await self.store.list_for_user(user, limit=limit)
-        return [t for t in tasks if t.operation not in HOUSEKEEPING]
+        return [t for t in tasks if t.operation not in HOUSEKEEPING and self._ours(t)]
 
     # --- settings ------------------------------------------------------------------------
 

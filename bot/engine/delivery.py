@@ -13,6 +13,7 @@ import fnmatch
 import ipaddress
 import logging
 import re
+import weakref
 from collections.abc import Awaitable, Callable, Sequence
 from typing import Any
 from urllib.parse import unquote, urlsplit
@@ -46,6 +47,7 @@ from bot.core.slack_client import (
     slack_failure,
 )
 from bot.core.slack_retry import RateLimitRetry
+from bot.engine.tenant import slack_context
 
 log = logging.getLogger(__name__)
 
@@ -135,8 +137,10 @@ class Delivery:
         per_owner: int = PER_OWNER,
         fetcher: Fetcher | None = None,
     ) -> None:
-        self.slack = slack
-        self._acting = only_429_retries(slack)
+        self._slack = slack
+        self._acting_clients: weakref.WeakKeyDictionary[AsyncWebClient, AsyncWebClient] = (
+            weakref.WeakKeyDictionary()
+        )
         self._session = session
         self._allowed = tuple(allowed_hosts)
         self.slack_file_hosts = tuple(slack_file_hosts)
@@ -145,6 +149,20 @@ class Delivery:
         # once, checked, connected to the checked address, in fair per-person slots
         self._own_fetcher = fetcher is None
         self.fetcher = fetcher or Fetcher(transfers=max_concurrent, per_owner=per_owner)
+
+    @property
+    def slack(self) -> AsyncWebClient:
+        """The Slack client of the workspace the current step works for
+        (``bot.engine.tenant.slack_context``), else the one this Delivery was given."""
+        return slack_context.get() or self._slack
+
+    @property
+    def _acting(self) -> AsyncWebClient:
+        slack = self.slack
+        acting = self._acting_clients.get(slack)
+        if acting is None:
+            acting = self._acting_clients[slack] = only_429_retries(slack)
+        return acting
 
     async def close(self) -> None:
         """Close the fetcher if this Delivery made it (``open_services`` closes its own)."""

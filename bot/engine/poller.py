@@ -80,6 +80,10 @@ class Poller:
             except Exception as exc:  # the store hiccupped; nothing was claimed
                 log.warning("could not claim due tasks (%r); trying again next tick", exc)
                 return 0
+            try:
+                await self.work.prepare(claimed)  # their workspaces, for grouping
+            except Exception as exc:  # a workspace could not be looked up: steps will again
+                log.warning("could not look up the workspaces of due tasks (%r)", exc)
             groups: dict[str, list[Task]] = defaultdict(list)
             for task in claimed:
                 if key := self.work.poll_key(task):

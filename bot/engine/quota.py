@@ -101,8 +101,10 @@ class QuotaWatcher:
         settings: Settings,
         *,
         clock: Callable[[], float] = time.time,
+        scope: str = "",
     ) -> None:
         self.store = store
+        self.scope = scope  # a workspace's team id with many: its readings, spend and alerts
         self.xiangji = xiangji
         self.delivery = delivery
         self.settings = settings
@@ -410,10 +412,13 @@ class QuotaWatcher:
     # --- store --------------------------------------------------------------------------
 
     async def _get(self, key: str) -> Any:
-        return await self.store.get_setting(NAMESPACE, key)
+        return await self.store.get_setting(NAMESPACE, self._key(key))
 
     async def _put(self, key: str, value: Any) -> None:
-        await self.store.put_setting(NAMESPACE, key, value)
+        await self.store.put_setting(NAMESPACE, self._key(key), value)
+
+    def _key(self, key: str) -> str:
+        return f"{self.scope}:{key}" if self.scope else key
 
 
 def text_cost(units: int, engine: str | None) -> tuple[int, int]:

@@ -16,7 +16,7 @@ from __future__ import annotations
 
 import logging
 import random
-from collections.abc import Awaitable, Callable, Sequence
+from collections.abc import Awaitable, Callable, Mapping, Sequence
 from dataclasses import replace
 from typing import Any
 from urllib.parse import urlsplit
@@ -35,6 +35,7 @@ from bot.engine.delivery import Delivery
 from bot.engine.failures import MAX_ATTEMPTS as MAX_ATTEMPTS
 from bot.engine.failures import after_failure
 from bot.engine.operation import Operation, fail_item, with_item
+from bot.engine.tenant import OneTenant, Tenant, Tenants, slack_context
 from providers.errors import ProviderError
 
 log = logging.getLogger(__name__)
@@ -44,13 +45,14 @@ ALL_ITEMS_FAILED = "all-items-failed"
 
 class Work:
     """Moves claimed tasks: ``step`` one task, ``poll_group`` a batched status round.
-    ``operations`` is the registry (operation name → ``Operation``)."""
+    ``operations`` is the registry (operation name → ``Operation``) of the one workspace;
+    with many, ``tenants`` gives each task's workspace its own (``bot.engine.tenant``)."""
 
     def __init__(
         self,
         store: TaskStore,
         delivery: Delivery,
-        operations: dict[str, Operation],
+        operations: Mapping[str, Operation],
         *,
         retry: Backoff,
         poll: Backoff,
@@ -59,18 +61,58 @@ class Work:
         on_settled: Callable[[Task], Awaitable[None]] | None = None,
         metrics: Metrics | None = None,
         refine: bool = False,
+        tenants: Tenants | None = None,
     ) -> None:
         self.store = store
         self.delivery = delivery
-        self.operations = operations
         self.retry = retry
         self.poll = poll
         self.clock = clock
         self.rand = rand
-        self.on_settled = on_settled  # e.g. quota checks after provider work
         self.metrics = metrics
         self.refine = refine  # Refine buttons on editable images (the page needs a public URL)
         self.stopping = False  # shutting down: steps end at their next saved point
+        self._default = Tenant("", operations, on_settled=on_settled)
+        self.tenants = tenants or OneTenant(self._default)
+        self._one = tenants is None
+        self._known: dict[str, Tenant] = {}  # team → its tenant, as last looked up
+
+    @property
+    def operations(self) -> Mapping[str, Operation]:
+        """The one workspace's registry (with many: what the operator's keys run)."""
+        return self._default.operations
+
+    @operations.setter
+    def operations(self, operations: Mapping[str, Operation]) -> None:
+        self._use(replace(self._default, operations=operations))
+
+    @property
+    def on_settled(self) -> Callable[[Task], Awaitable[None]] | None:
+        """What runs after a task settles (quota checks): the one workspace's."""
+        return self._default.on_settled
+
+    @on_settled.setter
+    def on_settled(self, hook: Callable[[Task], Awaitable[None]] | None) -> None:
+        self._use(replace(self._default, on_settled=hook))
+
+    def _use(self, default: Tenant) -> None:
+        self._default = default
+        if self._one:
+            self.tenants = OneTenant(default)
+            self._known.clear()
+
+    async def prepare(self, tasks: Sequence[Task]) -> None:
+        """Look up the workspaces of claimed tasks, so ``poll_key`` can group them."""
+        for team in {task.place.team for task in tasks}:
+            await self._tenant(team)
+
+    async def _tenant(self, team: str) -> Tenant:
+        tenant = self._known[team] = await self.tenants.tenant(team)
+        return tenant
+
+    def _operation(self, task: Task) -> Operation | None:
+        """The task's operation in its workspace (None: its provider is no longer set up)."""
+        return self._known.get(task.place.team, self._default).operations.get(task.operation)
 
     # --- entry points used by the poller ------------------------------------------------
 
@@ -83,16 +125,50 @@ class Work:
         """The batched status round this task can join now, if any."""
         if not self.needs_poll(task) or task.next_poll_at > self.clock():
             return None
-        return self.operations[task.operation].poll_key
+        tenant = self._known.get(task.place.team, self._default)
+        op = tenant.operations.get(task.operation)
+        if op is None or op.poll_key is None or tenant.gone:
+            return None
+        return f"{tenant.key}|{op.poll_key}" if tenant.key else op.poll_key
 
     def poll_delay(self, task: Task, polls: int) -> float:
         """The back-off, or longer when a callback will say when the work is done (then
         polling is only the fallback, and costs the provider's rate limit)."""
-        floor = self.operations[task.operation].poll_floor(task)
+        op = self._operation(task)
+        floor = op.poll_floor(task) if op is not None else 0.0
         return max(self.poll.delay(polls, self.rand()), floor)
 
     async def step(self, task: Task) -> None:
-        """Move one claimed task forward and save it with its lease released."""
+        """Move one claimed task forward and save it with its lease released, speaking
+        to Slack as the task's workspace."""
+        tenant = await self._tenant(task.place.team)
+        if tenant.gone:
+            await self._leave(task)
+            return
+        slack = slack_context.set(tenant.slack)
+        try:
+            await self._step(task, tenant)
+        finally:
+            slack_context.reset(slack)
+
+    async def _leave(self, task: Task) -> None:
+        """Tolk was removed from the task's workspace: the task ends, and nothing is
+        posted (there is no token left to post with, nor anyone who asked for it)."""
+        ended = task if task.final else task.to(State.CANCELLED, self.clock())
+        await self.store.save(ended.but(settled=True, lease_until=0.0))
+        log.info("task %s: its workspace removed Tolk; ended without a message", task.id)
+
+    async def _removed_meanwhile(self, task: Task, exc: Exception) -> bool:
+        """Slack refused the workspace's token, and Tolk is no longer installed there:
+        removed while this step ran, or seen late through a lookup kept a few seconds."""
+        if slack_failure(exc) is not SlackFailure.REVOKED:
+            return False
+        try:
+            return (await self.tenants.recheck(task.place.team)).gone
+        except Exception:
+            return False
+
+    async def _step(self, task: Task, tenant: Tenant) -> None:
         run = Run(task, self.store, self.delivery, self.clock)
         context = current_work.set(  # "owner": whose transfers these are (fair slots)
             {
@@ -102,28 +178,39 @@ class Work:
                 "owner": f"{task.place.team}:{task.place.user}",
             }
         )
+        removed = False
         try:
             await self._advance(run)
         except Exception as exc:
+            removed = await self._removed_meanwhile(task, exc)
             try:
-                if not await run.answer_elsewhere(exc):
+                if removed:
+                    await self._leave(run.task)
+                elif not await run.answer_elsewhere(exc):
                     self._on_error(run, exc)
                     await self._finish_safely(run)
             except Exception:  # never leave the task leased and unsaved
+                removed = False
                 log.exception("task %s: handling a failure failed; trying again later", task.id)
                 run.task = run.task.but(next_poll_at=self.clock() + self.retry.delay(0, 1.0))
         finally:
             current_work.reset(context)
+        if removed:
+            return
         await self.store.save(run.task.but(lease_until=0.0))
-        if run.task.settled and not task.settled and self.on_settled is not None:
+        if run.task.settled and not task.settled and tenant.on_settled is not None:
             try:
-                await self.on_settled(run.task)
+                await tenant.on_settled(run.task)
             except Exception:
                 log.exception("task %s: after-settle hook failed", run.task.id)
 
     async def poll_group(self, tasks: Sequence[Task]) -> None:
         """One batched status round for claimed tasks sharing a poll key, then delivery."""
-        op = self.operations[tasks[0].operation]
+        op = self._operation(tasks[0])
+        if op is None:  # the workspace's keys went since the round was grouped
+            for task in tasks:
+                await self.step(task)
+            return
         now = self.clock()
         work = {"task": f"{len(tasks)} tasks", "provider": op.provider, "operation": "poll"}
         context = current_work.set(work)
@@ -176,7 +263,11 @@ class Work:
 
     async def _advance(self, run: Run) -> None:
         now = self.clock()
-        op = self.operations[run.task.operation]
+        op = self._operation(run.task)
+        if op is None:
+            run.task = run.task.to(State.FAILED, now, error=_not_set_up(run.task))
+            await self._finish(run, None)
+            return
         if not run.task.final and (
             by := (await self.store.cancel_requests([run.task.id])).get(run.task.id)
         ):  # someone asked (``Desk.cancel``): the step obeys now
@@ -268,7 +359,7 @@ class Work:
             parent = op.parent_text(run.task) + " · " + messages.progress(done, len(run.task.items))
             await self.delivery.update(place.channel, place.thread_ts, parent)
 
-    async def _finish(self, run: Run, op: Operation) -> None:
+    async def _finish(self, run: Run, op: Operation | None) -> None:
         """Post the one final message and settle the task."""
         task = run.task
         now = self.clock()
@@ -305,16 +396,19 @@ class Work:
             extra={"state": str(run.task.state), "latency_ms": round(latency * 1000)},
         )
 
-    def _final_blocks(self, task: Task, op: Operation, text: str) -> list[dict[str, Any]] | None:
+    def _final_blocks(
+        self, task: Task, op: Operation | None, text: str
+    ) -> list[dict[str, Any]] | None:
         """Delivered results get a link to their origin, Refine buttons for images
         Xiangji's editor can open, and a Delete button."""
-        if task.state is not State.DELIVERED:
+        if task.state is not State.DELIVERED or op is None:
             return None
         refine = op.refinable(task) if self.refine else []
         return messages.result_blocks(text, task.id, task.request.get("origin"), refine)
 
-    def _final_text(self, task: Task, op: Operation) -> str | None:
-        if task.state is State.DELIVERED or (task.error or {}).get("code") == ALL_ITEMS_FAILED:
+    def _final_text(self, task: Task, op: Operation | None) -> str | None:
+        delivered = task.state is State.DELIVERED
+        if op is not None and (delivered or (task.error or {}).get("code") == ALL_ITEMS_FAILED):
             return op.final_text(task)
         if task.state is State.EXPIRED:
             return messages.expired(task.id, (task.deadline - task.created_at) / 60)
@@ -322,7 +416,7 @@ class Work:
             return messages.cancelled(task.id, task.notes.get("cancelled_by"))
         err = task.error or {}
         return messages.failure(
-            task.id, op.provider.capitalize(), str(err.get("code", "?")), err.get("message", "")
+            task.id, task.provider.capitalize(), str(err.get("code", "?")), err.get("message", "")
         )
 
     def _on_error(self, run: Run, exc: BaseException) -> None:
@@ -341,7 +435,7 @@ class Work:
         if not run.task.final:
             return
         try:
-            await self._finish(run, self.operations[run.task.operation])
+            await self._finish(run, self._operation(run.task))
         except Exception as exc:
             self._on_error(run, exc)
 
@@ -360,6 +454,14 @@ def _stamp_ready(before: Sequence[Task], after: Sequence[Task], now: float) -> l
         )
         stamped.append(new.but(items=items) if items != new.items else new)
     return stamped
+
+
+def _not_set_up(task: Task) -> dict[str, str]:
+    return {
+        "code": "provider-not-set-up",
+        "message": messages.provider_not_set_up(task.provider),
+        "kind": "permanent",
+    }
 
 
 def _unread(exc: DownloadRefused | DownloadFailed) -> tuple[str, str]:

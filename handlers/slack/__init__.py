@@ -10,7 +10,9 @@ def register_all(app: AsyncApp) -> None:
         actions,
         cutout,
         home,
+        leaving,
         media_job,
+        provider_keys,
         reactions,
         refine,
         shortcuts,
@@ -32,6 +34,8 @@ def register_all(app: AsyncApp) -> None:
         reactions,
         shortcuts,
         home,
+        provider_keys,
+        leaving,
         actions,
         refine,
     )

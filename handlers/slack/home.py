@@ -1,5 +1,7 @@
 """App Home: the person's pending and recent tasks, the quota left per service, and the
 settings of the channels they work in — published each time they open the Home tab.
+Tolk's admins also see the workspace's own provider keys (when and by whom each was set,
+never a key) and the button to the form that sets them (``provider_keys.py``).
 
 Links to a task's thread use Slack's archive permalink form
 ``https://<workspace>.slack.com/archives/C…/p<ts without the dot>``, which the desktop
@@ -30,6 +32,7 @@ from bot.core import messages
 from bot.core.tasks import Task
 from handlers import ports
 from handlers.ports import ChannelSettings, QuotaReader, SlackConfig, TaskDesk
+from handlers.slack.tolk import workspace_admin
 
 log = logging.getLogger(__name__)
 
@@ -49,17 +52,61 @@ def register(app: AsyncApp) -> None:
 async def on_home_opened(event: dict[str, Any], context: dict[str, Any]) -> None:
     if event.get("tab", "home") != "home":  # the Messages tab opens this event too
         return
-    slack, user = ports.slack(context), event["user"]
+    await publish(context, event["user"])
+
+
+async def publish(context: dict[str, Any], user: str, *, live_quota: bool = True) -> None:
+    """Publish ``user``'s Home tab. ``live_quota=False``: with the last quota reading,
+    asking no provider (a refresh after a change, inside a request Slack times)."""
+    slack, config = ports.slack(context), ports.config(context)
     url = await find_workspace_url(slack, context)
     view = await home_view(
         ports.desk(context),
         ports.channels(context),
-        ports.config(context),
+        config,
         ports.quota(context),
         user,
         workspace_url=url,
+        live_quota=live_quota,
+        keys=await keys_section(context, user),
     )
     await slack.views_publish(user_id=user, view=view)
+
+
+async def is_admin(slack: AsyncWebClient, config: SlackConfig, user: str) -> bool:
+    """Tolk's admins: the ``TOLK_ADMINS`` list when it is set, else the workspace's admins
+    and owners (``users.info``; no when Slack cannot say)."""
+    if config.admins:
+        return user in config.admins
+    return await workspace_admin(slack, user)
+
+
+def team_of(context: dict[str, Any], body: dict[str, Any] | None = None) -> str | None:
+    """The workspace a request came from (Bolt read it from the signed body)."""
+    team = context.get("team_id") or ((body or {}).get("user") or {}).get("team_id")
+    return str(team) if team else None
+
+
+def shared_providers(config: SlackConfig) -> list[str]:
+    """Providers whose operator keys serve a workspace that has not set its own."""
+    if not config.shared_provider_keys:
+        return []
+    on = {"xiangji": config.xiangji, "alibaba": config.alibaba, "rozetta": config.rozetta}
+    return [provider for provider, is_on in on.items() if is_on]
+
+
+async def keys_section(context: dict[str, Any], user: str) -> list[dict[str, Any]]:
+    """The provider keys section, for an admin of a workspace Tolk keeps keys for."""
+    keyring, team = ports.provider_keys(context), team_of(context)
+    config = ports.config(context)
+    if keyring is None or team is None or not await is_admin(ports.slack(context), config, user):
+        return []
+    try:
+        summary = await keyring.summary(team)
+    except Exception:  # the Home tab still shows the tasks
+        log.warning("App Home: the provider keys of %s could not be read", team, exc_info=True)
+        return []
+    return messages.provider_keys_home(summary, shared_providers(config))
 
 
 async def home_view(
@@ -70,6 +117,8 @@ async def home_view(
     user: str,
     *,
     workspace_url: str | None,
+    live_quota: bool = True,
+    keys: list[dict[str, Any]] | None = None,
 ) -> dict[str, Any]:
     now = desk.now()
     tasks = await desk.for_person(user, limit=TASKS_READ)
@@ -85,18 +134,21 @@ async def home_view(
     return messages.home_view(
         pending=[_line(t, now, workspace_url) for t in pending],
         recent=[_line(t, now, workspace_url) for t in recent],
-        quota=messages.home_quota_lines(await _quota(quota)),
+        quota=messages.home_quota_lines(await _quota(quota, live=live_quota)),
         channels=channel_lines,
         updated_at=now,
+        keys=keys or (),
     )
 
 
-async def _quota(quota: QuotaReader | None) -> dict[str, int | None] | None:
-    """Service → count left, read now; the last reading if the provider is slow."""
+async def _quota(quota: QuotaReader | None, *, live: bool = True) -> dict[str, int | None] | None:
+    """Service → count left, read now; the last reading if the provider is slow (or
+    ``live`` is false)."""
     if quota is None:
         return None
     try:
-        return await asyncio.wait_for(quota.read_all(), QUOTA_SECONDS)
+        if live:
+            return await asyncio.wait_for(quota.read_all(), QUOTA_SECONDS)
     except TimeoutError:
         log.warning(
             "App Home: the quota read took over %.1f s; showing the last one", QUOTA_SECONDS

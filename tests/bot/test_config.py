@@ -222,9 +222,7 @@ def test_client_credentials_make_tolk_installable_over_http() -> None:
         ({"TOLK_SHARED_PROVIDER_KEYS": "maybe"}, "must be on or off"),
     ],
 )
-def test_an_installable_set_that_cannot_work_is_refused(
-    change: dict[str, str], said: str
-) -> None:
+def test_an_installable_set_that_cannot_work_is_refused(change: dict[str, str], said: str) -> None:
     message = refused({**INSTALLABLE, **change})
     assert said in message
     assert "hunter2" not in message  # a wrong secret is named, never shown

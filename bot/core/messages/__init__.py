@@ -19,6 +19,7 @@ builders of Block Kit keep within Slack's limits on their own.
 - ``channel_config``: ``/tolk config``
 - ``quota``: quota alerts and ``/tolk quota``
 - ``home``: the App Home tab
+- ``provider_keys``: a workspace's own provider keys (Home tab section and form)
 - ``delivery``: where Tolk cannot post, and where the results go instead
 - ``files``: files Tolk will not or cannot fetch
 
@@ -142,6 +143,20 @@ from bot.core.messages.modal import (
     modal_error,
     translate_modal,
 )
+from bot.core.messages.provider_keys import (
+    KEY_FIELD_LABELS,
+    PROVIDER_KEYS_MODAL,
+    PROVIDER_KEYS_OPEN,
+    PROVIDER_KEYS_REMOVE,
+    PROVIDER_LABELS,
+    provider_key_not_set,
+    provider_key_problem,
+    provider_key_set,
+    provider_keys_admins_only,
+    provider_keys_home,
+    provider_keys_modal,
+    provider_keys_not_admin,
+)
 from bot.core.messages.quota import (
     QUOTA_ESTIMATE_NOTE,
     quota_alert,
@@ -189,9 +204,11 @@ from bot.core.messages.results import (
     expired,
     failure,
     item_failure,
+    not_installed,
     origin_link,
     progress,
     provider_gave_no_reason,
+    provider_not_set_up,
     result_blocks,
     result_comment,
     results_not_yours,
@@ -225,10 +242,15 @@ __all__ = [
     "HELP",
     "HOME_MAX_BLOCKS",
     "HOME_MAX_SECTION",
+    "KEY_FIELD_LABELS",
     "LONG_TEXT",
     "MEDIA_UNREAD_SHOWN",
     "MODAL_LANGUAGES",
     "NOTHING_CAME_BACK",
+    "PROVIDER_KEYS_MODAL",
+    "PROVIDER_KEYS_OPEN",
+    "PROVIDER_KEYS_REMOVE",
+    "PROVIDER_LABELS",
     "QUOTA_ESTIMATE_NOTE",
     "REFINE_BUTTONS",
     "REFINE_FOREIGN_ORIGIN",
@@ -315,6 +337,7 @@ __all__ = [
     "not_a_slack_file",
     "not_a_url",
     "not_an_image",
+    "not_installed",
     "not_yours_to_change",
     "nothing_to_translate",
     "ocr_text",
@@ -336,7 +359,15 @@ __all__ = [
     "pair_suggestion_text_note",
     "progress",
     "provider_gave_no_reason",
+    "provider_key_not_set",
+    "provider_key_problem",
+    "provider_key_set",
+    "provider_keys_admins_only",
+    "provider_keys_home",
+    "provider_keys_modal",
+    "provider_keys_not_admin",
     "provider_not_ready",
+    "provider_not_set_up",
     "provider_off",
     "quota_alert",
     "quota_error_alert",

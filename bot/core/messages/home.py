@@ -1,6 +1,7 @@
-"""The App Home tab (``handlers/slack/home.py``): a person's tasks, the quota left and
-their channels' settings, kept within Slack's limits (100 blocks, 3,000 characters a
-section). The Home tab may name the quota.
+"""The App Home tab (``handlers/slack/home.py``): a person's tasks, the quota left,
+their channels' settings and, for admins, the workspace's provider keys
+(``provider_keys``), kept within Slack's limits (100 blocks, 3,000 characters a section).
+The Home tab may name the quota.
 """
 
 from __future__ import annotations
@@ -95,8 +96,10 @@ def home_view(
     quota: str,
     channels: Sequence[str],
     updated_at: float,
+    keys: Sequence[dict[str, Any]] = (),
 ) -> dict[str, Any]:
-    """The Home tab: lines from ``home_task_line``, ``home_quota_lines``, ``home_channel_line``."""
+    """The Home tab: lines from ``home_task_line``, ``home_quota_lines``, ``home_channel_line``;
+    ``keys``, for an admin, the blocks of ``provider_keys_home`` (last, and never cut)."""
     stamp = int(updated_at)
     blocks: list[dict[str, Any]] = [
         {"type": "header", "text": {"type": "plain_text", "text": "Your Tolk tasks"}},
@@ -124,7 +127,8 @@ def home_view(
             "Settings of your channels", channels, "You have no tasks in any channel yet."
         ),
     ]
-    if len(blocks) > HOME_MAX_BLOCKS:
+    room = HOME_MAX_BLOCKS - len(keys)
+    if len(blocks) > room:
         more = {
             "type": "context",
             "elements": [
@@ -134,5 +138,5 @@ def home_view(
                 }
             ],
         }
-        blocks = [*blocks[: HOME_MAX_BLOCKS - 1], more]
-    return {"type": "home", "blocks": blocks}
+        blocks = [*blocks[: room - 1], more]
+    return {"type": "home", "blocks": [*blocks, *keys]}

@@ -43,6 +43,21 @@ def done(
     )
 
 
+def not_installed(public_url: str | None) -> str:
+    where = f" from {public_url}/slack/install" if public_url else ""
+    return (
+        ":warning: Tolk is not installed in this workspace (or was removed), so nothing was "
+        f"done. A workspace admin can install it{where}."
+    )
+
+
+def provider_not_set_up(provider: str) -> str:
+    return (
+        f"{provider.capitalize()} is no longer set up for this workspace (its keys were "
+        "removed): an admin can set them again under Provider keys in Tolk's Home tab"
+    )
+
+
 def failure(task_id: str, provider: str, code: str, meaning: str, hint: str = "") -> str:
     hint = f" {hint}" if hint else ""
     meaning = escape(meaning.rstrip("."))

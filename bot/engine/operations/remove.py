@@ -33,6 +33,7 @@ from bot.core.slack_client import slack_error_code
 from bot.core.storage import TaskStore
 from bot.core.tasks import State, Task
 from bot.engine.operation import Operation
+from bot.engine.tenant import slack_context
 
 log = logging.getLogger(__name__)
 
@@ -53,8 +54,13 @@ class RemoveResults(Operation):
 
     def __init__(self, store: TaskStore, slack: AsyncWebClient, clock: Callable[[], float]) -> None:
         self.store = store
-        self.slack = slack
+        self._slack = slack
         self.clock = clock
+
+    @property
+    def slack(self) -> AsyncWebClient:
+        """The workspace's client the step runs with (``bot.engine.tenant``)."""
+        return slack_context.get() or self._slack
 
     def parent_text(self, task: Task) -> str:
         return ""

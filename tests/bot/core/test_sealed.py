@@ -5,7 +5,7 @@ from __future__ import annotations
 import pytest
 from cryptography.fernet import Fernet
 
-from bot.core.sealed import SealError, Sealer
+from bot.core.sealed import Sealer, SealError
 
 
 def key() -> str:

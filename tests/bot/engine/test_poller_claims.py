@@ -23,6 +23,9 @@ class NoWork:
     def poll_key(self, task: object) -> None:
         return None
 
+    async def prepare(self, tasks: object) -> None:
+        return None
+
 
 async def test_a_failed_claim_is_a_warning_and_the_next_tick_claims_again(caplog) -> None:
     store = FlakyStore()
