@@ -10,7 +10,9 @@ in this one, so CPU time and memory are Tolk's. Figures:
 - delivery lag from "emulator marks done" to "file uploaded", p50/p99 (200 tasks, poll
   back-off 1 s → 5 s);
 - restart to first poll with 10,000 pending tasks (a fresh ``python -m bot`` process), and
-  that process's peak RSS.
+  that process's peak RSS;
+- many workspaces (``bench/workspaces.py``): the OAuth install round trip, and commands
+  acknowledged per second across 50 installed workspaces, each against its floor.
 """
 
 from __future__ import annotations
@@ -28,6 +30,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
+from bench import workspaces
 from bench.emulators import serve
 from bench.harness import SIGNING_SECRET, percentile
 from bot.config import load_settings
@@ -283,6 +286,8 @@ async def main() -> None:
             rows += await lag_rows(child, info, tmp)
             progress("restart to first poll")
             rows += await restart_rows(child, info, tmp)
+        progress(f"{workspaces.WORKSPACES} workspaces: installs and commands")
+        rows += [Row(*row) for row in await workspaces.rows()]
     finally:
         await child.stop()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

@@ -406,6 +406,12 @@ def _check_installable(
             "SLACK_SIGNING_SECRET is missing (SLACK_CLIENT_ID is set): copy it from your app's "
             "Basic Information page; requests from every workspace are checked with it."
         )
+    if not get("TOLK_PUBLIC_URL"):
+        raise ConfigError(
+            "TOLK_PUBLIC_URL is missing (SLACK_CLIENT_ID is set): installs come back to "
+            "TOLK_PUBLIC_URL/slack/oauth_redirect, the Redirect URL in your app's OAuth & "
+            "Permissions page, so set it to this service's public https address."
+        )
     key = get("TOLK_SECRET_KEY")
     if not key:
         raise ConfigError(

@@ -85,7 +85,7 @@ def build_web_app(
         return web.json_response({**body, "ok": ok, **state}, status=200 if ok else 503)
 
     web_app.router.add_get("/healthz", healthz)
-    add_file_route(web_app, services.links, services.store, services.delivery.download_slack_file)
+    add_file_route(web_app, services.links, services.store, services.download_slack_file)
     add_refine_routes(web_app, services)
     if services.metrics is not None:
         web_app.router.add_get("/metrics", services.metrics.render)

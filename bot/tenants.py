@@ -24,10 +24,12 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AlibabaSettings, RozettaSettings, Settings, XiangjiSettings
 from bot.core.provider_keys import ProviderKeyring
+from bot.core.sealed import SealError
 from bot.core.storage import TaskStore
 from bot.core.tasks import State
 from bot.core.workspaces import Workspaces
 from bot.engine.operation import Operation
+from bot.engine.quota import NAMESPACE as QUOTA
 from bot.engine.quota import QuotaWatcher
 from bot.engine.tenant import Tenant
 from providers.xiangji import XiangjiClient
@@ -118,6 +120,9 @@ class WorkspaceTenants:
         await self._workspaces.forget(team)
         await self._keyring.forget(team)
         self.forget(team)
+        for key in await self._store.list_settings(QUOTA):  # its readings, spend, alerts
+            if key.startswith(f"{team}:"):
+                await self._store.delete_setting(QUOTA, key)
         now = self._clock()
         ended = [
             (task if task.final else task.to(State.CANCELLED, now)).but(settled=True)
@@ -140,12 +145,12 @@ class WorkspaceTenants:
         if slack is None:
             settings = without_providers(self._settings)
             return Workspace(team, settings, Tenant(team, {}, gone=True), None, None)
-        keys = await self._keyring.keys(team)
+        keys = await self._own_keys(team)
         shared = self._settings.shared_provider_keys
         if keys:
             settings, key = with_keys(self._settings, keys, shared), fingerprint(team, keys)
-        elif shared:
-            settings, key = self._settings, ""
+        elif shared:  # the operator's keys; the operator's alert channel stays theirs
+            settings, key = replace(self._settings, quota_alert_channel=None), ""
         else:
             settings, key = without_providers(self._settings), f"{team}:none"
         if key not in self._registries:
@@ -154,8 +159,24 @@ class WorkspaceTenants:
             } | {key: self._build(settings)}
         operations, xiangji = self._registries[key]
         quota = self._watch(settings, xiangji, team)
-        tenant = Tenant(key, operations, slack=slack, on_settled=quota.on_task_settled)
+        # Refine opens Xiangji's editor with the operator's keys: only for work on them
+        tenant = Tenant(
+            key, operations, slack=slack, on_settled=quota.on_task_settled, refine=key == ""
+        )
         return Workspace(team, settings, tenant, quota, xiangji)
+
+    async def _own_keys(self, team: str) -> dict[str, dict[str, str]]:
+        """The workspace's provider keys; none when they cannot be opened (sealed with a
+        ``TOLK_SECRET_KEY`` no longer in the list): logged, and its admins set them again."""
+        try:
+            return await self._keyring.keys(team)
+        except SealError:
+            log.error(
+                "workspace %s: its provider keys cannot be opened with TOLK_SECRET_KEY "
+                "(sealed with a key no longer listed); treated as not set",
+                team,
+            )
+            return {}
 
     async def client(self, team: str) -> AsyncWebClient | None:
         return (await self.workspace(team)).tenant.slack

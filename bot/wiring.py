@@ -25,7 +25,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 from bot.config import Settings, XiangjiSettings, engine_variable
 from bot.core.backoff import Backoff
 from bot.core.desk import Desk
-from bot.core.fetch import Fetcher
+from bot.core.fetch import DownloadRefused, Fetcher
 from bot.core.links import Links
 from bot.core.metrics import Metrics
 from bot.core.provider_keys import ProviderKeyring
@@ -42,6 +42,7 @@ from bot.engine.poller import Poller
 from bot.engine.quota import QuotaWatcher
 from bot.engine.ratelimit import PROVIDER_LIMITS, RateLimits
 from bot.engine.scheduler import build_scheduler
+from bot.engine.tenant import slack_context
 from bot.engine.work import Work, result_filename
 from bot.registry import operations_for, provider_clients, provider_hosts
 from bot.tenants import Workspace, WorkspaceTenants
@@ -130,6 +131,19 @@ class Services:
     @property
     def web_config(self) -> WebConfig:
         return web_config(self.settings)
+
+    async def download_slack_file(self, url: str, *, limit: int, file_id: str, team: str) -> bytes:
+        """A Slack file of a task, read with its workspace's token (the ``/files`` link)."""
+        if self.tenants is None:
+            return await self.delivery.download_slack_file(url, limit=limit, file_id=file_id)
+        slack = await self.tenants.client(team)
+        if slack is None:  # the workspace removed Tolk
+            raise DownloadRefused(url)
+        acting = slack_context.set(slack)
+        try:
+            return await self.delivery.download_slack_file(url, limit=limit, file_id=file_id)
+        finally:
+            slack_context.reset(acting)
 
     async def slack_webhook(self, url: str, text: str) -> None:
         """An ephemeral answer through a command's ``response_url`` (Slack hosts only)."""
@@ -332,8 +346,7 @@ async def open_services(
             clock=clock,
             on_settled=quota.on_task_settled,
             metrics=metrics,
-            # many workspaces: Xiangji's editor would open with the operator's keys: off
-            refine=bool(clients.xiangji and settings.public_url and not tenants),
+            refine=bool(clients.xiangji and settings.public_url),  # and per workspace
             tenants=tenants,
         )
         watch_metrics(metrics, store, quota)

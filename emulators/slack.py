@@ -207,6 +207,7 @@ class File:
     alt_txt: str | None = None
     created: int = field(default_factory=lambda: int(time.time()))
     shares: list[dict[str, Any]] = field(default_factory=list)
+    team: str = ""  # the workspace it was uploaded in
 
     def to_api(self, seen: Callable[[str], bool] | None = None) -> dict[str, Any]:
         """The file object as Slack's API returns it: where it is shared, in ``channels``
@@ -806,10 +807,16 @@ class SlackEmulator:
     def new_response_url(
         self, *, channel: str | None = None, user: str | None = None, message_ts: str | None = None
     ) -> str:
-        """A fresh ``response_url``. With ``channel`` its responses also act on the workspace."""
+        """A fresh ``response_url``. With ``channel`` its responses also act on the workspace
+        (the one current when it was made: ``in_workspace``)."""
         rid = secrets.token_hex(8)
         self._response_urls[rid] = dict(
-            channel=channel, user=user, message_ts=message_ts, uses=0, created=self.clock()
+            channel=channel,
+            user=user,
+            message_ts=message_ts,
+            uses=0,
+            created=self.clock(),
+            team=self.team_id,
         )
         return f"{self.base_url}/response/{rid}"
 
@@ -1034,6 +1041,7 @@ class SlackEmulator:
             url_private_download=f"{url}/download/{safe}",
             permalink=f"{self.base_url}/files/{user}/{file_id}/{safe}",
             alt_txt=alt_txt,
+            team=self.team_id,
         )
         if self.files_dir is not None:
             self.files_dir.mkdir(parents=True, exist_ok=True)
@@ -1155,11 +1163,21 @@ class SlackEmulator:
         if f is None or request.match_info["name"] != pathlib.PurePath(f.name).name:
             return web.Response(status=404, text="file not found")
         auth = request.headers.get("Authorization", "")
+        token = auth.removeprefix("Bearer ")
+        issued = self.tokens.get(token)
+        # a token is good for files of its own workspace only: the default bot token for
+        # the emulator's own, one from oauth.v2.access for the workspace it was issued in
+        team = issued.team_id if issued is not None else self.team_id
         call.args["status"] = 302
-        if not auth or not self._bot_sees_file(f):  # like Slack: a redirect to sign in
+        with self.in_workspace(team):
+            sees = f.team in (team, "") and self._bot_sees_file(f)
+        if not auth or not sees:  # like Slack: a redirect to sign in
             raise web.HTTPFound(f"/signin?redir={request.path}")
         call.args["status"] = 403
-        if auth != f"Bearer {self.bot_token}":
+        good = (token == self.bot_token and not self.bot_token_revoked) or (
+            issued is not None and issued.state == "active"
+        )
+        if not good:
             return web.Response(status=403, text="invalid_auth")
         call.args["status"] = 200
         headers = {}
@@ -1233,7 +1251,8 @@ class SlackEmulator:
             "at": time.time(),
         }
         try:
-            self._apply_response(slot, record)
+            with self.in_workspace(slot.get("team") or self.team_id):
+                self._apply_response(slot, record)
         except SlackError as exc:  # e.g. a thread_ts that names no message
             return answer(400, exc.error)
         self.responses.append(record)

@@ -6,6 +6,15 @@ the bot exactly as Slack sends them; what the bot posts through the Slack Web AP
 through ``response_url``) is printed as a transcript: messages, thread replies, DMs,
 files and where they were saved.
 
+Workspaces. The console acts in one workspace at a time: at first the sandbox's own
+(``sandbox``, where Alice types into #general). With the app Tolk is to the emulated Slack
+(:class:`SandboxApp`), ``install NAME`` adds a workspace with a #general and a person and
+installs Tolk there through Slack's OAuth flow, ``use NAME`` moves the console there,
+``workspaces`` lists them and ``uninstall NAME`` removes Tolk from one the way Slack does
+(its token revoked, ``tokens_revoked`` and ``app_uninstalled`` sent to Tolk). The
+transcript shows what lands in the current workspace; what lands elsewhere meanwhile is
+shown on ``use``.
+
 Typed at a terminal, the console shows a ``> `` prompt, and what lands in Slack while it
 waits for the next line (a thread reply, a file, a final message) is printed at once,
 above the prompt. From a script or a pipe it prints each line after ``> `` instead, and
@@ -18,10 +27,12 @@ import asyncio
 import contextlib
 import json
 import mimetypes
+import re
 import shlex
 import threading
 import time
-from collections.abc import AsyncIterator, Callable
+from collections.abc import AsyncIterator, Awaitable, Callable
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, TextIO
 
@@ -35,10 +46,12 @@ from emulators.signed import (
     interaction_body,
     post_signed,
 )
-from emulators.slack import SlackEmulator
+from emulators.slack import Call, SlackEmulator
+from sandbox.install import install_in, page_text
 
 USER = "U0ALICE"
 CHANNEL = "C0GENERAL"
+HOME = "sandbox"  # the console's name for the emulator's own workspace
 PROMPT = "> "
 WATCH_SECONDS = 0.2  # how often a waiting prompt looks for what landed
 
@@ -63,9 +76,44 @@ HELP = """Type what you would do in Slack:
   react :flag-kr: LAST  react to the last message (or a message ts)
   refine [TASK] [N]     press Refine on a translated or cut-out image: prints your
                         editor link (open it in a browser on this machine)
+  install NAME          add a workspace NAME (a #general, a person) and install Tolk
+                        there through Slack's OAuth flow, as its admin would (the
+                        first install restarts Tolk as an app installed with OAuth,
+                        and installs it in this sandbox's workspace first)
+  workspaces            every workspace: which one you are in, where Tolk is installed
+  use NAME              act in NAME (the first one is `sandbox`): commands, uploads and
+                        reactions come from its person in its #general, and what
+                        lands there is shown
+  uninstall NAME        an admin removes Tolk from NAME: Slack revokes its token and
+                        tells Tolk, which forgets NAME and ends its pending tasks
   wait                  until no task is pending
   metrics               what /metrics reports (tasks, provider calls, latencies)
   quit"""
+
+
+Landed = tuple[str, float, list[str]]  # (workspace, when, the lines that show it)
+
+
+@dataclass(frozen=True)
+class SandboxApp:
+    """Tolk as the app the emulated Slack knows (``register_app``): its client id, and
+    Tolk's address, where a browser starts an install. ``pending`` names the unsettled
+    tasks of a workspace (to show what an uninstall ends)."""
+
+    client_id: str
+    url: str
+    pending: Callable[[str], Awaitable[list[str]]] | None = None
+
+
+@dataclass
+class Place:
+    """A workspace the console can act in: the person who types, and their #general."""
+
+    name: str
+    team: str
+    user: str
+    channel: str
+    installed: bool = True
 
 
 class Console:
@@ -78,6 +126,8 @@ class Console:
         idle: Callable[[], Any],
         out: TextIO,
         interactive: bool = False,
+        app: SandboxApp | None = None,
+        many_workspaces: Callable[[], Awaitable[SandboxApp]] | None = None,
     ) -> None:
         self.slack = slack
         self.events_url = events_url
@@ -85,9 +135,16 @@ class Console:
         self.idle = idle  # awaitable factory: True when no task is pending
         self.out = out
         self.interactive = interactive  # a person at a terminal: prompt, live results
+        self.app = app  # None: Tolk serves the emulator's workspace with one bot token
+        self.many_workspaces = many_workspaces  # restarts Tolk as an app installed by OAuth
+        self.home = Place(HOME, slack.team_id, USER, CHANNEL)
+        self.places = {HOME: self.home}
+        self.here = self.home  # where commands come from, and what the transcript shows
         self._seen_calls = 0
         self._seen_responses = 0
-        self._last_ts: str | None = None
+        self._last_ts: dict[str, str] = {}  # per workspace: Tolk's latest message
+        self._held: dict[str, list[Landed]] = {}  # what landed elsewhere, by workspace
+        self._response_teams: dict[str, str] = {}  # response_url -> its workspace
         self._session: aiohttp.ClientSession | None = None
         self._prompting = False  # a prompt is on screen, waiting for a line
         self._busy = False  # a command is running
@@ -190,6 +247,14 @@ class Console:
             await self.react(rest.split())
         elif word == "refine":
             await self.refine(rest.split())
+        elif word == "install":
+            await self.install(rest.split())
+        elif word == "workspaces":
+            self.list_workspaces()
+        elif word == "use":
+            self.use(rest.split())
+        elif word == "uninstall":
+            await self.uninstall(rest.split())
         elif word == "wait":
             await self.wait()
         elif word == "metrics":
@@ -210,20 +275,30 @@ class Console:
                 self.say(f"  {line}")
 
     def _channel_id(self, name: str) -> str:
-        for channel in self.slack.channels.values():
-            if name.lstrip("#") in (channel.name, channel.id) and not channel.is_im:
+        with self.slack.in_workspace(self.here.team):
+            channels = [c for c in self.slack.channels.values() if not c.is_im]
+        for channel in channels:
+            if name.lstrip("#") in (channel.name, channel.id):
                 return channel.id
-        names = ", ".join(f"#{c.name}" for c in self.slack.channels.values() if not c.is_im)
+        names = ", ".join(f"#{c.name}" for c in channels)
         raise ConsoleError(f"there is no channel {name}; try one of {names}")
 
-    async def slash(self, command: str, text: str, *, channel: str = CHANNEL) -> None:
+    async def slash(
+        self, command: str, text: str, *, channel: str | None = None, place: Place | None = None
+    ) -> None:
+        place = place or self.here
+        channel = channel or place.channel
+        with self.slack.in_workspace(place.team):
+            response_url = self._response_url(place, channel)
+            trigger_id = self.slack.new_trigger_id()
         body = command_body(
             command,
             text,
-            user=USER,
+            user=place.user,
             channel=channel,
-            response_url=self.slack.new_response_url(channel=channel, user=USER),
-            trigger_id=self.slack.new_trigger_id(),
+            team=place.team,
+            response_url=response_url,
+            trigger_id=trigger_id,
         )
         status, answer = await self._post(body)
         if status == 404:
@@ -231,14 +306,22 @@ class Console:
         elif answer.strip():
             self._print_ack(answer)
 
+    def _response_url(self, place: Place, channel: str) -> str:
+        """A command's (or a press's) ``response_url``, remembered as ``place``'s."""
+        url = self.slack.new_response_url(channel=channel, user=place.user)
+        self._response_teams[url] = place.team
+        return url
+
     async def upload(self, paths: list[str]) -> None:
         if not paths:
             raise ConsoleError("upload needs at least one file path, e.g. upload photo.jpg")
         files = await asyncio.to_thread(_read_files, paths)
-        message = self.slack.post_user_message(CHANNEL, USER, "", files=files)
-        self._last_ts = message["ts"]
+        place = self.here
+        with self.slack.in_workspace(place.team):
+            message = self.slack.post_user_message(place.channel, place.user, "", files=files)
+        self._last_ts[place.team] = message["ts"]
         self.say(f"  [#general] you shared {', '.join(f[0] for f in files)} (ts {message['ts']})")
-        event = {**message, "type": "message", "subtype": "file_share", "channel": CHANNEL}
+        event = {**message, "type": "message", "subtype": "file_share", "channel": place.channel}
         await self._event(event)
         for file in message.get("files", []):
             await self._event(
@@ -246,8 +329,8 @@ class Console:
                     "type": "file_shared",
                     "file_id": file["id"],
                     "file": {"id": file["id"]},
-                    "user_id": USER,
-                    "channel_id": CHANNEL,
+                    "user_id": place.user,
+                    "channel_id": place.channel,
                     "event_ts": message["ts"],
                 }
             )
@@ -262,9 +345,9 @@ class Console:
         await self._event(
             {
                 "type": "reaction_added",
-                "user": USER,
+                "user": self.here.user,
                 "reaction": reaction,
-                "item": {"type": "message", "channel": CHANNEL, "ts": target},
+                "item": {"type": "message", "channel": self.here.channel, "ts": target},
                 "event_ts": f"{time.time():.6f}",
             }
         )
@@ -280,13 +363,18 @@ class Console:
                 "/translate-image zh>en https://example.com/a.jpg"
             )
         message, action = found
+        place = self.here
+        with self.slack.in_workspace(place.team):
+            trigger_id = self.slack.new_trigger_id()
+            response_url = self._response_url(place, place.channel)
         payload = block_actions_payload(
             message,
             action,
-            user=USER,
-            channel=CHANNEL,
-            trigger_id=self.slack.new_trigger_id(),
-            response_url=self.slack.new_response_url(channel=CHANNEL, user=USER),
+            user=place.user,
+            channel=place.channel,
+            trigger_id=trigger_id,
+            response_url=response_url,
+            team=place.team,
         )
         status, _ = await self._post(interaction_body(payload))
         if status >= 400:
@@ -295,11 +383,13 @@ class Console:
     def _refine_control(self, task: str, number: int) -> tuple[dict, dict] | None:
         """The newest message with a Refine control (for ``task``, if named), and the
         press on image ``number``."""
-        replies = [
-            reply
-            for parent in self.slack.messages(CHANNEL)
-            for reply in self.slack.thread(CHANNEL, parent["ts"])
-        ]
+        channel = self.here.channel
+        with self.slack.in_workspace(self.here.team):
+            replies = [
+                reply
+                for parent in self.slack.messages(channel)
+                for reply in self.slack.thread(channel, parent["ts"])
+            ]
         for message in reversed(replies):
             for element in _refine_elements(message):
                 choices = [element] if "value" in element else element.get("options", [])
@@ -311,6 +401,192 @@ class Console:
                         )
                         return message, press
         return None
+
+    # --- workspaces ---------------------------------------------------------------------
+
+    async def install(self, words: list[str]) -> None:
+        """Add workspace ``NAME`` to the emulated Slack (or take one Tolk was removed
+        from) and install Tolk there: the browser's part of Slack's OAuth flow, with the
+        workspace's person approving."""
+        if len(words) != 1 or not _NAME.fullmatch(words[0]):
+            raise ConsoleError("write: install NAME (letters, digits, - or _), e.g. install beta")
+        name = words[0].lower()
+        switched = self.app is None
+        app = await self.installable()
+        place = self.places.get(name)
+        if place is not None and place.installed:
+            if switched and place is self.home:
+                return  # installed just now
+            raise ConsoleError(
+                f"Tolk is installed in {name} already (team {place.team}); `use {name}` to act "
+                "there"
+            )
+        if place is None:
+            place = self.places[name] = self._new_workspace(name)
+            self.say(
+                f"  Slack: a workspace {name} (team {place.team}) with #general and one "
+                f"person, {self._person(place)}"
+            )
+        await self._install(app, place)
+
+    async def installable(self) -> SandboxApp:
+        """The app Tolk is to Slack's OAuth; the first time, Tolk is restarted as one
+        (it served the sandbox's workspace with a bot token) and installed there."""
+        if self.app is not None:
+            return self.app
+        if self.many_workspaces is None:
+            raise ConsoleError("Tolk serves one workspace here; it cannot be installed in more")
+        if not await self.idle():
+            self.say("  Waiting for the pending tasks to finish first…")
+            await self.wait()
+        self.say(
+            "  Tolk serves one workspace here, with a bot token (SLACK_BOT_TOKEN). To be "
+            "installed in more, it restarts as an app installed with Slack's OAuth "
+            "(SLACK_CLIENT_ID, SLACK_CLIENT_SECRET, TOLK_SECRET_KEY, "
+            "TOLK_SHARED_PROVIDER_KEYS=on), on the same database; the emulated Slack knows "
+            "the app. First it is installed in sandbox, the workspace you started in:"
+        )
+        await self.installed_by_oauth(await self.many_workspaces())
+        assert self.app is not None
+        return self.app
+
+    async def installed_by_oauth(self, app: SandboxApp) -> None:
+        """Tolk is now ``app`` (installed with Slack's OAuth): install it in the sandbox's
+        own workspace, as its person would."""
+        self.app = app
+        self.home.installed = False
+        await self._install(app, self.home)
+
+    async def _install(self, app: SandboxApp, place: Place) -> None:
+        """What a browser does to install Tolk in ``place``, its person approving."""
+        status, page = await install_in(
+            self.slack, app.url, client_id=app.client_id, team=place.team, user=place.user
+        )
+        if status != 200:
+            raise ConsoleError(f"Tolk was not installed in {place.name}: {page_text(page)}")
+        place.installed = True
+        self.say(
+            f"  Installed Tolk in {place.name} (team {place.team}) through Slack's OAuth flow: "
+            f"{app.url}/slack/install → Slack's consent page, approved by "
+            f"{self._person(place)} → /slack/oauth_redirect"
+        )
+        self.say(f"  Tolk's page: {page_text(page)}")
+        if place is not self.here:
+            self.say(f"  Type `use {place.name}` to act there.")
+
+    def _new_workspace(self, name: str) -> Place:
+        """A workspace in the emulated Slack: ids made from ``name``, a #general, and one
+        person (an admin: the one who installs)."""
+        stem = re.sub(r"[^A-Z0-9]", "", name.upper())[:10] or "W"
+        taken = {self.slack.team_id, *self.slack.workspaces}
+        suffix, n = stem, 1
+        while f"T0{suffix}" in taken:
+            n += 1
+            suffix = f"{stem}{n}"
+        team = f"T0{suffix}"
+        place = Place(name, team, f"U0{suffix}ADMIN", f"C0{suffix}GEN", installed=False)
+        self.slack.add_workspace(team, name, general=place.channel)
+        with self.slack.in_workspace(team):
+            self.slack.add_user(place.user, "admin", real_name=f"{name} admin", is_admin=True)
+        return place
+
+    def list_workspaces(self) -> None:
+        width = max(len(name) for name in self.places)
+        for place in self.places.values():
+            mark = "*" if place is self.here else " "
+            state = "installed" if place.installed else "not installed"
+            if self.app is None:
+                state = "bot token"  # SLACK_BOT_TOKEN: Tolk serves this one workspace
+            you = " ← you are here" if place is self.here else ""
+            self.say(
+                f"  {mark} {place.name:<{width}}  {place.team:<12}  {state:<13}  "
+                f"#general, as {self._person(place)}{you}"
+            )
+
+    def use(self, words: list[str]) -> None:
+        if len(words) != 1:
+            raise ConsoleError("write: use NAME (type `workspaces` to see them)")
+        place = self.places.get(words[0].lower())
+        if place is None:
+            raise ConsoleError(
+                f"there is no workspace {words[0]}; try one of {', '.join(self.places)} "
+                "(or `install NAME` to add one)"
+            )
+        self.show_new()  # what landed here so far belongs to the transcript of here
+        self.here = place
+        note = "" if place.installed else " (Tolk is not installed there)"
+        self.say(
+            f"  Now in {place.name} (team {place.team}): you are {self._person(place)} in "
+            f"#general{note}"
+        )
+        if self._held.get(place.team):
+            self.say(f"  What landed in {place.name} meanwhile:")
+            self.show_new()
+
+    async def uninstall(self, words: list[str]) -> None:
+        """An admin removes Tolk from workspace ``NAME``, as Slack does it: the app's
+        tokens there are revoked and Slack posts ``tokens_revoked`` and
+        ``app_uninstalled`` to Tolk's events URL. Then shows what Tolk did about it, and
+        what a command from there gets now."""
+        app = self._oauth("uninstall")
+        if len(words) != 1:
+            raise ConsoleError("write: uninstall NAME (type `workspaces` to see them)")
+        place = self.places.get(words[0].lower())
+        if place is None or not place.installed:
+            where = "no workspace" if place is None else "not installed in"
+            raise ConsoleError(f"Tolk is {where} {words[0]}; type `workspaces` to see them")
+        before = await app.pending(place.team) if app.pending else None
+        self.show_new()
+        sent = []
+        for payload in self.slack.uninstall(app.client_id, place.team):
+            status, _ = await self.slack.send_event(app.client_id, payload)
+            sent.append(f"{payload['event']['type']} (HTTP {status})")
+        place.installed = False
+        self.say(
+            f"  Slack: an admin removed Tolk from {place.name} (team {place.team}); its token "
+            f"is revoked, and Slack sent Tolk {' and '.join(sent)}"
+        )
+        if before is not None and app.pending is not None:
+            after = await app.pending(place.team)
+            ended = [task for task in before if task not in after]
+            tasks = (
+                f"its {_count(len(ended), 'pending task')} ({', '.join(ended)}) ended without a "
+                "message"
+                if ended
+                else "none of its tasks was pending"
+            )
+            self.say(f"  Tolk forgot {place.name}: its installation and keys are deleted, {tasks}")
+            if after:
+                self.say(f"  ! still pending in {place.name}: {', '.join(after)}")
+        self.say(f"  A command from {place.name} now: /tolk tasks")
+        self.show_new()
+        # its answer is shown wherever the console is; what landed there before waits
+        was, self.here = self.here, place
+        earlier = self._held.pop(place.team, [])
+        try:
+            await self.slash("/tolk", "tasks")
+            await asyncio.sleep(0.05)
+            self.show_new()
+        finally:
+            self.here = was
+            if earlier:
+                self._held[place.team] = earlier + self._held.get(place.team, [])
+        if before is not None and app.pending is not None:
+            started = await app.pending(place.team)
+            self.say("  Tolk did nothing for it." if not started else f"  ! Tolk started {started}")
+
+    def _oauth(self, command: str) -> SandboxApp:
+        if self.app is None:
+            raise ConsoleError(
+                f"Tolk serves one workspace here, with a bot token: nothing to {command} until "
+                "`install NAME` has made it an app installed with Slack's OAuth"
+            )
+        return self.app
+
+    def _person(self, place: Place) -> str:
+        with self.slack.in_workspace(place.team):
+            user = self.slack.users.get(place.user, {})
+        return f"{user.get('name', place.user)} ({place.user})"
 
     async def wait(self, limit: float = 120.0) -> None:
         deadline = time.monotonic() + limit
@@ -326,28 +602,46 @@ class Console:
     # --- the transcript ---------------------------------------------------------------
 
     def show_new(self) -> None:
-        """Print what Tolk posted since the last look: Web API calls that worked and
-        ``response_url`` answers, in the order they arrived."""
+        """Print what Tolk posted in the current workspace since the last look: Web API
+        calls that worked and ``response_url`` answers, in the order they arrived. What
+        landed in another workspace waits for ``use`` of it."""
         calls = self.slack.calls[self._seen_calls :]
         self._seen_calls += len(calls)
         responses = self.slack.responses[self._seen_responses :]
         self._seen_responses += len(responses)
-        landed: list[tuple[float, list[str]]] = []
+        landed = self._held.pop(self.here.team, [])  # what landed here while away
         for call in calls:
             if call.faulted or not (call.response or {}).get("ok"):
                 continue
-            landed.append((call.at, self._render(call.method, call.args, call.response or {})))
+            team = self._team_of(call)
+            with self.slack.in_workspace(team):
+                lines = self._render(call.method, call.args, call.response or {}, team)
+            landed.append((team, call.at, lines))
         for record in responses:
-            landed.append((float(record.get("at") or 0), self._render_response(record)))
-        landed.sort(key=lambda item: item[0])
-        self._emit([line for _, lines in landed for line in lines])
+            team = self._response_teams.get(str(record.get("url")), self.home.team)
+            with self.slack.in_workspace(team):
+                lines = self._render_response(record, team)
+            landed.append((team, float(record.get("at") or 0), lines))
+        landed.sort(key=lambda item: item[1])
+        for item in landed:
+            if item[0] != self.here.team and item[2]:
+                self._held.setdefault(item[0], []).append(item)
+        self._emit([line for team, _, lines in landed if team == self.here.team for line in lines])
 
-    def _render(self, method: str, args: dict[str, Any], resp: dict[str, Any]) -> list[str]:
+    def _team_of(self, call: Call) -> str:
+        """The workspace a Web API call acted in: its token's."""
+        auth = next((v for k, v in call.headers.items() if k.lower() == "authorization"), "")
+        token = auth.removeprefix("Bearer ").strip() or str(call.args.get("token") or "")
+        issued = self.slack.tokens.get(token)
+        return issued.team_id if issued is not None else self.home.team
+
+    def _render(
+        self, method: str, args: dict[str, Any], resp: dict[str, Any], team: str
+    ) -> list[str]:
         if method == "chat.postMessage":
-            self._last_ts = (
-                resp.get("ts", self._last_ts) if not args.get("thread_ts") else self._last_ts
-            )
-            where = "  ↳ thread" if args.get("thread_ts") else f"  [{self._where(args)}]"
+            if not args.get("thread_ts") and resp.get("ts"):
+                self._last_ts[team] = resp["ts"]
+            where = "  ↳ thread" if args.get("thread_ts") else f"  [{self._where(args, team)}]"
             lines = [f"{where} Tolk: {_text(args)}"]
             if _refine_elements(args):
                 lines.append(
@@ -371,7 +665,7 @@ class Console:
             return lines
         return []
 
-    def _render_response(self, record: dict[str, Any]) -> list[str]:
+    def _render_response(self, record: dict[str, Any], team: str) -> list[str]:
         """A ``response_url`` answer as the person sees it."""
         if record.get("delete_original"):
             return ["  (removed) Tolk deleted the message it had answered with"]
@@ -379,24 +673,27 @@ class Console:
         if record.get("replace_original"):
             return [f"  (edited) Tolk: {text}"]
         if record.get("response_type") == "in_channel":
-            where = "↳ thread" if record.get("thread_ts") else f"[{self._where(record)}]"
+            where = "↳ thread" if record.get("thread_ts") else f"[{self._where(record, team)}]"
             return [f"  {where} Tolk: {text}"]
         return [f"  (only you) Tolk: {text}"]
 
-    def _where(self, args: dict[str, Any]) -> str:
-        """``#general``, or ``DM to you`` for a direct message to the console's person."""
+    def _where(self, args: dict[str, Any], team: str) -> str:
+        """``#general``, or ``DM to you`` for a direct message to the console's person
+        (in workspace ``team``, whose channels and people the emulator shows now)."""
         value = str(args.get("channel") or "")
         if not value:
             return "the channel"
         channel = self.slack.channels.get(value)
         if value in self.slack.users or (channel is not None and channel.is_im):
             user = value if value in self.slack.users else (channel.name if channel else value)
-            return "DM to you" if user == USER else f"DM to {user}"
+            you = next((p.user for p in self.places.values() if p.team == team), USER)
+            return "DM to you" if user == you else f"DM to {user}"
         return f"#{channel.name}" if channel else value
 
     def _last_message_ts(self) -> str | None:
-        messages = self.slack.messages(CHANNEL)
-        return messages[-1]["ts"] if messages else self._last_ts
+        with self.slack.in_workspace(self.here.team):
+            messages = self.slack.messages(self.here.channel)
+        return messages[-1]["ts"] if messages else self._last_ts.get(self.here.team)
 
     def _print_ack(self, answer: str) -> None:
         try:
@@ -412,7 +709,13 @@ class Console:
                 )
 
     async def _event(self, event: dict[str, Any]) -> None:
-        status, _ = await self._post(event_body(event), content_type="application/json")
+        """An Events API callback from the current workspace, as Slack posts it."""
+        team = self.here.team
+        if self.app is not None:
+            body = json.dumps(self.slack.event_payload(self.app.client_id, team, event))
+        else:
+            body = event_body(event, team=team)
+        status, _ = await self._post(body, content_type="application/json")
         if status >= 400:
             self.say(f"  (the bot answered HTTP {status})")
 
@@ -427,6 +730,13 @@ class Console:
 
 class ConsoleError(Exception):
     pass
+
+
+_NAME = re.compile(r"[A-Za-z][A-Za-z0-9_-]{0,29}")
+
+
+def _count(n: int, noun: str) -> str:
+    return f"{n} {noun}" if n == 1 else f"{n} {noun}s"
 
 
 def _typed_so_far() -> str:

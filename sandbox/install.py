@@ -6,6 +6,8 @@ a browser would."""
 
 from __future__ import annotations
 
+import html
+import re
 from urllib.parse import parse_qs, urlsplit
 
 import aiohttp
@@ -42,3 +44,11 @@ def _link_in(page: str) -> str:
     """The consent link of an install page ("Add to Slack")."""
     start = page.index('href="') + len('href="')
     return page[start : page.index('"', start)].replace("&amp;", "&")
+
+
+def page_text(page: str) -> str:
+    """The sentence Tolk's install page says what happened with."""
+    found = re.search(r'<p id="tolk-install-\w+">(.*?)</p>', page, re.S)
+    if found is None:
+        return " ".join(re.sub(r"<[^>]+>", " ", page).split())[:300]
+    return html.unescape(found.group(1)).strip()

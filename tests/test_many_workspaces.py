@@ -173,6 +173,7 @@ async def test_two_workspaces_each_work_with_their_own_token_and_see_only_their_
         files = [f["name"] for m in said for f in m.get("files", ())]
         assert len(files) == 1 and files[0].endswith(".png")  # each got its own result
         assert all(PEOPLE[other] not in json.dumps(said) for other in (A, B) if other != team)
+        assert "tolk_refine_1" in json.dumps(said)  # on the operator's keys: Refine offered
 
     # every call that named a workspace's channel carried that workspace's token
     acting = [c for c in many.slack.calls if c.args.get("channel") in GENERAL.values()]
@@ -201,6 +202,10 @@ async def test_a_removed_workspace_leaves_nothing_behind_and_nothing_acts_for_it
     await services.tenants.set(
         A, "rozetta", {"access_key": "rk-1", "secret_key": "rs-1"}, by=PEOPLE[A], at=1.0
     )
+    await many.command(A, "/translate", "zh>en 你好")  # spends A's (counted) quota
+    await many.settle()
+    quota = await services.store.list_settings("quota")
+    assert any(key.startswith(f"{A}:") for key in quota)
     xiangji.pending_polls = 1_000  # A's batch is still at the provider when A leaves
     images = f"{xiangji.sample_url('shoe')} {xiangji.sample_url('bag')}"
     status, _ = await many.command(A, "/translate-image", f"zh>ko {images}")
@@ -218,6 +223,8 @@ async def test_a_removed_workspace_leaves_nothing_behind_and_nothing_acts_for_it
     assert await services.store.list_unsettled(A) == []
     ended = await services.store.get(pending.id)
     assert ended is not None and ended.state is State.CANCELLED and ended.settled
+    quota = await services.store.list_settings("quota")
+    assert not any(key.startswith(f"{A}:") for key in quota)  # its readings and spend
     installs = await services.store.list_settings("installation")
     assert not any(A in key for key in installs)
 
@@ -263,3 +270,5 @@ async def test_without_shared_keys_a_workspace_works_only_once_its_admin_set_its
     (sent,) = xiangji.requests_for("GetImageTranslate")
     assert sent.params["ImgTransKey"] == xiangji.keys[1]
     assert any(m.get("files") for m in many.in_channel(A))
+    # Xiangji's editor would open with the operator's keys, not A's: no Refine
+    assert "tolk_refine" not in json.dumps(many.in_channel(A))

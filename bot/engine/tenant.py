@@ -29,13 +29,15 @@ slack_context: ContextVar[AsyncWebClient | None] = ContextVar("tolk_slack", defa
 class Tenant:
     """``key`` names the provider accounts the workspace's work runs on: tasks with the
     same key may share a batched status call ("" — the operator's keys). ``gone``: Tolk
-    was removed from the workspace; its tasks end without a word."""
+    was removed from the workspace; its tasks end without a word. ``refine``: its
+    results may offer Refine (whose editor runs on the operator's Xiangji keys)."""
 
     key: str
     operations: Mapping[str, Operation]
     slack: AsyncWebClient | None = None
     on_settled: Callable[[Task], Awaitable[None]] | None = None
     gone: bool = False
+    refine: bool = True  # Refine buttons (when Tolk offers Refine at all)
 
 
 class Tenants(Protocol):

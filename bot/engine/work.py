@@ -403,7 +403,8 @@ class Work:
         Xiangji's editor can open, and a Delete button."""
         if task.state is not State.DELIVERED or op is None:
             return None
-        refine = op.refinable(task) if self.refine else []
+        tenant = self._known.get(task.place.team, self._default)
+        refine = op.refinable(task) if self.refine and tenant.refine else []
         return messages.result_blocks(text, task.id, task.request.get("origin"), refine)
 
     def _final_text(self, task: Task, op: Operation | None) -> str | None:

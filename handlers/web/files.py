@@ -22,7 +22,9 @@ log = logging.getLogger(__name__)
 
 
 class DownloadSlackFile(Protocol):
-    async def __call__(self, url: str, *, limit: int, file_id: str) -> bytes: ...
+    async def __call__(self, url: str, *, limit: int, file_id: str, team: str) -> bytes:
+        """The file, read with the token of workspace ``team`` (the task's)."""
+        ...
 
 
 def add_file_route(
@@ -46,7 +48,9 @@ def add_file_route(
         if item.meta.get("kind") != "slack-file" or not file_id:
             return refused  # only a checked Slack file is ever served (issue 16)
         try:
-            data = await download(item.source, limit=MAX_SERVED_BYTES, file_id=str(file_id))
+            data = await download(
+                item.source, limit=MAX_SERVED_BYTES, file_id=str(file_id), team=task.place.team
+            )
         except (DownloadRefused, FileTooLarge):
             return refused
         except DownloadFailed:

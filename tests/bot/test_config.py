@@ -200,6 +200,7 @@ INSTALLABLE = {
     "SLACK_CLIENT_SECRET": "c-1",
     "SLACK_SIGNING_SECRET": "signing-1",
     "TOLK_SECRET_KEY": KEY,
+    "TOLK_PUBLIC_URL": "https://tolk.example.com",
 }
 
 
@@ -218,6 +219,7 @@ def test_client_credentials_make_tolk_installable_over_http() -> None:
         ({"SLACK_APP_TOKEN": "xapp-1"}, "unset SLACK_APP_TOKEN"),
         ({"SLACK_SIGNING_SECRET": ""}, "SLACK_SIGNING_SECRET is missing"),
         ({"TOLK_SECRET_KEY": ""}, "TOLK_SECRET_KEY is missing"),
+        ({"TOLK_PUBLIC_URL": ""}, "TOLK_PUBLIC_URL is missing"),
         ({"TOLK_SECRET_KEY": "hunter2"}, "not a Fernet key"),
         ({"TOLK_SHARED_PROVIDER_KEYS": "maybe"}, "must be on or off"),
     ],

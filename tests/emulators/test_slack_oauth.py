@@ -277,3 +277,43 @@ async def test_uninstall_revokes_and_sends_signed_events(
     app.signing_secret = "not-the-secret"
     status, _ = await emulator.send_event(CLIENT_ID, payloads[1])
     assert status == 401 and len(got) == 2
+
+
+async def test_a_workspace_token_downloads_files_of_its_own_workspace_only(
+    emulator: SlackEmulator,
+) -> None:
+    token = (await install(emulator))["access_token"]
+    with emulator.in_workspace(BETA):
+        beta = emulator.post_user_message(
+            BETA_GENERAL, "U0CAROL", files=[("b.png", b"beta", "image/png")]
+        )["files"][0]
+    emulator.add_user("U0DAVE", "dave")
+    home = emulator.post_user_message(
+        "C0GENERAL", "U0DAVE", files=[("a.png", b"home", "image/png")]
+    )["files"][0]
+
+    async def fetch(url: str, bearer: str) -> int:
+        async with aiohttp.ClientSession() as session:
+            headers = {"Authorization": f"Bearer {bearer}"}
+            async with session.get(url, headers=headers, allow_redirects=False) as resp:
+                return resp.status
+
+    assert await fetch(beta["url_private"], token) == 200
+    assert await fetch(home["url_private"], token) == 302  # another workspace's: sign in
+    assert await fetch(beta["url_private"], emulator.bot_token) == 302
+    assert await fetch(home["url_private"], emulator.bot_token) == 200
+    emulator.revoke_tokens(BETA)
+    assert await fetch(beta["url_private"], token) == 403
+
+
+async def test_a_response_url_answers_in_the_workspace_it_was_made_in(
+    emulator: SlackEmulator,
+) -> None:
+    with emulator.in_workspace(BETA):
+        url = emulator.new_response_url(channel=BETA_GENERAL, user="U0CAROL")
+    async with aiohttp.ClientSession() as session:
+        body = {"response_type": "in_channel", "text": "done in beta"}
+        async with session.post(url, json=body) as resp:
+            assert resp.status == 200
+    with emulator.in_workspace(BETA):
+        assert [m["text"] for m in emulator.messages(BETA_GENERAL)] == ["done in beta"]

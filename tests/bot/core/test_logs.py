@@ -136,3 +136,21 @@ def test_as_a_logger_filter_too() -> None:
     log.addHandler(handler)
     log.info("Bearer %s", TOKEN)
     assert out.getvalue() == "Bearer [redacted]\n"
+
+
+@pytest.mark.parametrize(
+    "token",
+    [
+        "xoxb-T0BETA-17-9f8e7d6c5b4a",  # a workspace's bot token, configured nowhere
+        "xoxe.xoxb-1-T0BETA-17-9f8e7d6c5b4a",  # a rotating one
+        "xoxe-1-3f2a9b8c7d6e5f4a",  # its refresh token
+        "xapp-1-A0-17-9f8e7d6c",
+    ],
+)
+def test_a_token_nobody_configured_is_redacted_by_its_shape(
+    logger: tuple[logging.Logger, io.StringIO], token: str
+) -> None:
+    log, out = logger
+    log.debug("oauth.v2.access answered {'access_token': '%s', 'ok': True}", token)
+    assert token not in out.getvalue() and "[redacted]" in out.getvalue()
+    assert "'ok': True" in out.getvalue()  # the rest of the line stays readable

@@ -24,10 +24,12 @@ class Slack:
 
     def __init__(self) -> None:
         self.asked: list[tuple[str, str]] = []
+        self.teams: list[str] = []
         self.fail = False
 
-    async def __call__(self, url: str, *, limit: int, file_id: str) -> bytes:
+    async def __call__(self, url: str, *, limit: int, file_id: str, team: str) -> bytes:
         self.asked.append((url, file_id))
+        self.teams.append(team)  # read as the task's workspace
         if self.fail:
             raise DownloadFailed("Slack answered 500")
         return b"the guide"
@@ -78,7 +80,7 @@ async def test_a_valid_link_serves_that_file_as_an_attachment(client, site, slac
         assert resp.status == 200 and await resp.read() == b"the guide"
         assert resp.headers["Content-Disposition"] == 'attachment; filename="guide.docx"'
         assert resp.headers["Cache-Control"] == "no-store"
-    assert slack.asked == [(SLACK_URL, "F0DOC")]
+    assert slack.asked == [(SLACK_URL, "F0DOC")] and slack.teams == ["T0TOLK"]
 
 
 async def test_a_changed_signature_or_name_is_refused_unread(client, site, slack) -> None:
