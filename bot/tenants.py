@@ -23,8 +23,10 @@ from dataclasses import dataclass, replace
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AlibabaSettings, RozettaSettings, Settings, XiangjiSettings
+from bot.core.desk import LANGUAGE_SETS
 from bot.core.provider_keys import ProviderKeyring
 from bot.core.sealed import SealError
+from bot.core.spend import NAMESPACE as SPEND
 from bot.core.storage import TaskStore
 from bot.core.tasks import State
 from bot.core.workspaces import Workspaces
@@ -120,9 +122,11 @@ class WorkspaceTenants:
         await self._workspaces.forget(team)
         await self._keyring.forget(team)
         self.forget(team)
-        for key in await self._store.list_settings(QUOTA):  # its readings, spend, alerts
-            if key.startswith(f"{team}:"):
-                await self._store.delete_setting(QUOTA, key)
+        for namespace in (QUOTA, SPEND):  # its readings, spend, alerts, monthly counters
+            for key in await self._store.list_settings(namespace):
+                if key.startswith(f"{team}:"):
+                    await self._store.delete_setting(namespace, key)
+        await self._store.delete_setting(LANGUAGE_SETS, team)
         now = self._clock()
         ended = [
             (task if task.final else task.to(State.CANCELLED, now)).but(settled=True)

@@ -200,6 +200,7 @@ def slack_ports(services: Services) -> dict[str, Any]:
         ports.QUOTA: services.quota,
         ports.LINKS: services.links,
         ports.REFINE: services.refine,
+        ports.FILES: services.download_slack_file,
     }
 
 
@@ -218,6 +219,7 @@ async def workspace_ports(services: Services, team: str) -> dict[str, Any]:
         ports.LINKS: services.links,
         ports.REFINE: services.refine,
         ports.PROVIDER_KEYS: services.tenants,
+        ports.FILES: services.download_slack_file,
         ports.WORKSPACES: services.tenants,
     }
 

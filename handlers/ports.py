@@ -7,10 +7,10 @@ when it is mounted (``add_callback_routes``, ``add_refine_routes``). No handler 
 the wiring or the engine: a port names what is needed, the wiring says who does it.
 
 =================  ==============================================================
-``desk``           ``TaskDesk``: record, cancel, retry, remove results, list, wake
-                   (``bot.core.desk.Desk``)
+``desk``           ``TaskDesk``: record, cancel, retry, remove results, list, wake,
+                   spend (``bot.core.desk.Desk``)
 ``channels``       ``ChannelSettings``: a channel's ``/tolk config``, notices said
-                   once (the same ``Desk``)
+                   once, the workspace's language sets (the same ``Desk``)
 ``slack``          Tolk's Slack Web API client (``bot.core.slack_client``)
 ``config``         ``SlackConfig``: what the Slack surfaces read of the configuration
 ``quota``          ``QuotaReader`` or None: the Xiangji counts left
@@ -32,7 +32,9 @@ from typing import Any, Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.channels import ChannelConfig
+from bot.core.languages import LanguageSets
 from bot.core.links import Links
+from bot.core.spend import SpendBook
 from bot.core.tasks import Item, Place, Task
 
 IPNetwork = ipaddress.IPv4Network | ipaddress.IPv6Network
@@ -50,6 +52,10 @@ PROVIDER_KEYS = "tolk_provider_keys"
 
 class TaskDesk(Protocol):
     """Tasks, as a person asks for them (``bot.core.desk.Desk`` says what each does)."""
+
+    #: Month counters and requests waiting for Go (``handlers.slack.common.record_task``).
+    @property
+    def spend(self) -> SpendBook: ...
 
     def now(self) -> float: ...
 
@@ -82,13 +88,18 @@ class TaskDesk(Protocol):
 
 
 class ChannelSettings(Protocol):
-    """A channel's settings (``/tolk config``) and the notices said once."""
+    """A channel's settings (``/tolk config``) and the notices said once; and the
+    workspace's language sets and flag sets (``/tolk config set …``), kept beside them."""
 
     async def channel_config(self, channel: str) -> ChannelConfig: ...
 
     async def save_channel_config(self, channel: str, config: ChannelConfig) -> None: ...
 
     async def first_notice(self, key: str) -> bool: ...
+
+    async def language_sets(self, team: str) -> LanguageSets: ...
+
+    async def save_language_sets(self, team: str, sets: LanguageSets) -> None: ...
 
 
 class RefineLinkBook(Protocol):
@@ -293,3 +304,18 @@ def departures(context: Mapping[str, Any]) -> Departures | None:
     """None with one workspace (``SLACK_BOT_TOKEN``): there is nothing to leave."""
     found: Departures | None = context.get(WORKSPACES)
     return found
+
+
+FILES = "tolk_files"
+
+
+class SlackFiles(Protocol):
+    """A Slack file's bytes, read with workspace ``team``'s token (``file_id``: only that
+    file's URL; checked as every download Tolk makes)."""
+
+    async def __call__(self, url: str, *, limit: int, file_id: str, team: str) -> bytes: ...
+
+
+def files(context: Mapping[str, Any]) -> SlackFiles:
+    port: SlackFiles = context[FILES]
+    return port

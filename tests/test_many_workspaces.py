@@ -202,10 +202,13 @@ async def test_a_removed_workspace_leaves_nothing_behind_and_nothing_acts_for_it
     await services.tenants.set(
         A, "rozetta", {"access_key": "rk-1", "secret_key": "rs-1"}, by=PEOPLE[A], at=1.0
     )
+    await many.command(A, "/tolk", "config set sea th,vi")  # A's language set
     await many.command(A, "/translate", "zh>en 你好")  # spends A's (counted) quota
     await many.settle()
     quota = await services.store.list_settings("quota")
     assert any(key.startswith(f"{A}:") for key in quota)
+    assert any(key.startswith(f"{A}:") for key in await services.store.list_settings("spend"))
+    assert await services.store.get_setting("language-sets", A) is not None
     xiangji.pending_polls = 1_000  # A's batch is still at the provider when A leaves
     images = f"{xiangji.sample_url('shoe')} {xiangji.sample_url('bag')}"
     status, _ = await many.command(A, "/translate-image", f"zh>ko {images}")
@@ -223,8 +226,10 @@ async def test_a_removed_workspace_leaves_nothing_behind_and_nothing_acts_for_it
     assert await services.store.list_unsettled(A) == []
     ended = await services.store.get(pending.id)
     assert ended is not None and ended.state is State.CANCELLED and ended.settled
-    quota = await services.store.list_settings("quota")
-    assert not any(key.startswith(f"{A}:") for key in quota)  # its readings and spend
+    for namespace in ("quota", "spend"):  # readings and spend, monthly counters
+        kept = await services.store.list_settings(namespace)
+        assert not any(key.startswith(f"{A}:") for key in kept), namespace
+    assert await services.store.get_setting("language-sets", A) is None
     installs = await services.store.list_settings("installation")
     assert not any(A in key for key in installs)
 

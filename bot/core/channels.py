@@ -1,6 +1,7 @@
 """Per-channel settings (``/tolk config``): auto-translation of uploads (with the
 Xiangji image engine for images, also used by flags and the Translate… form), default
-languages, the quota alert threshold. Stored as JSON in the store's settings table."""
+languages, the quota alert threshold, when work waits for Go and the monthly limits
+(``bot.core.spend``). Stored as JSON in the store's settings table."""
 
 from __future__ import annotations
 
@@ -29,6 +30,12 @@ class ChannelConfig:
     defaults: Route | None = None  # languages when a command names only a target, or none
     quota_threshold: int | None = None
     changed_by: dict[str, Any] = field(default_factory=dict)  # setting → user id
+    # Spend (``bot.core.spend``): work over these waits for Go (None: the defaults), and
+    # monthly limits (None: no limit).
+    confirm_images: int | None = None
+    confirm_characters: int | None = None
+    limit_images: int | None = None
+    limit_characters: int | None = None
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -45,6 +52,10 @@ class ChannelConfig:
             **routes,
             quota_threshold=data.get("quota_threshold"),
             changed_by=data.get("changed_by") or {},
+            confirm_images=data.get("confirm_images"),
+            confirm_characters=data.get("confirm_characters"),
+            limit_images=data.get("limit_images"),
+            limit_characters=data.get("limit_characters"),
         )
 
 

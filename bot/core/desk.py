@@ -16,7 +16,8 @@ not, whoever else asks at the same moment:
   lists leave it out.
 
 Channel settings, one-time notices and spent Refine links are kept in the store's
-settings (``get_setting``/``put_setting``) behind verbs of their own.
+settings (``get_setting``/``put_setting``) behind verbs of their own; spend (month
+counters, requests waiting for Go) behind ``spend``, a ``bot.core.spend.SpendBook``.
 """
 
 from __future__ import annotations
@@ -26,6 +27,8 @@ from collections.abc import Callable
 from typing import Any
 
 from bot.core.channels import ChannelConfig, load_channel, save_channel
+from bot.core.languages import LanguageSets
+from bot.core.spend import SpendBook
 from bot.core.storage import TaskStore
 from bot.core.tasks import FINAL, Item, Place, State, Task, new_task_id
 
@@ -38,6 +41,7 @@ RETRYABLE = frozenset({State.FAILED, State.EXPIRED, State.CANCELLED})
 
 NOTICE = "notice"  # setting namespace: notices said once (an upload's route is off)
 LINKS_USED = "refine"  # setting namespace: digest of a Refine link's signature → its task
+LANGUAGE_SETS = "language-sets"  # setting namespace: a workspace → its language and flag sets
 
 
 class Desk:
@@ -57,6 +61,9 @@ class Desk:
         self._nudge = nudge
         self._on_created = on_created
         self.team: str | None = None  # with many workspaces: the one this desk serves
+        #: Month counters and requests waiting for Go (``bot.core.spend``); one for all
+        #: the workspace views of this desk, so its lock is shared.
+        self.spend = SpendBook(store, clock=clock)
 
     def for_team(self, team: str) -> Desk:
         """This desk as one workspace sees it: another workspace's tasks are not there."""
@@ -197,3 +204,15 @@ class Desk:
     async def use_link(self, key: str, task_id: str) -> None:
         """Note that the Refine link ``key`` handed over its result, to ``task_id``."""
         await self.store.put_setting(LINKS_USED, key, task_id)
+
+    async def language_sets(self, team: str) -> LanguageSets:
+        """Workspace ``team``'s language sets and flag sets (``/tolk config set …``); a
+        desk that serves one workspace reads that one's, whatever ``team`` says."""
+        stored = await self.store.get_setting(LANGUAGE_SETS, self._workspace(team))
+        return LanguageSets.from_json(stored)
+
+    async def save_language_sets(self, team: str, sets: LanguageSets) -> None:
+        await self.store.put_setting(LANGUAGE_SETS, self._workspace(team), sets.to_json())
+
+    def _workspace(self, team: str) -> str:
+        return self.team if self.team is not None else team

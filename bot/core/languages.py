@@ -28,18 +28,24 @@ from __future__ import annotations
 
 import difflib
 import re
-from collections.abc import Callable, Sequence
-from dataclasses import dataclass
+from collections.abc import Callable, Mapping, Sequence
+from dataclasses import dataclass, field
+from typing import Any
 
 __all__ = [
     "FLAGS",
+    "MAX_TARGETS",
     "PROVIDERS",
     "Language",
     "LanguageError",
+    "LanguageSets",
     "PairReading",
+    "TooManyTargets",
     "TwoLanguages",
+    "UnknownLanguage",
     "all_languages",
     "check_pair",
+    "check_set_name",
     "check_source",
     "detect_source",
     "from_provider_code",
@@ -47,8 +53,10 @@ __all__ = [
     "lookup",
     "parse_pair",
     "provider_code",
+    "reaction_name",
     "read_language",
     "read_pair",
+    "read_targets",
     "text_source",
 ]
 
@@ -82,6 +90,18 @@ class TwoLanguages(LanguageError):
         )
         self.source = source
         self.target = target
+
+
+class UnknownLanguage(LanguageError):
+    """A word that is no language Tolk knows (``word``, as typed)."""
+
+    def __init__(self, message: str, word: str, suggestion: Language | None = None) -> None:
+        super().__init__(message, suggestion)
+        self.word = word
+
+
+class TooManyTargets(LanguageError):
+    """More than ``MAX_TARGETS`` target languages in one command."""
 
 
 PROVIDERS = ("xiangji", "alibaba", "rozetta")
@@ -250,7 +270,9 @@ def lookup(word: str) -> Language:
         return lang
     suggestion = _suggest(key)
     hint = f" Did you mean {_label(suggestion)}?" if suggestion else ""
-    raise LanguageError(f"Unknown language '{word.strip()}'.{hint} {_HOW}", suggestion)
+    raise UnknownLanguage(
+        f"Unknown language '{word.strip()}'.{hint} {_HOW}", word.strip(), suggestion
+    )
 
 
 _SEPARATORS = ("->", "→", "⇒", "&gt;", "＞")
@@ -312,6 +334,13 @@ class PairReading:
     used: int  # how many of the words were the languages
     spaced: bool  # the '>' had spaces around it ("en > ja", "en> ja"): not how it is written
     explicit: bool  # a '>' was written (so "auto>en" and "en" differ)
+    # Several targets (``ko,ja``, a set): all of them in order, ``target`` first; empty for one.
+    targets: tuple[Language, ...] = ()
+    listed: bool = False  # the target was written as a list or a set's name
+
+    @property
+    def all_targets(self) -> tuple[Language, ...]:
+        return self.targets or (self.target,)
 
 
 def _pieces(words: Sequence[str]) -> list[tuple[str, int, bool]]:
@@ -359,26 +388,47 @@ def read_language(words: Sequence[str]) -> tuple[Language, int] | None:
     return (lang, pieces[n - 1][1] + 1) if lang else None
 
 
-def read_pair(words: Sequence[str]) -> PairReading:
+def read_pair(words: Sequence[str], sets: Mapping[str, Sequence[str]] | None = None) -> PairReading:
     """``[SRC>]TGT`` at the start of a command's words (split at whitespace).
 
     Each side is a code, an English name or a multi-word name ("traditional chinese",
     "Chinese (Traditional)"). A '>' attached to the first language ("en>ja", "en> ja")
     always makes a pair; one with a space before it ("en >ja", "en > ja") only when a
     language follows. ``spaced`` says the '>' had spaces around it. "en-ja" raises
-    ``TwoLanguages``; other mistakes ``LanguageError``."""
+    ``TwoLanguages``; other mistakes ``LanguageError``.
+
+    The target may be several languages (``read_targets``): ``zh>ko,ja``, a name of
+    ``sets`` (``zh>sea``), ``ko, ja`` across words; with several, the source is left out
+    of them, and a source that was the only one is a mistake."""
+    try:
+        return _read_pair(words, sets or {})
+    except UnknownLanguage as exc:
+        if sets is None:  # no workspace to have sets: the word is just unknown
+            raise
+        raise _unknown_target(exc, sets) from None
+
+
+def _read_pair(words: Sequence[str], sets: Mapping[str, Sequence[str]]) -> PairReading:
     pieces = _pieces(words[: 2 * _MAX_WORDS + 1])
     if not pieces:
         raise LanguageError(f"No language given. {_HOW_PAIR}")
     raw = " ".join(words[: 2 * _MAX_WORDS + 1])
     if pieces[0][0] == ">":
         raise LanguageError(f"Missing the source language before '>' in '{raw}'. {_HOW_PAIR}")
+    if (listed := _target_list(pieces, 0, sets)) is not None:
+        targets, n = listed
+        if n < len(pieces) and pieces[n][0] == ">":
+            raise LanguageError(
+                f"'{pieces[0][0]}' names several languages, and only the target may: write "
+                f"the source first, like zh>{pieces[0][0]}."
+            )
+        return _reading(None, targets, pieces[n - 1][1] + 1, False, False)
     first, n = _language_at(pieces, 0, first=True)
     spaced_sep = n < len(pieces) and pieces[n][2]  # "en >ja": maybe just text after "en"
     if (
         n >= len(pieces)
         or pieces[n][0] != ">"
-        or (spaced_sep and first is not None and not _follows(pieces, n + 1))
+        or (spaced_sep and first is not None and not _follows(pieces, n + 1, sets))
     ):
         if first is None:
             raise LanguageError(
@@ -389,30 +439,195 @@ def read_pair(words: Sequence[str]) -> PairReading:
     raw = " ".join(words[: pieces[sep][1] + 2])
     if sep + 1 >= len(pieces) or pieces[sep + 1][0] == ">":
         raise LanguageError(f"Missing the target language after '>' in '{raw}'. {_HOW_PAIR}")
-    target, m = _language_at(pieces, sep + 1, first=False)
-    assert target is not None
+    if (listed := _target_list(pieces, sep + 1, sets)) is not None:
+        targets, m = listed
+    else:
+        target, m = _language_at(pieces, sep + 1, first=False)
+        assert target is not None
+        targets = (target,)
     end = sep + 1 + m
     raw = " ".join(words[: pieces[end - 1][1] + 1])
     if end < len(pieces) and pieces[end][0] == ">" and not pieces[end][2]:
         raise LanguageError(f"Too many '>' in '{raw}'. {_HOW_PAIR}")
-    if first == target:
+    if first is not None and first in targets and (listed is None or len(targets) == 1):
         raise LanguageError(
-            f"'{raw}' translates {_label(target)} into itself. "
+            f"'{raw}' translates {_label(first)} into itself. "
             "Write two different languages, like zh>en."
         )
+    if listed is not None:
+        targets = tuple(t for t in targets if t != first)
     spaced = pieces[sep][2] or pieces[sep + 1][2]
-    return PairReading(first, target, pieces[end - 1][1] + 1, spaced, True)
+    used = pieces[end - 1][1] + 1
+    if listed is None:
+        return PairReading(first, targets[0], used, spaced, True)
+    return _reading(first, targets, used, spaced, True)
 
 
-def _follows(pieces: list[tuple[str, int, bool]], at: int) -> bool:
-    """A language starts at piece ``at`` (for a '>' with a space before it)."""
-    if at >= len(pieces) or pieces[at][0] == ">":
-        return False
+def _reading(
+    source: Language | None, targets: tuple[Language, ...], used: int, spaced: bool, explicit: bool
+) -> PairReading:
+    more = targets if len(targets) > 1 else ()
+    return PairReading(source, targets[0], used, spaced, explicit, more, listed=True)
+
+
+def _target_list(
+    pieces: list[tuple[str, int, bool]], at: int, sets: Mapping[str, Sequence[str]]
+) -> tuple[tuple[Language, ...], int] | None:
+    """Targets written as a list or a set's name at piece ``at`` (``ko,ja``, ``sea``, or
+    ``ko, ja`` across words), and how many pieces they take; None for anything else (one
+    language, read as before)."""
+    word = pieces[at][0]
+    if "," not in word and word.strip().lower() not in sets:
+        return None
+    text, n = word, 1
+    while text.rstrip().endswith(",") and at + n < len(pieces):  # "ko, ja": the next word
+        after, _, starts = pieces[at + n]
+        whole = at + n + 1 >= len(pieces) or pieces[at + n + 1][2]
+        if after == ">" or not starts or not whole or not _reads_as_targets(after, sets):
+            break
+        text, n = text + after, n + 1
+    return read_targets(text, sets), n
+
+
+def _reads_as_targets(word: str, sets: Mapping[str, Sequence[str]]) -> bool:
     try:
-        _language_at(pieces, at, first=False)
+        read_targets(word, sets)
     except LanguageError:
         return False
     return True
+
+
+def read_targets(
+    text: str, sets: Mapping[str, Sequence[str]] | None = None
+) -> tuple[Language, ...]:
+    """Target languages written as one word: a language (``ko``, ``korean``), a
+    comma-separated list (``ko,ja,en``), the name of one of ``sets`` (set name → bot
+    codes) or a mix (``sea,en``). Order kept, duplicates removed, at most
+    ``MAX_TARGETS`` (``TooManyTargets``); a word that is neither a language nor a set
+    raises ``LanguageError`` naming it."""
+    sets = sets or {}
+    found: list[Language] = []
+    for part in text.split(","):
+        word = part.strip()
+        if not word:
+            continue
+        if word.lower() in sets:
+            languages = [lookup(code) for code in sets[word.lower()]]
+        else:
+            try:
+                languages = [lookup(word)]
+            except TwoLanguages as exc:  # "en-ja" in a list of targets is no pair
+                raise UnknownLanguage(f"Unknown language '{word}'. {_HOW}", word) from exc
+            except UnknownLanguage as exc:
+                raise _unknown_target(exc, sets) from None
+        found.extend(lang for lang in languages if lang not in found)
+    if not found:
+        raise LanguageError(f"No language given. {_HOW}")
+    if len(found) > MAX_TARGETS:
+        raise TooManyTargets(
+            f"'{text.strip()}' is {len(found)} languages "
+            f"({', '.join(lang.code for lang in found)}); one command translates into at "
+            f"most {MAX_TARGETS}. Split them over two commands."
+        )
+    return tuple(found)
+
+
+MAX_TARGETS = 10
+_SET_HINT = "the name of a language set (`/tolk config sets` lists this workspace's)"
+
+
+def _unknown_target(exc: UnknownLanguage, sets: Mapping[str, Sequence[str]]) -> UnknownLanguage:
+    """An unknown word where a target goes: say it is no set either, or name the set the
+    person probably meant."""
+    if "language set" in str(exc) or not SET_NAME.fullmatch(exc.word.lower()):
+        return exc
+    close = difflib.get_close_matches(exc.word.lower(), list(sets), n=1, cutoff=0.6)
+    if close and exc.suggestion is None:
+        message = (
+            f"Unknown language or language set '{exc.word}'. Did you mean the set "
+            f"'{close[0]}'? {_HOW}, or {_SET_HINT}."
+        )
+    else:
+        message = f"{str(exc).removesuffix(_HOW)}{_HOW[:-1]}, or {_SET_HINT}."
+    return UnknownLanguage(message, exc.word, exc.suggestion)
+
+
+def _follows(
+    pieces: list[tuple[str, int, bool]], at: int, sets: Mapping[str, Sequence[str]]
+) -> bool:
+    """A language (or a list or set of them) starts at piece ``at`` (for a '>' with a space
+    before it)."""
+    if at >= len(pieces) or pieces[at][0] == ">":
+        return False
+    try:
+        if _target_list(pieces, at, sets) is None:
+            _language_at(pieces, at, first=False)
+    except LanguageError:
+        return False
+    return True
+
+
+# --- language sets ------------------------------------------------------------------------
+
+SET_NAME = re.compile(r"[a-z0-9][a-z0-9-]{0,19}")
+_NOT_SET_NAMES = frozenset({"auto", "remove", "off", "on", "show", "list", "all", "none"})
+MAX_SETS = 50  # per workspace, and as many flag sets: one list in one message
+
+
+def check_set_name(name: str) -> str:
+    """``name`` as a language set's name (lower case), or ``LanguageError`` saying why it
+    cannot be one: up to 20 lowercase letters, digits and hyphens, not a word Tolk reads as
+    a language (``ko``, ``korean``, ``en-us``) nor one of its own words (``remove``)."""
+    key = name.strip().lower()
+    how = "Pick a name like sea or eu-markets."
+    if not SET_NAME.fullmatch(key):
+        raise LanguageError(
+            f"'{name.strip()}' cannot name a language set: use up to 20 lowercase letters, "
+            f"digits and hyphens. {how}"
+        )
+    try:
+        lang = _find(_norm(key))
+    except TwoLanguages:
+        lang = lookup(key.split("-")[0])
+    if lang is not None:
+        raise LanguageError(
+            f"'{key}' is read as {lang.name} ({lang.code}), so it cannot name a set. {how}"
+        )
+    if key in _NOT_SET_NAMES:
+        raise LanguageError(
+            f"'{key}' is a word Tolk's commands use, so it cannot name a set. {how}"
+        )
+    return key
+
+
+def reaction_name(reaction: str) -> str:
+    """A Slack reaction as configured and compared: ``:earth_asia:`` → ``earth_asia``,
+    skin tones left out (``flag-br::skin-tone-2`` → ``flag-br``)."""
+    return reaction.strip().strip(":").split("::")[0].lower()
+
+
+@dataclass(frozen=True)
+class LanguageSets:
+    """A workspace's language sets (name → bot codes, in order) and the reactions that
+    translate into a set (reaction name → set name). Stored as JSON in the settings."""
+
+    sets: Mapping[str, tuple[str, ...]] = field(default_factory=dict)
+    flags: Mapping[str, str] = field(default_factory=dict)
+
+    def to_json(self) -> dict[str, Any]:
+        return {"sets": {k: list(v) for k, v in self.sets.items()}, "flags": dict(self.flags)}
+
+    @classmethod
+    def from_json(cls, data: Mapping[str, Any] | None) -> LanguageSets:
+        if not data:
+            return cls()
+        sets = {str(k): tuple(v) for k, v in (data.get("sets") or {}).items()}
+        return cls(sets, dict(data.get("flags") or {}))
+
+    def flag_set(self, reaction: str) -> str | None:
+        """The set a reaction translates into, when one is configured for it."""
+        name = self.flags.get(reaction_name(reaction))
+        return name if name in self.sets else None
 
 
 def _check_names(provider: str, operation: str | None = None) -> None:

@@ -27,7 +27,7 @@ from bot.core.slack_client import SlackFailure, slack_error_code, slack_failure
 from bot.core.storage import TaskStore
 from bot.core.tasks import Item, State, Task
 from bot.engine.delivery import RESPONSE_URL_SECONDS, RESPONSE_URL_USES, Delivery, once
-from bot.engine.operation import Operation
+from bot.engine.operation import Operation, item_target, several_targets
 
 log = logging.getLogger(__name__)
 
@@ -99,7 +99,11 @@ class Run:
             return
         filename = result_filename(task, index, output)
         comment = output.get("comment") or messages.result_comment(
-            index + 1, len(task.items), item.source, output.get("variant")
+            index + 1,
+            len(task.items),
+            item.source,
+            output.get("variant"),
+            item_target(task, item)[0] if several_targets(task) else None,
         )
 
         async def data() -> bytes:
@@ -254,13 +258,14 @@ class Run:
 
 
 def result_filename(task: Task, index: int, output: dict[str, Any]) -> str:
-    """``a-ko-T7Q2K-1.jpg``: readable, and unique per task so it marks the upload.
-    An operation may name the file itself (``output["filename"]``)."""
+    """``a-ko-T7Q2K-1.jpg``: readable (the item's own language: ``a-ja-T7Q2K-2.jpg``
+    in a task of several), and unique per task by the item's index, so it marks the
+    upload. An operation may name the file itself (``output["filename"]``)."""
     if output.get("filename"):
         return str(output["filename"])
     source_name = PurePosixPath(urlsplit(task.items[index].source).path).name or "image"
     stem = PurePosixPath(source_name).stem or "image"
     ext = PurePosixPath(urlsplit(output["url"]).path).suffix or ".png"
     variant = f"-{output['variant']}" if output.get("variant") else ""
-    target = task.request.get("target", "")
+    target = item_target(task, task.items[index])[0]
     return f"{stem}-{target}{variant}-{task.id}-{index + 1}{ext}"

@@ -30,7 +30,12 @@ directly; an operation overrides only what it changes. The hooks:
                            the Refine buttons (default: none)
 =========================  =============================================================
 
-Below the class, the small item helpers operations share.
+Below the class, the small item helpers operations share, and the targets: a task may
+translate into several languages (``request["targets"]``, ``[{"lang", "code"}, …]`` in
+the asked order, with ``request["target"]``/``["target_code"]`` the first). Its items
+are then source-major — for each input, one item per language, each naming its own in
+``meta["target"]``/``meta["target_code"]`` — and every operation asks ``item_target``
+what an item is translated into. A task of one target has neither.
 """
 
 from __future__ import annotations
@@ -68,6 +73,10 @@ class Operation(ABC):
         """One status round for ``tasks`` (batched where the provider allows), in their
         order: items that finished carry their outputs, the rest stay pending."""
 
+    #: The parent message shows the work's progress itself (``parent_text``): the engine
+    #: edits it whenever that text changes, rather than appending "k of N done".
+    live_progress: bool = False
+
     def poll_floor(self, task: Task) -> float:
         return 0.0
 
@@ -89,14 +98,33 @@ class Operation(ABC):
 
 
 def closing_message(task: Task, *, noun: str = "image", engine: str | None = None) -> str:
-    """ "Done — all 3 images translated", listing each item that failed and why."""
+    """ "Done — all 3 images translated", listing each item that failed and why; with
+    several target languages, the count per language ("ko 2/2 · ja 1/2") and each
+    failure with its language."""
+    several = several_targets(task)
     failures = [
         messages.item_failure(
-            i.meta.get("name") or i.source, i.error.get("code", "?"), i.error.get("message", "")
+            i.meta.get("name") or i.source,
+            i.error.get("code", "?"),
+            i.error.get("message", ""),
+            item_target(task, i)[0] if several else None,
         )
         for i in task.items
         if i.status == "failed" and i.error
     ]
+    if several:
+        counts = [
+            (
+                lang,
+                sum(1 for i in of if i.status == "done"),
+                len(of),
+            )
+            for lang in task_targets(task)
+            if (of := [i for i in task.items if item_target(task, i)[0] == lang])
+        ]
+        return messages.done_by_language(
+            task.id, source_count(task), counts, failures, noun=noun, engine=engine
+        )
     delivered = sum(1 for i in task.items if i.status == "done")
     return messages.done(task.id, delivered, len(task.items), failures, noun=noun, engine=engine)
 
@@ -136,3 +164,54 @@ async def submit_one_by_one(
     if any(waiting(i) for i in task.items):
         return task.to(State.SUBMITTED, now)
     return task.to(State.SUCCEEDED, now)
+
+
+# --- targets -----------------------------------------------------------------------------
+
+
+def item_target(task: Task, item: Item) -> tuple[str, str]:
+    """The language ``item`` is translated into and its provider code: the item's own
+    (``meta["target"]``, ``meta["target_code"]``) in a task of several targets, else the
+    request's (a single-target task, or one stored before targets existed)."""
+    lang = item.meta.get("target")
+    if lang:
+        return str(lang), str(item.meta.get("target_code") or task.request.get("target_code"))
+    return str(task.request.get("target", "")), str(task.request.get("target_code", ""))
+
+
+def task_targets(task: Task) -> list[str]:
+    """The languages ``task`` translates into, in the asked order (one for most tasks)."""
+    targets = task.request.get("targets")
+    if targets:
+        return [str(t["lang"]) for t in targets]
+    target = task.request.get("target")
+    return [str(target)] if target else []
+
+
+def several_targets(task: Task) -> bool:
+    """``task`` translates into more than one language (its items are per language)."""
+    return len(task.request.get("targets") or ()) > 1
+
+
+def source_count(task: Task) -> int:
+    """How many inputs (images, documents, texts) ``task`` has, whatever the number of
+    target languages: its items, or with several targets, those of the first language."""
+    return len(sources_once(task))
+
+
+def sources_once(task: Task) -> list[Item]:
+    """Each input of ``task`` once: with several targets, the first item of each run of
+    one source's languages (source-major, each run in the asked order — a pair left out,
+    such as a text not translated into its own language, shortens a run, and a URL given
+    twice is two inputs)."""
+    if not several_targets(task):
+        return list(task.items)
+    order = {lang: n for n, lang in enumerate(task_targets(task))}
+    firsts: list[Item] = []
+    previous = len(order)
+    for item in task.items:
+        position = order.get(item_target(task, item)[0], len(order))
+        if position <= previous or not firsts:
+            firsts.append(item)
+        previous = position
+    return firsts

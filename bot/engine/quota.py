@@ -34,7 +34,6 @@ from __future__ import annotations
 
 import asyncio
 import logging
-import math
 import time
 from collections.abc import Callable
 from dataclasses import replace
@@ -43,6 +42,7 @@ from typing import Any
 from bot.config import Settings
 from bot.core import messages
 from bot.core.channels import load_channel
+from bot.core.spend import text_cost, text_units
 from bot.core.storage import TaskStore
 from bot.core.tasks import Item, Place, Task
 from bot.engine.delivery import Delivery
@@ -56,7 +56,6 @@ from providers.xiangji.wire import (
     QUOTA_SERVICES,
     QUOTA_TEXT,
     QUOTA_VIDEO,
-    TEXT_COST,
     TEXT_ENGINES,
     classify,
 )
@@ -85,11 +84,6 @@ DEFAULT_SCOPE = "default"
 #: Seconds one amount-query may take after work or on the schedule: the work engine
 #: awaits the after-settle hook, so a hanging account endpoint must not hold it long.
 READ_SECONDS = 10.0
-
-
-def text_units(text: str) -> int:
-    """Characters as Xiangji counts them: Java ``String.length()`` (UTF-16 code units)."""
-    return len(text.encode("utf-16-le")) // 2
 
 
 class QuotaWatcher:
@@ -419,13 +413,6 @@ class QuotaWatcher:
 
     def _key(self, key: str) -> str:
         return f"{self.scope}:{key}" if self.scope else key
-
-
-def text_cost(units: int, engine: str | None) -> tuple[int, int]:
-    """Text quota a translation of ``units`` characters spends through ``engine``:
-    (low, high) — equal for Aliyun and Baidu, 3–4.5× for Google, Papago and DeepL."""
-    low, high = TEXT_COST.get(engine or "aliyun", (1.0, 1.0))
-    return math.floor(units * low), math.ceil(units * high)
 
 
 def unit_range(value: Any) -> tuple[int, int]:

@@ -16,6 +16,7 @@ def register_all(app: AsyncApp) -> None:
         reactions,
         refine,
         shortcuts,
+        spend,
         tolk,
         translate,
         translate_doc,
@@ -38,6 +39,7 @@ def register_all(app: AsyncApp) -> None:
         leaving,
         actions,
         refine,
+        spend,
     )
     for surface in surfaces:
         surface.register(app)

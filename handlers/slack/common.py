@@ -1,6 +1,8 @@
 """What the Slack handlers share after parsing: checks against the configuration (which
 providers and keys are on), Slack files and addresses, and recording the task once
-through the desk (``handlers.ports.TaskDesk``), which starts the work.
+through the desk (``handlers.ports.TaskDesk``), which starts the work — after the one
+spend check every path goes through (``within_spend``: monthly limits, and the estimate
+that waits for Go).
 
 Slack files and Slack addresses (issue 16). Tolk's bot token opens files a person may
 not see, so a Slack file given by link is taken only when ``files.info`` says it is
@@ -14,8 +16,10 @@ on (uploads, flags, the shortcut) become items only with their own ``url_private
 from __future__ import annotations
 
 import asyncio
+import logging
 import re
-from collections.abc import Callable
+from collections.abc import Awaitable, Callable, Mapping, Sequence
+from contextvars import ContextVar
 from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
@@ -27,14 +31,32 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import messages
+from bot.core.channels import ChannelConfig
 from bot.core.languages import Language, check_pair, lookup, provider_code
 from bot.core.slack_client import slack_error_code
 from bot.core.slacktext import has_words
+from bot.core.spend import (
+    TEXT_SERVICE,
+    Cost,
+    Use,
+    Work,
+    confirm_over,
+    cost_of,
+    month_name,
+    month_of,
+    needs_go,
+    over_limit,
+    targets_of,
+    text_factor,
+)
 from bot.core.tasks import Item, Place, Task
-from handlers.ports import SlackConfig, TaskDesk
+from handlers import ports
+from handlers.ports import ChannelSettings, SlackConfig, TaskDesk
 from handlers.slack.parsing import UsageError
 from providers.alibaba.spec import DOC_TYPES
 from providers.alibaba.spec import MAX_DOC_BYTES as ALIBABA_DOC_BYTES
+
+log = logging.getLogger(__name__)
 
 # Names that are Slack's own: a URL on any of them (any port, any scheme) is Slack's.
 SLACK_DOMAINS = ("slack.com", "slack-edge.com", "slack-files.com", "slack-redir.net")
@@ -66,29 +88,21 @@ async def record_task(
         for item in items:
             if slack_address(config, item.source):
                 raise UsageError(messages.slack_address_not_an_image(item.source))
-    return await desk.record(
-        dedupe_key=dedupe_key,
-        place=place,
-        provider=provider,
-        operation=operation,
-        request=request,
-        items=items,
-    )
+    work = Work(dedupe_key, place, provider, operation, request, items)
+    return await within_spend(desk, config, work)
 
 
 async def record_message_work(
     desk: TaskDesk, key: str, place: Place, request: dict[str, Any], items: tuple[Item, ...]
 ) -> None:
     """A message's text and images as one ``xiangji.translate_message`` task (a flag,
-    the Translate… form, an upload to an auto-images channel)."""
-    await desk.record(
-        dedupe_key=key,
-        place=place,
-        provider="xiangji",
-        operation="xiangji.translate_message",
-        request=request,
-        items=items,
-    )
+    the Translate… form, an upload to an auto-images channel). Work that waits for Go
+    or that a limit refuses (``within_spend``) has been answered in Slack already."""
+    work = Work(key, place, "xiangji", "xiangji.translate_message", request, items)
+    try:
+        await within_spend(desk, None, work)
+    except SpendStop:
+        return
 
 
 def slack_address(config: SlackConfig, url: str) -> bool:
@@ -237,12 +251,176 @@ async def record_command(
             request=request,
             items=items,
         )
+    except SpendStop as exc:  # waits for Go, or past a monthly limit
+        if exc.card is not None:  # the estimate could not be posted: the answer carries it
+            await ack(text=exc.card[0], blocks=exc.card[1])
+        else:
+            await ack(text=str(exc))
+        return
     except UsageError as exc:  # a Slack address where an image URL belongs
         await ack(text=str(exc))
         return
     await ack(
         text=acknowledgement(task) if created else messages.ack_duplicate(task.id, task.state)
     )
+
+
+# --- spend: the one check before work is recorded -------------------------------------------
+#
+# Every path that records work a person asked for — commands, flags, the Translate… form,
+# uploads — goes through ``record_task`` or ``record_message_work``, and both through
+# ``within_spend``: work that would take the channel past a monthly limit is refused,
+# work over the channel's confirm-over waits for Go (``bot.core.spend``), and nothing is
+# recorded — no task, no provider call — until then. Their callers pass the desk and the
+# configuration only, so the rest of the request's ports (the Slack client that posts the
+# estimate, the quota's last reading) come from the request itself: ``bind_request``, a
+# middleware ``handlers.slack.spend`` installs, keeps Bolt's context for the request.
+
+_REQUEST: ContextVar[Mapping[str, Any] | None] = ContextVar("tolk_request", default=None)
+#: Slack waits 3 s for an answer: the estimate's post must leave time for the rest.
+CARD_SECONDS = 2.0
+
+
+async def bind_request(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
+    """Bolt middleware: this request's context (its ports) for ``within_spend``. Bolt
+    runs the middleware one after the other (``next`` only lets the chain go on), then the
+    listener, all in the request's own task, so what is set here is what this request's
+    listener sees; every request sets its own before any listener runs."""
+    _REQUEST.set(context)
+    await next()
+
+
+class SpendStop(UsageError):
+    """Nothing was recorded: the work waits for Go, or a monthly limit refused it.
+
+    ``str()`` is what a command answers. ``card`` (text, blocks): the estimate with its
+    buttons when it could not be posted in the channel — a command's answer carries it
+    then. Work that did not come from a command has been answered in Slack already."""
+
+    def __init__(self, text: str, *, card: tuple[str, list[dict[str, Any]]] | None = None):
+        super().__init__(text)
+        self.card = card
+
+
+async def within_spend(desk: TaskDesk, config: SlackConfig | None, work: Work) -> tuple[Task, bool]:
+    """Record ``work`` unless a monthly limit refuses it or it must wait for Go
+    (``SpendStop``); recorded work is counted in the channel's month."""
+    cost = cost_of(work.operation, work.request, work.items)
+    if not cost:
+        return await desk.record(**work.record_args())
+    book, place = desk.spend, work.place
+    request = _REQUEST.get()
+    config = config or (ports.config(request) if request else SlackConfig())
+    async with book.lock:  # check, record and count: one request at a time
+        earlier = await book.held_for(work.dedupe_key)
+        if earlier is not None:  # this very request again (a redelivery, a second send)
+            outcome = await book.outcome(earlier)
+            if outcome is None:
+                raise SpendStop(messages.spend_still_waiting())
+            if outcome.get("state") != "started":
+                raise SpendStop(
+                    messages.spend_answered(outcome.get("state"), outcome.get("by"), None)
+                )
+            return await desk.record(**work.record_args())  # the task Go recorded
+        here = await book.channel(place.channel)
+        used = await book.used(place.team, place.channel)
+        over = over_limit(here, used, cost)
+        if over is None and not needs_go(here, cost):
+            task, created = await desk.record(**work.record_args())
+            if created:
+                await book.count(place.team, place.channel, cost)
+            return task, created
+        hold_id = await book.hold(work, cost) if over is None else ""
+    month = month_name(month_of(book.now()))
+    if over is not None:
+        text = messages.spend_over_limit(
+            over.service, over.asked, over.left, over.limit, month, sorted(config.admins)
+        )
+        await _tell_requester(request, place, text)
+        raise SpendStop(text)
+    text = await _estimate(request, work, cost, here, used, month)
+    raise await _post_estimate(request, place, text, hold_id, confirm_over(here))
+
+
+async def _estimate(
+    request: Mapping[str, Any] | None,
+    work: Work,
+    cost: Cost,
+    here: ChannelConfig,
+    used: Use,
+    month: str,
+) -> str:
+    """The estimate: who asked for what, what it takes from each Xiangji quota (the
+    quota's last reading: no provider is asked), what the channel has left this month."""
+    quota = ports.quota(request) if request else None
+    readings = await quota.last_reading() if quota else {}
+    left = {s: int(r["left"]) for s, r in readings.items() if r.get("left") is not None}
+    costs = [messages.spend_credit(s, low, high, left.get(s)) for s, low, high in cost.credits]
+    low, high = text_factor(cost.text_engine)
+    if cost.characters and high > 1:
+        costs.append(messages.spend_text_factor(cost.text_engine or "", low, high))
+    if cost.images and all(s == TEXT_SERVICE for s, _, _ in cost.credits):
+        costs.append(messages.spend_alibaba(cost.images))  # no Xiangji quota
+    month_left = [
+        messages.spend_month_left(service, limit, spent, month)
+        for service, limit, spent in (
+            ("images", here.limit_images, used.images),
+            ("characters", here.limit_characters, used.characters),
+        )
+        if limit is not None
+    ]
+    what = messages.spend_what(cost.images, cost.characters, targets_of(work.request))
+    return messages.spend_estimate(work.place.user, what, costs, month_left, *confirm_over(here))
+
+
+async def _post_estimate(
+    request: Mapping[str, Any] | None,
+    place: Place,
+    text: str,
+    hold_id: str,
+    confirm: tuple[int, int],
+) -> SpendStop:
+    """Post the estimate with Go and Cancel where the work was asked for (its thread), as
+    Tolk; where Tolk cannot post, a command's answer carries it, else the requester alone
+    sees it. What the command answers."""
+    blocks = messages.spend_card(hold_id, text)
+    slack = ports.slack(request) if request else None
+    if slack is not None:
+        try:
+            async with asyncio.timeout(CARD_SECONDS):
+                await slack.chat_postMessage(
+                    channel=place.channel, thread_ts=place.thread_ts, text=text, blocks=blocks
+                )
+            return SpendStop(messages.spend_waiting(*confirm))
+        except (SlackApiError, SlackClientError, aiohttp.ClientError, TimeoutError) as exc:
+            log.info(
+                "estimate not posted in %s (%s): answered to the requester", place.channel, exc
+            )
+    if place.response_url is None:  # not a command: the requester alone sees it
+        await _tell_requester(request, place, text, blocks)
+    return SpendStop(messages.spend_unposted(text), card=(text, blocks))
+
+
+async def _tell_requester(
+    request: Mapping[str, Any] | None,
+    place: Place,
+    text: str,
+    blocks: list[dict[str, Any]] | None = None,
+) -> None:
+    """Work that did not come from a command (a flag, the form, an upload): tell whoever
+    asked, where they asked. A command's answer says it instead."""
+    if place.response_url is not None or request is None:
+        return
+    try:
+        await ports.slack(request).chat_postEphemeral(
+            channel=place.channel,
+            user=place.user,
+            text=text,
+            blocks=blocks,
+            thread_ts=place.thread_ts,
+        )
+    except SlackApiError as exc:
+        log.warning("could not tell %s in %s about spend: %s", place.user, place.channel, exc)
 
 
 def command_place(command: dict[str, Any]) -> Place:
@@ -335,29 +513,125 @@ def _failed(item: Item, code: str, message: str) -> Item:
     return replace(item, status="failed", error={"code": code, "message": message})
 
 
+# --- several target languages ------------------------------------------------------------
+#
+# The contract with the engine (issue 20): a command into several languages is ONE task.
+# Its request names the first target as ever (``target``, ``target_code``) and every
+# target in order (``targets``: ``[{"lang": "ko", "code": <provider code>}, …]``); its
+# items are source-major — each source once per target, the item's meta naming its target
+# (``target``, ``target_code``), keeping what else the meta held. With one target the
+# task is exactly as before: no ``targets``, no target in any item's meta.
+
+
+def as_targets(target: Language | Sequence[Language]) -> tuple[Language, ...]:
+    return (target,) if isinstance(target, Language) else tuple(target)
+
+
+def target_fields(targets: Sequence[Language], provider: str) -> dict[str, Any]:
+    """A request's target: the first of ``targets``; with several, all of them."""
+    first = targets[0]
+    fields: dict[str, Any] = {"target": first.code, "target_code": provider_code(first, provider)}
+    if len(targets) > 1:
+        fields["targets"] = [{"lang": t.code, "code": provider_code(t, provider)} for t in targets]
+    return fields
+
+
+def fan_out(
+    items: Sequence[Item],
+    targets: Sequence[Language],
+    provider: str,
+    *,
+    skip: Callable[[Item, Language], bool] = lambda item, target: False,
+) -> tuple[dict[str, Any], tuple[Item, ...]]:
+    """The request's target fields and the items of work into ``targets`` (see above).
+    ``skip(item, target)``: a pair left out (a text already in that language); a target
+    left with nothing to do is left out too, and when one target is left the task is a
+    one-target task. No pair left: no items (the caller says there is nothing to do)."""
+    pairs = [(item, t) for item in items for t in targets if not skip(item, t)]
+    used = [t for t in targets if any(u == t for _, u in pairs)]
+    if len(used) <= 1:
+        return target_fields(used or targets[:1], provider), tuple(item for item, _ in pairs)
+    return target_fields(used, provider), tuple(
+        replace(
+            item,
+            meta={**item.meta, "target": t.code, "target_code": provider_code(t, provider)},
+        )
+        for item, t in pairs
+    )
+
+
+def shown(targets: Sequence[Language]) -> str | list[str]:
+    """Targets as the acknowledgements take them: one code, or the codes of several."""
+    return targets[0].code if len(targets) == 1 else [t.code for t in targets]
+
+
+async def command_sets(channels: ChannelSettings, command: dict[str, Any]) -> dict[str, Any]:
+    """The language sets of the command's workspace (name → codes), for its parser."""
+    return dict((await channels.language_sets(command.get("team_id", ""))).sets)
+
+
+def check_targets(
+    source: Language | None, targets: Sequence[Language], provider: str, operation: str
+) -> None:
+    """``check_pair`` for every target: the first the provider cannot do raises
+    ``LanguageError`` naming it."""
+    for target in targets:
+        check_pair(source, target, provider, operation)
+
+
 def message_request(
     source: Language | None,
-    target: Language,
+    target: Language | Sequence[Language],
     origin: dict[str, str],
     *,
     has_images: bool,
     image_default: Language | None = None,
     **options: Any,
 ) -> dict[str, Any]:
-    """The request of a ``xiangji.translate_message`` task; raises ``LanguageError`` when
-    the provider cannot do it (checked before anything is recorded)."""
+    """The request of a ``xiangji.translate_message`` task into ``target`` (one language
+    or several: ``message_work`` then makes the items); raises ``LanguageError`` when the
+    provider cannot do it (checked before anything is recorded). With several targets,
+    images are not checked against their own language (those pairs are left out)."""
+    targets = as_targets(target)
     image_source = source or image_default or lookup("zh")
     if has_images:
-        check_pair(image_source, target, "xiangji", "image")
+        own = provider_code(image_source, "xiangji")
+        check_targets(
+            image_source,
+            [t for t in targets if len(targets) == 1 or t.xiangji != own],
+            "xiangji",
+            "image",
+        )
     return {
         "source": source.code if source else None,
         "source_code": provider_code(source, "xiangji") if source else None,
-        "target": target.code,
-        "target_code": provider_code(target, "xiangji"),
+        **target_fields(targets, "xiangji"),
         "image_source_code": provider_code(image_source, "xiangji"),
         "origin": origin,
         **options,
     }
+
+
+def message_work(
+    request: dict[str, Any],
+    items: Sequence[Item],
+    targets: Sequence[Language],
+    *,
+    text_source: Language | None = None,
+) -> tuple[dict[str, Any], tuple[Item, ...]]:
+    """A ``xiangji.translate_message`` task's request and items into ``targets``: with
+    several, a text is not translated into its own language (``text_source``) nor images
+    into the language they are read in (the request's ``image_source_code``)."""
+    if len(targets) == 1:
+        return request, tuple(items)
+
+    def skip(item: Item, target: Language) -> bool:
+        if item.meta.get("kind") == "text":
+            return target == text_source
+        return provider_code(target, "xiangji") == request["image_source_code"]
+
+    fields, work = fan_out(items, targets, "xiangji", skip=skip)
+    return {**{k: v for k, v in request.items() if k != "targets"}, **fields}, work
 
 
 async def fetch_message(slack: AsyncWebClient, channel: str, ts: str) -> dict[str, Any] | None:
@@ -393,14 +667,22 @@ async def doc_item(
     return Item(source=str(file["url_private"]), meta=meta)
 
 
-def doc_request(source: Any, target: Any, provider: str, **options: Any) -> dict[str, Any]:
-    """The request of a ``<provider>.translate_doc`` task (languages already checked);
-    no source means the provider detects it (Rozetta)."""
+def doc_request(
+    source: Language | None,
+    target: Language | Sequence[Language],
+    provider: str,
+    **options: Any,
+) -> dict[str, Any]:
+    """The request of a ``<provider>.translate_doc`` task into one target or several
+    (languages already checked; the items come from ``fan_out``); no source means the
+    provider detects it (Rozetta)."""
+    fields = target_fields(as_targets(target), provider)
     return {
         "source": source.code if source else None,
-        "target": target.code,
+        "target": fields.pop("target"),
         "source_code": provider_code(source, provider) if source else None,
-        "target_code": provider_code(target, provider),
+        "target_code": fields.pop("target_code"),
+        **fields,
         **{k: v for k, v in options.items() if v is not None},
     }
 

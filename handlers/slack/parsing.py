@@ -9,19 +9,23 @@ from __future__ import annotations
 import difflib
 import itertools
 import re
-from collections.abc import Callable
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlsplit
 
 from bot.core import messages
 from bot.core.languages import (
+    MAX_SETS,
     Language,
     LanguageError,
     TwoLanguages,
+    check_set_name,
     detect_source,
+    reaction_name,
     read_language,
     read_pair,
+    read_targets,
 )
 from providers.alibaba.spec import SCENES
 from providers.mts.spec import (
@@ -47,6 +51,15 @@ class UsageError(ValueError):
     """What the person typed cannot be run; ``str()`` is the message to show them."""
 
 
+# A workspace's language sets as the parsers read them: name → bot codes (``zh>sea``).
+Sets = Mapping[str, Sequence[str]]
+
+
+def _more(targets: tuple[Language, ...]) -> tuple[Language, ...]:
+    """A command's ``targets`` field: every target when there are several, else empty."""
+    return targets if len(targets) > 1 else ()
+
+
 @dataclass(frozen=True)
 class TextCommand:
     source: Language | None
@@ -54,6 +67,11 @@ class TextCommand:
     text: str
     engine: str | None = None
     private: bool = False
+    targets: tuple[Language, ...] = ()  # several targets, ``target`` first; empty for one
+
+    @property
+    def all_targets(self) -> tuple[Language, ...]:
+        return self.targets or (self.target,)
 
 
 @dataclass(frozen=True)
@@ -66,6 +84,11 @@ class ImageCommand:
     qos: str | None = None
     provider: str = "xiangji"
     engine: str | None = None  # None: the first configured image engine
+    targets: tuple[Language, ...] = ()  # several targets, ``target`` first; empty for one
+
+    @property
+    def all_targets(self) -> tuple[Language, ...]:
+        return self.targets or (self.target,)
 
 
 @dataclass(frozen=True)
@@ -75,6 +98,11 @@ class DocCommand:
     url: str
     scene: str | None = None
     provider: str = "alibaba"
+    targets: tuple[Language, ...] = ()  # several targets, ``target`` first; empty for one
+
+    @property
+    def all_targets(self) -> tuple[Language, ...]:
+        return self.targets or (self.target,)
 
 
 @dataclass(frozen=True)
@@ -198,11 +226,13 @@ def _languages(
     usage: str,
     *,
     loose_text: Callable[[int], str] | None = None,
-) -> tuple[Language | None, Language, int]:
+    sets: Sets | None = None,
+) -> tuple[Language | None, tuple[Language, ...], int]:
     """``[SRC>]TGT`` at the start of ``words`` (the command's words without its options):
-    (source, target, how many words they take). Languages written the way people do but
+    (source, targets, how many words they take). Languages written the way people do but
     Tolk does not read (``en-ja``, ``en ja``, ``en > ja``) are refused with the command as
-    it should be written.
+    it should be written. The target may be several (``ko,ja``, a name of ``sets``: see
+    ``bot.core.languages.read_pair``).
 
     ``loose_text(n)``: for /translate, the text that follows when the languages take
     ``n`` words; None where a URL or nothing must follow (then any second language is a
@@ -210,22 +240,27 @@ def _languages(
     if not words:
         raise UsageError(messages.missing_language(usage))
     try:
-        reading = read_pair(words)
+        reading = read_pair(words, sets)
     except TwoLanguages as exc:
-        fixed = _corrected(command, text, words[:1], exc.source, exc.target)
+        fixed = _corrected(command, text, words[:1], exc.source, exc.target.code)
         raise UsageError(messages.pair_suggestion(words[0], "two", fixed, usage)) from None
     except LanguageError as exc:
         raise UsageError(f"{exc}\n{usage}") from None
     used = reading.used
     if reading.spaced:
-        fixed = _corrected(command, text, words[:used], reading.source, reading.target)
+        written_targets = ",".join(t.code for t in reading.all_targets)
+        fixed = _corrected(command, text, words[:used], reading.source, written_targets)
         written = text[words[0].start : words[used - 1].end]
         raise UsageError(messages.pair_suggestion(written, "spaced", fixed, usage))
-    if not reading.explicit and (second := read_language(words[used : used + 3])):
+    if (
+        not reading.explicit
+        and not reading.listed
+        and (second := read_language(words[used : used + 3]))
+    ):
         lang, n = second
         typed = words[used : used + n]
         if lang != reading.target and _second_language(reading.target, typed, used, loose_text):
-            fixed = _corrected(command, text, words[: used + n], reading.target, lang)
+            fixed = _corrected(command, text, words[: used + n], reading.target, lang.code)
             written = text[words[0].start : typed[-1].end]
             note = ""
             if loose_text is not None:
@@ -238,7 +273,7 @@ def _languages(
                     text[typed[0].start : typed[-1].end], f"/{command} {literal.strip()}"
                 )
             raise UsageError(messages.pair_suggestion(written, "two", fixed, usage, note))
-    return reading.source, reading.target, used
+    return reading.source, reading.all_targets, used
 
 
 def _second_language(
@@ -257,10 +292,11 @@ def _second_language(
 
 
 def _corrected(
-    command: str, text: str, words: list[_Tok], source: Language | None, target: Language
+    command: str, text: str, words: list[_Tok], source: Language | None, target: str
 ) -> str:
-    """The command as typed, with ``words`` (the languages) written as ``SRC>TGT``."""
-    pair = f"{source.code}>{target.code}" if source else target.code
+    """The command as typed, with ``words`` (the languages) written as ``SRC>TGT``
+    (``target``: the target's code, or codes with commas)."""
+    pair = f"{source.code}>{target}" if source else target
     line = text[: words[0].start] + pair + text[words[-1].end :]
     return f"/{command} {line.strip()}"
 
@@ -269,7 +305,7 @@ def _corrected(
 _CODE_SPANS = re.compile(r"```.*?```|`[^`\n]+`", re.S)
 
 
-def parse_translate(text: str) -> TextCommand:
+def parse_translate(text: str, sets: Sets | None = None) -> TextCommand:
     """``[SRC>]TGT TEXT`` with ``--engine E`` and ``--private`` anywhere (before the
     languages, inside or after the text). A word shaped like an option (``--name``) that
     is not one is refused; to translate one, put it in backticks. The text keeps the
@@ -291,7 +327,7 @@ def parse_translate(text: str) -> TextCommand:
     def rest(n: int) -> str:
         return _join(text, tokens, words[n:])
 
-    source, target, used = _languages("translate", text, words, usage, loose_text=rest)
+    source, targets, used = _languages("translate", text, words, usage, loose_text=rest, sets=sets)
     body = slack_unescape(rest(used).strip())
     if not body:
         raise UsageError(messages.missing_text(usage))
@@ -302,10 +338,11 @@ def parse_translate(text: str) -> TextCommand:
         raise UsageError(messages.unknown_choice("--engine", engine, TEXT_ENGINES, usage))
     return TextCommand(
         source=source,
-        target=target,
+        target=targets[0],
         text=body,
         engine=engine.lower() if engine else None,
         private="private" in opts.flags,
+        targets=_more(targets),
     )
 
 
@@ -340,7 +377,7 @@ def _urls(tokens: list[_Tok]) -> tuple[str, ...]:
     return tuple(slack_unescape(u) for u in joined.split())
 
 
-def parse_translate_image(text: str) -> ImageCommand:
+def parse_translate_image(text: str, sets: Sets | None = None) -> ImageCommand:
     usage = messages.USAGE["translate-image"]
     opts = _options(
         _words(text),
@@ -350,7 +387,7 @@ def parse_translate_image(text: str) -> ImageCommand:
     )
     if not opts.rest:
         raise UsageError(usage)
-    source, target, used = _languages("translate-image", text, opts.rest, usage)
+    source, targets, used = _languages("translate-image", text, opts.rest, usage, sets=sets)
     urls = _urls(opts.rest[used:])
     if not urls:
         raise UsageError(messages.missing_urls(usage))
@@ -369,14 +406,29 @@ def parse_translate_image(text: str) -> ImageCommand:
     qos = "LowLatency" if "fast" in opts.flags else "BestQuality" if "best" in opts.flags else None
     return ImageCommand(
         source=source,
-        target=target,
+        target=targets[0],
         urls=urls,
         removed="removed" in opts.flags,
         ocr="ocr" in opts.flags,
         qos=qos,
         provider=provider,
         engine=engine,
+        targets=_more(targets),
     )
+
+
+def parse_catalogue(text: str, sets: Sets | None = None) -> ImageCommand:
+    """The message of an uploaded catalogue, ``/translate-image [SRC>]TGT [--engine E]``:
+    its languages and engine (the images are the catalogue's rows)."""
+    usage = messages.USAGE["catalogue"]
+    opts = _options(_words(text), flags=set(), valued={"engine"}, usage=usage)
+    if not opts.rest:
+        raise UsageError(usage)
+    source, targets, used = _languages("translate-image", text, opts.rest, usage, sets=sets)
+    if opts.rest[used:]:
+        raise UsageError(messages.catalogue_extra_words(" ".join(opts.rest[used:]), usage))
+    engine = read_image_engine(opts.values.get("engine"), usage)
+    return ImageCommand(source, targets[0], (), engine=engine, targets=_more(targets))
 
 
 def read_image_engine(value: str | None, usage: str) -> str | None:
@@ -389,13 +441,13 @@ def read_image_engine(value: str | None, usage: str) -> str | None:
     return value.lower()
 
 
-def parse_translate_doc(text: str) -> DocCommand:
+def parse_translate_doc(text: str, sets: Sets | None = None) -> DocCommand:
     """``[SRC>]TGT URL [--scene S] [--provider alibaba|rozetta]``."""
     usage = messages.USAGE["translate-doc"]
     opts = _options(_words(text), flags=set(), valued={"scene", "provider"}, usage=usage)
     if not opts.rest:
         raise UsageError(usage)
-    source, target, used = _languages("translate-doc", text, opts.rest, usage)
+    source, targets, used = _languages("translate-doc", text, opts.rest, usage, sets=sets)
     urls = _urls(opts.rest[used:])
     if not urls:
         raise UsageError(messages.missing_document(usage))
@@ -410,7 +462,14 @@ def parse_translate_doc(text: str) -> DocCommand:
         raise UsageError(messages.unknown_choice("--scene", scene, SCENES, usage))
     if scene is not None and provider != "alibaba":
         raise UsageError(messages.option_not_for_provider("--scene", provider, usage))
-    return DocCommand(source, target, urls[0], scene.lower() if scene else None, provider)
+    return DocCommand(
+        source,
+        targets[0],
+        urls[0],
+        scene.lower() if scene else None,
+        provider,
+        targets=_more(targets),
+    )
 
 
 _SMART_QUOTES = str.maketrans({"“": '"', "”": '"', "„": '"', "‘": "'", "’": "'"})
@@ -539,6 +598,8 @@ class ConfigChange:
     provider: str | None = None
     number: int | None = None
     engine: str | None = None  # auto-images: the channel's image engine
+    targets: tuple[Language, ...] = ()  # auto-images/-docs: several targets, ``target`` first
+    service: str | None = None  # confirm-over, limit: images | characters (None: both)
 
 
 @dataclass(frozen=True)
@@ -546,13 +607,15 @@ class TolkCommand:
     action: str  # help | tasks | cancel | retry | quota | config
     task_id: str | None = None
     config: ConfigChange | None = None
+    sets: SetChange | None = None  # /tolk config set|unset|sets|flag
 
 
 TOLK_ACTIONS = ("help", "tasks", "cancel", "retry", "quota", "config")
 DOC_PROVIDERS = ("alibaba", "rozetta")
 
 
-def parse_tolk(text: str) -> TolkCommand:
+def parse_tolk(text: str, sets: Sets | None = None) -> TolkCommand:
+    """``sets``: the workspace's language sets, where a target may name one."""
     usage = messages.USAGE["tolk"]
     words = text.split()
     if not words:
@@ -561,7 +624,10 @@ def parse_tolk(text: str) -> TolkCommand:
     if action not in TOLK_ACTIONS:
         raise UsageError(messages.unknown_choice("/tolk", words[0], TOLK_ACTIONS, usage))
     if action == "config":
-        return TolkCommand("config", config=parse_config(text, _words(text)[1:]))
+        after = _words(text)[1:]
+        if after and after[0].lower() in SET_SETTINGS:
+            return TolkCommand("config", sets=parse_set_config(after, sets or {}))
+        return TolkCommand("config", config=parse_config(text, after, sets))
     option = next((w for w in words[1:] if w.startswith(("--", "—", "–"))), None)
     if option is not None:  # /tolk tasks --all, /tolk cancel T7Q2K --force
         raise UsageError(messages.takes_no_options(f"/tolk {action}", option, usage))
@@ -577,7 +643,7 @@ def parse_tolk(text: str) -> TolkCommand:
     return TolkCommand(action)
 
 
-def parse_config(text: str, words: list[_Tok]) -> ConfigChange:
+def parse_config(text: str, words: list[_Tok], sets: Sets | None = None) -> ConfigChange:
     """``words``: what follows ``/tolk config`` in ``text`` (the whole command text)."""
     usage = messages.USAGE["config"]
     if not words or [w.lower() for w in words] == ["show"]:
@@ -597,19 +663,24 @@ def parse_config(text: str, words: list[_Tok]) -> ConfigChange:
     if setting in ("auto-images", "auto-docs", "defaults"):
         if not args:
             raise UsageError(messages.config_needs_language(setting, usage))
-        source, target, used = _languages("tolk", text, args, usage)
+        source, targets, used = _languages("tolk", text, args, usage, sets=sets)
         if used != len(args):
             raise UsageError(messages.config_needs_language(setting, usage))
+        if setting == "defaults" and len(targets) > 1:
+            raise UsageError(messages.config_defaults_one_target(usage))
         provider = opts.values.get("provider")
         if provider is not None and provider.lower() not in DOC_PROVIDERS:
             raise UsageError(messages.unknown_choice("--provider", provider, DOC_PROVIDERS, usage))
         return ConfigChange(
             setting,
             source=source,
-            target=target,
+            target=targets[0],
             provider=provider.lower() if provider else None,
             engine=read_image_engine(opts.values.get("engine"), usage),
+            targets=_more(targets),
         )
+    if setting in ("confirm-over", "limit"):
+        return _spend_change(setting, [a.lower() for a in args])
     if setting == "quota-threshold":
         if len(args) == 1 and args[0].startswith(("-", "−")) and _whole_number(args[0][1:]):
             raise UsageError(messages.config_number_not_negative(args[0], usage))
@@ -619,7 +690,121 @@ def parse_config(text: str, words: list[_Tok]) -> ConfigChange:
     raise UsageError(messages.unknown_choice("/tolk config", words[0], CONFIG_SETTINGS, usage))
 
 
-CONFIG_SETTINGS = ("show", "auto-images", "auto-docs", "defaults", "quota-threshold")
+CONFIG_SETTINGS = (
+    "show",
+    "auto-images",
+    "auto-docs",
+    "defaults",
+    "quota-threshold",
+    "confirm-over",
+    "limit",
+)
+_SPEND_UNITS = {
+    **dict.fromkeys(("image", "images"), "images"),
+    **dict.fromkeys(("char", "chars", "character", "characters"), "characters"),
+}
+_PER_MONTH = re.compile(r"(\d[\d,_]*)\s*(?:/\s*month|/\s*mo|per month|a month)?")
+
+
+def _spend_change(setting: str, args: list[str]) -> ConfigChange:
+    """``confirm-over N`` (N images, N×400 characters), ``confirm-over N images|chars``,
+    ``confirm-over default``; ``limit images|characters N[/month]``, ``limit … off``."""
+    if setting == "confirm-over":
+        if args == ["default"]:
+            return ConfigChange(setting, on=False)
+        unit = _SPEND_UNITS.get(args[1]) if len(args) == 2 else None
+        number = _spend_number(args[0]) if len(args) in (1, 2) else None
+        if number is None or (len(args) == 2 and unit is None):
+            raise UsageError(messages.spend_confirm_needs_number(" ".join(args)))
+        return ConfigChange(setting, number=number, service=unit)
+    service = _SPEND_UNITS.get(args[0]) if args else None
+    if service is None:
+        raise UsageError(messages.spend_limit_needs_service(args[0] if args else ""))
+    rest = " ".join(args[1:])
+    if rest == "off":
+        return ConfigChange(setting, on=False, service=service)
+    match = _PER_MONTH.fullmatch(rest)
+    number = _spend_number(match.group(1)) if match else None
+    if number is None:
+        raise UsageError(messages.spend_limit_needs_number(service, rest))
+    return ConfigChange(setting, number=number, service=service)
+
+
+def _spend_number(word: str) -> int | None:
+    """A whole number as people write amounts: ``2000``, ``2,000``, ``500_000``."""
+    digits = word.replace(",", "").replace("_", "")
+    return int(digits) if _whole_number(digits) else None
+
+
+SET_SETTINGS = ("set", "unset", "sets", "flag")  # the workspace's language and flag sets
+
+
+@dataclass(frozen=True)
+class SetChange:
+    """A ``/tolk config`` form about the workspace's language sets: ``list`` (``sets``),
+    ``save`` a set (``set NAME LANGS``), ``remove`` one (``set NAME remove``, ``unset
+    NAME``), ``flag`` a reaction to a set (``flag :emoji: NAME``) or ``unflag`` it
+    (``flag :emoji: remove``)."""
+
+    action: str  # list | save | remove | flag | unflag
+    name: str | None = None
+    languages: tuple[Language, ...] = ()
+    emoji: str | None = None
+
+
+# A reaction's name as Slack writes it (``:earth_asia:``, ``:flag-kr:``, ``:+1:``).
+_EMOJI = re.compile(r"[a-z0-9_+'-]{1,100}")
+
+
+def parse_set_config(words: list[_Tok], sets: Sets) -> SetChange:
+    """``words``: what follows ``/tolk config``, starting with one of ``SET_SETTINGS``.
+    Languages of a set are read like targets (``th,vi,id,ms``, ``th vi id ms``, another
+    set's name); a flag names an existing set."""
+    usage = messages.USAGE["sets"]
+    setting, args = words[0].lower(), [str(w) for w in words[1:]]
+    if option := next((a for a in args if _OPTION.fullmatch(a)), None):
+        raise UsageError(messages.takes_no_options(f"/tolk config {setting}", option, usage))
+    if setting == "sets":
+        if args:
+            raise UsageError(f"`/tolk config sets` takes nothing after it.\n{usage}")
+        return SetChange("list")
+    if setting == "unset":
+        if len(args) != 1:
+            raise UsageError(messages.set_needs_name("unset", usage))
+        return SetChange("remove", name=args[0].lower())
+    if setting == "flag":
+        if len(args) != 2:
+            raise UsageError(messages.flag_needs_emoji_and_set(usage))
+        emoji = reaction_name(args[0])
+        if not _EMOJI.fullmatch(emoji):
+            raise UsageError(messages.not_an_emoji(args[0], usage))
+        if args[1].lower() in ("remove", "off"):
+            return SetChange("unflag", emoji=emoji)
+        name = args[1].lower()
+        if name not in sets:
+            raise UsageError(messages.no_such_set(args[1], sorted(sets), usage))
+        return SetChange("flag", name=name, emoji=emoji)
+    if not args:
+        raise UsageError(messages.set_needs_name("set", usage))
+    if [a.lower() for a in args[1:]] in (["remove"], ["off"]):
+        return SetChange("remove", name=args[0].lower())
+    name = _set_name(args[0], usage)
+    if len(args) == 1:
+        raise UsageError(messages.set_needs_languages(name, usage))
+    if name not in sets and len(sets) >= MAX_SETS:
+        raise UsageError(messages.too_many_sets(MAX_SETS))
+    try:  # "th,vi,id,ms", "th, vi", "th vi id ms"; a set's own old languages do not count
+        languages = read_targets(",".join(args[1:]), {k: v for k, v in sets.items() if k != name})
+    except LanguageError as exc:
+        raise UsageError(f"{exc}\n{usage}") from None
+    return SetChange("save", name=name, languages=languages)
+
+
+def _set_name(word: str, usage: str) -> str:
+    try:
+        return check_set_name(word)
+    except LanguageError as exc:
+        raise UsageError(f"{exc}\n{usage}") from None
 
 
 def _whole_number(word: str) -> bool:

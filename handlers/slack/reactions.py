@@ -1,7 +1,9 @@
 """A country-flag reaction on a message: its text, images and documents are translated
 into that country's language, in the message's thread. The same language on the same
 message twice (``:us:`` then ``:gb:``, or a Slack retry) is one task (and one document
-task).
+task). A reaction an admin gave a language set (``/tolk config flag :earth_asia: sea``)
+translates into every language of the set: one task, its items once per language (a text
+is not translated into the language it is written in).
 
 Source languages: the channel's default source (``/tolk config defaults SRC>TGT``), except
 that a text clearly written in another script is read in that script's language
@@ -13,6 +15,7 @@ channel's auto-images engine when it names one, else the first configured engine
 
 from __future__ import annotations
 
+from collections.abc import Sequence
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
@@ -24,13 +27,14 @@ from bot.core.languages import Language, LanguageError, language_for_flag, looku
 from bot.core.languages import text_source as read_text_source
 from bot.core.tasks import Place
 from handlers import ports
-from handlers.ports import SlackConfig
+from handlers.ports import ChannelSettings, SlackConfig
 from handlers.slack.common import (
     documents,
     fetch_message,
     message_engine,
     message_items,
     message_request,
+    message_work,
     record_message_work,
 )
 from handlers.slack.parsing import UsageError
@@ -44,12 +48,15 @@ def register(app: AsyncApp) -> None:
 async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> None:
     slack, config = ports.slack(context), ports.config(context)
     item = event.get("item") or {}
-    target = language_for_flag(event.get("reaction", ""))
-    if target is None or item.get("type") != "message":
+    if item.get("type") != "message":
         return
-    channel, ts, user = item["channel"], item["ts"], event.get("user", "")
     team = context.get("team_id") or ""
-    key = f"reaction:{team}:{channel}:{ts}:{target.code}"
+    targets = await flag_targets(ports.channels(context), team, event.get("reaction", ""))
+    if not targets:
+        return
+    target = targets[0]
+    channel, ts, user = item["channel"], item["ts"], event.get("user", "")
+    key = f"reaction:{team}:{channel}:{ts}:{'+'.join(t.code for t in targets)}"
     message = await fetch_message(slack, channel, ts)
     items = message_items(message) if message and config.xiangji else ()
     docs = documents(message) if message else []
@@ -62,7 +69,7 @@ async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> N
     default = lookup(defaults.source) if defaults and defaults.source else None
     text = next((i for i in items if i.meta.get("kind") == "text"), None)
     text_source = read_text_source(default, text.source) if text else None
-    if text is not None and text_source == target:  # nothing to translate in the text
+    if text is not None and targets == (text_source,):  # nothing to translate in the text
         items = tuple(i for i in items if i is not text)
         if not items and not docs:
             await _tell(slack, channel, user, messages.same_language(target.code))
@@ -75,7 +82,7 @@ async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> N
         try:
             request = message_request(
                 default,
-                target,
+                targets,
                 origin,
                 has_images=has_images,
                 mode="reaction",
@@ -90,9 +97,10 @@ async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> N
                     "source": text_source.code,
                     "source_code": provider_code(text_source, "xiangji"),
                 }
-            await record_message_work(ports.desk(context), key, place, request, items)
+            request, work = message_work(request, items, targets, text_source=text_source)
+            await record_message_work(ports.desk(context), key, place, request, work)
     if docs:
-        route = document_route(config, channel_config, target)
+        route = document_route(config, channel_config, targets)
         problem = (
             route
             if isinstance(route, str)
@@ -110,7 +118,20 @@ async def on_reaction_added(event: dict[str, Any], context: dict[str, Any]) -> N
             await _tell(slack, channel, user, messages.flag_documents_skipped(problem))
 
 
-def document_route(config: SlackConfig, channel: ChannelConfig, target: Language) -> Route | str:
+async def flag_targets(channels: ChannelSettings, team: str, reaction: str) -> tuple[Language, ...]:
+    """The languages a reaction translates into: the workspace's language set when one is
+    configured for it (``/tolk config flag :earth_asia: sea``), else a country flag's
+    language, else none."""
+    sets = await channels.language_sets(team)
+    if (name := sets.flag_set(reaction)) is not None:
+        return tuple(lookup(code) for code in sets.sets[name])
+    lang = language_for_flag(reaction)
+    return (lang,) if lang else ()
+
+
+def document_route(
+    config: SlackConfig, channel: ChannelConfig, targets: Sequence[Language]
+) -> Route | str:
     """Where a flag sends a message's documents: the channel's auto-docs provider when it
     names one; else Rozetta when it can and Alibaba cannot (no ``TOLK_PUBLIC_URL`` to serve
     Slack files from) or no source is known (Rozetta detects it); else Alibaba. Source: the
@@ -125,11 +146,13 @@ def document_route(config: SlackConfig, channel: ChannelConfig, target: Language
     else:
         alibaba = config.alibaba and config.public_url is not None
         provider = "rozetta" if config.rozetta and (not alibaba or source is None) else "alibaba"
+    codes = [t.code for t in targets]
     if provider == "alibaba" and source is None and config.alibaba:
-        if target.code == "en":
-            return messages.flag_documents_need_source(target.code)
+        if codes == ["en"]:
+            return messages.flag_documents_need_source("en")
         source = "en"
-    return Route(target.code, source, provider)
+        codes = [c for c in codes if c != "en"]  # of several, not English into English
+    return Route(",".join(codes), source, provider)
 
 
 async def _tell(slack: AsyncWebClient, channel: str, user: str, text: str) -> None:

@@ -3,6 +3,9 @@ the same work as a flag reaction. It works on messages inside threads too, where
 commands cannot reach. With more than one Xiangji image engine configured, the form
 offers the engine too (starting at the channel's auto-images engine, else the default).
 
+"Into" takes several languages and the workspace's language sets: one task either way,
+its items once per language (see ``handlers.slack.common.fan_out``).
+
 A submitted form is checked, its tasks recorded, and only then is the form closed (the
 ``ack``): if recording fails the form stays open and Slack says so, rather than closing
 on work that was never recorded."""
@@ -15,18 +18,29 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import messages
-from bot.core.languages import LanguageError, check_pair, lookup, provider_code, text_source
+from bot.core.languages import (
+    Language,
+    LanguageError,
+    lookup,
+    provider_code,
+    read_targets,
+    text_source,
+)
 from bot.core.tasks import Place
 from handlers import ports
+from handlers.ports import ChannelSettings
 from handlers.slack.common import (
+    check_targets,
     doc_request,
     document_items,
     documents,
+    fan_out,
     fetch_message,
     image_engines,
     message_engine,
     message_items,
     message_request,
+    message_work,
     record_message_work,
     record_task,
     require_doc_provider,
@@ -47,7 +61,9 @@ async def on_translate_shortcut(
     await ack()  # nothing is recorded here: the form opens, its submission records
     channel = shortcut["channel"]["id"]
     message = shortcut.get("message") or {}
+    team = (shortcut.get("team") or {}).get("id", "")
     here = await ports.channels(context).channel_config(channel)
+    sets = await ports.channels(context).language_sets(team)
     defaults = here.defaults
     engines = image_engines(ports.config(context))
     wanted = here.auto_images.engine if here.auto_images else None
@@ -56,7 +72,7 @@ async def on_translate_shortcut(
             "channel": channel,
             "ts": shortcut["message_ts"],
             "thread_ts": message.get("thread_ts") or shortcut["message_ts"],
-            "team": (shortcut.get("team") or {}).get("id", ""),
+            "team": team,
         }
     )
     languages = [(code, lookup(code).name) for code in messages.MODAL_LANGUAGES]
@@ -67,6 +83,7 @@ async def on_translate_shortcut(
         defaults.source if defaults else None,
         engines=engines if len(engines) > 1 else (),
         engine=wanted if wanted in engines else (engines[0] if engines else None),
+        sets=sorted(sets.sets.items()),
     )
     await ports.slack(context).views_open(trigger_id=shortcut["trigger_id"], view=view)
 
@@ -86,7 +103,11 @@ async def on_translate_submitted(
     checked = {
         o["value"] for o in values.get("options", {}).get("value", {}).get("selected_options") or []
     }
-    target = lookup(picked("target") or "en")
+    try:
+        targets = await _targets(values, ports.channels(context), meta.get("team", ""))
+    except LanguageError as exc:
+        await ack(response_action="errors", errors={"target": messages.modal_error(str(exc))})
+        return
     source_code = picked("source")
     source = None if source_code in (None, "auto") else lookup(source_code)
     message = await fetch_message(ports.slack(context), meta["channel"], meta["ts"])
@@ -101,7 +122,7 @@ async def on_translate_submitted(
             require_doc_provider(config, doc_provider)
             if doc_provider == "alibaba" and config.public_url is None:
                 raise UsageError(messages.no_public_url())
-            check_pair(source, target, doc_provider, "doc")
+            check_targets(source, targets, doc_provider, "doc")
     except (UsageError, LanguageError) as exc:
         await ack(response_action="errors", errors={"documents": messages.modal_error(str(exc))})
         return
@@ -118,7 +139,7 @@ async def on_translate_submitted(
         if items:
             request = message_request(
                 source,
-                target,
+                targets,
                 origin,
                 has_images=has_images,
                 mode="shortcut",
@@ -139,8 +160,11 @@ async def on_translate_submitted(
     place = Place(meta.get("team", ""), meta["channel"], body["user"]["id"], meta["thread_ts"])
     key = f"shortcut:{meta.get('team', '')}:{view['id']}"
     if items:
-        await record_message_work(desk, key, place, request, items)
+        read_as = lookup(request["source"]) if request.get("source") else None
+        request, work = message_work(request, items, targets, text_source=read_as)
+        await record_message_work(desk, key, place, request, work)
     if docs:
+        _, doc_work = fan_out(document_items(docs), targets, doc_provider)
         await record_task(
             desk,
             config,
@@ -148,7 +172,21 @@ async def on_translate_submitted(
             place=place,
             provider=doc_provider,
             operation=f"{doc_provider}.translate_doc",
-            request=doc_request(source, target, doc_provider, origin=origin),
-            items=document_items(docs),
+            request=doc_request(source, targets, doc_provider, origin=origin),
+            items=doc_work,
         )
     await ack()  # the form closes once its work is recorded
+
+
+async def _targets(
+    values: dict[str, Any], channels: ChannelSettings, team: str
+) -> tuple[Language, ...]:
+    """The languages picked in the form's "Into" (a multi-select of languages and the
+    workspace's language sets; one ``selected_option`` is read too), in the order picked,
+    duplicates removed, at most ``MAX_TARGETS`` (else ``LanguageError``)."""
+    element = values.get("target", {}).get("value", {})
+    chosen = element.get("selected_options") or [element.get("selected_option") or {}]
+    words = [str(o.get("value") or "").removeprefix(messages.SET_VALUE) for o in chosen]
+    words = [w for w in words if w] or ["en"]
+    sets = await channels.language_sets(team)
+    return read_targets(",".join(words), sets.sets)

@@ -1,4 +1,5 @@
-"""``/translate [SRC>]TGT TEXT``: text translation through Xiangji's text API."""
+"""``/translate [SRC>]TGT TEXT``: text translation through Xiangji's text API, into one
+language or several (``zh>ko,ja``, a language set): one task either way."""
 
 from __future__ import annotations
 
@@ -7,10 +8,17 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import messages
-from bot.core.languages import LanguageError, check_pair, detect_source, provider_code
+from bot.core.languages import LanguageError, detect_source, provider_code
 from bot.core.tasks import Item
 from handlers import ports
-from handlers.slack.common import record_command, require_xiangji
+from handlers.slack.common import (
+    check_targets,
+    command_sets,
+    fan_out,
+    record_command,
+    require_xiangji,
+    shown,
+)
 from handlers.slack.parsing import UsageError, parse_translate
 
 
@@ -21,19 +29,23 @@ def register(app: AsyncApp) -> None:
 async def on_translate(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any]) -> None:
     config = ports.config(context)
     try:
-        cmd = parse_translate(command.get("text", ""))
+        sets = await command_sets(ports.channels(context), command)
+        cmd = parse_translate(command.get("text", ""), sets)
         require_xiangji(config, "text_trans_key", "text translation", "XIANGJI_TEXT_TRANS_KEY")
         source = cmd.source or detect_source(cmd.text)
         if source is None:
             raise UsageError(messages.cannot_detect(messages.USAGE["translate"]))
-        if source == cmd.target:
+        targets = cmd.all_targets
+        if len(targets) > 1:  # a detected language among several targets is left out
+            targets = tuple(t for t in targets if t != source) or targets
+        if source in targets:
             raise UsageError(messages.same_language(source.code))
-        check_pair(source, cmd.target, "xiangji", "text")
+        check_targets(source, targets, "xiangji", "text")
+        fields, items = fan_out((Item(source=cmd.text),), targets, "xiangji")
         request = {
             "source": source.code,
-            "target": cmd.target.code,
             "source_code": provider_code(source, "xiangji"),
-            "target_code": provider_code(cmd.target, "xiangji"),
+            **fields,
             "engine": cmd.engine,  # a name; the Xiangji client sends its Type number
             "private": cmd.private,
         }
@@ -50,6 +62,6 @@ async def on_translate(ack: AsyncAck, command: dict[str, Any], context: dict[str
         command,
         operation="xiangji.translate_text",
         request=request,
-        items=(Item(source=cmd.text),),
-        acknowledgement=lambda task: messages.ack_text(task.id, source.code, cmd.target.code),
+        items=items,
+        acknowledgement=lambda task: messages.ack_text(task.id, source.code, shown(targets)),
     )

@@ -2,7 +2,8 @@
 call, several (or ``--ocr``) one asynchronous batch polled by the poller — or, with
 ``--removed`` or ``--fast``/``--best`` (which the batch does not take), one synchronous
 call per image. ``--engine`` picks Xiangji's engine (its own key); without it, the first
-configured of aliyun, google, papago, baidu, deepl."""
+configured of aliyun, google, papago, baidu, deepl. Several targets (``zh>ko,ja``, a
+language set) make one task whose items are each URL once per target."""
 
 from __future__ import annotations
 
@@ -11,17 +12,21 @@ from typing import Any
 from slack_bolt.async_app import AsyncAck, AsyncApp
 
 from bot.core import messages
-from bot.core.languages import LanguageError, check_pair, lookup, provider_code
+from bot.core.languages import LanguageError, lookup, provider_code
 from bot.core.tasks import Item
 from handlers import ports
 from handlers.ports import SlackConfig, TaskDesk
 from handlers.slack.common import (
+    check_targets,
     command_key,
     command_place,
+    command_sets,
+    fan_out,
     image_engine,
     record_command,
     record_task,
     require_alibaba,
+    shown,
 )
 from handlers.slack.parsing import ImageCommand, UsageError, parse_translate_image
 
@@ -37,18 +42,19 @@ async def on_translate_image(
 ) -> None:
     desk, config = ports.desk(context), ports.config(context)
     try:
-        cmd = parse_translate_image(command.get("text", ""))
+        sets = await command_sets(ports.channels(context), command)
+        cmd = parse_translate_image(command.get("text", ""), sets)
         if cmd.provider == "alibaba":
             await _alibaba(desk, config, ack, command, cmd)
             return
         engine = image_engine(config, cmd.engine, messages.USAGE["translate-image"])
         source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
-        check_pair(source, cmd.target, "xiangji", "image")
+        check_targets(source, cmd.all_targets, "xiangji", "image")
+        fields, items = fan_out([Item(source=url) for url in cmd.urls], cmd.all_targets, "xiangji")
         request = {
             "source": source.code,
-            "target": cmd.target.code,
             "source_code": provider_code(source, "xiangji"),
-            "target_code": provider_code(cmd.target, "xiangji"),
+            **fields,
             "removed": cmd.removed,
             "ocr": cmd.ocr,
             "qos": cmd.qos,
@@ -67,9 +73,9 @@ async def on_translate_image(
         command,
         operation="xiangji.translate_image",
         request=request,
-        items=tuple(Item(source=url) for url in cmd.urls),
+        items=items,
         acknowledgement=lambda task: messages.ack_images(
-            task.id, len(cmd.urls), source.code, cmd.target.code, engine=engine
+            task.id, len(cmd.urls), source.code, shown(cmd.all_targets), engine=engine
         ),
     )
 
@@ -92,7 +98,8 @@ async def _alibaba(
             raise UsageError(messages.option_not_for_provider(option, "alibaba", usage))
     require_alibaba(config, "Alibaba image translation")
     source = cmd.source or lookup(DEFAULT_IMAGE_SOURCE)
-    check_pair(source, cmd.target, "alibaba", "image")
+    check_targets(source, cmd.all_targets, "alibaba", "image")
+    fields, items = fan_out([Item(source=url) for url in cmd.urls], cmd.all_targets, "alibaba")
     task, created = await record_task(
         desk,
         config,
@@ -102,14 +109,13 @@ async def _alibaba(
         operation="alibaba.translate_image",
         request={
             "source": source.code,
-            "target": cmd.target.code,
             "source_code": provider_code(source, "alibaba"),
-            "target_code": provider_code(cmd.target, "alibaba"),
+            **fields,
         },
-        items=tuple(Item(source=url) for url in cmd.urls),
+        items=items,
     )
     await ack(
-        text=messages.ack_images(task.id, len(cmd.urls), source.code, cmd.target.code)
+        text=messages.ack_images(task.id, len(cmd.urls), source.code, shown(cmd.all_targets))
         if created
         else messages.ack_duplicate(task.id, task.state)
     )

@@ -4,11 +4,23 @@ Xiangji's image engines by name.
 
 from __future__ import annotations
 
+from collections.abc import Sequence
+
 from providers.xiangji.spec import ENGINE_LABELS as ENGINE_LABELS  # re-exported by the package
 
 
 def language(code: str | None) -> str:
     return code or "auto"
+
+
+def languages(target: str | Sequence[str]) -> str:
+    """``ko`` or, for several targets, ``ko, ja, en`` (in the asked order)."""
+    return target if isinstance(target, str) else ", ".join(target)
+
+
+def several(target: str | Sequence[str]) -> bool:
+    """More than one target language (a list of one reads like a single target)."""
+    return not isinstance(target, str) and len(target) > 1
 
 
 def duration(seconds: float) -> str:

@@ -10,11 +10,25 @@ from collections.abc import Sequence
 from bot.core.messages._common import engine_label
 from bot.core.mrkdwn import person
 
+# Said in each usage line of a command whose target may be several languages.
+_SEVERAL = (
+    "TGT may be several languages, `zh>ko,ja,en` (up to 10), or a language set's name "
+    "(`zh>sea`; `/tolk config sets` lists them)."
+)
+
+
+def catalogue_extra_words(words: str, usage: str) -> str:
+    return (
+        f"`{words}`: a catalogue's message takes only the languages (and `--engine`); the "
+        f"images are the rows of the file.\n{usage}"
+    )
+
+
 USAGE = {
     "translate": (
         "Usage: `/translate [SRC>]TGT TEXT` — e.g. `/translate zh>en 我是中国人` or "
         "`/translate ja Good morning`. Options: `--engine aliyun|google|papago|baidu|deepl|chatgpt|googlellm`, "
-        "`--private` (only you see the answer)."
+        f"`--private` (only you see the answer). {_SEVERAL}"
     ),
     "translate-image": (
         "Usage: `/translate-image [SRC>]TGT URL…` — e.g. "
@@ -22,12 +36,21 @@ USAGE = {
         "`--removed` (also the text-removed image), `--ocr` (also the recognised text), "
         "`--fast` / `--best`, `--engine aliyun|google|papago|baidu|deepl|chatgpt` (Xiangji's "
         "engine; without it, the first one configured), `--provider xiangji|alibaba`. "
-        "Alibaba's image-task API is marked for retirement by Alibaba, so Xiangji is the default."
+        "Alibaba's image-task API is marked for retirement by Alibaba, so Xiangji is the default. "
+        f"{_SEVERAL}"
     ),
     "translate-doc": (
         "Usage: `/translate-doc [SRC>]TGT URL` — e.g. `/translate-doc en>ja https://example.com/guide.docx`. "
         "Options: `--scene general|title|description|message|medical|social|tech`, "
-        "`--provider alibaba|rozetta`. Word, Excel, PowerPoint, PDF, text, HTML, Markdown and more, up to 50 MB."
+        "`--provider alibaba|rozetta`. Word, Excel, PowerPoint, PDF, text, HTML, Markdown and more, up to 50 MB. "
+        f"{_SEVERAL}"
+    ),
+    "catalogue": (
+        "A catalogue: upload a CSV or XLSX (a column of ids such as `sku`, a column of image "
+        "URLs such as `image`; up to 10,000 rows) with the message `/translate-image [SRC>]TGT` "
+        "— e.g. `/translate-image zh>ko,ja` or `zh>sea` — or into a channel with "
+        "`/tolk config auto-images on`. Option: `--engine`. Each language comes back as one ZIP "
+        "with a manifest CSV in the upload's thread."
     ),
     "media-job": (
         "Usage: `/media-job FUNCTION oss://bucket/object [JSON]` — e.g. "
@@ -41,12 +64,23 @@ USAGE = {
     ),
     "tolk": (
         "Usage: `/tolk help`, `/tolk tasks`, `/tolk cancel T7Q2K`, `/tolk retry T7Q2K`, "
-        "`/tolk quota`, `/tolk config …`."
+        "`/tolk quota`, `/tolk config …` (`/tolk config sets`: the workspace's language sets)."
     ),
     "config": (
         "Usage: `/tolk config show` · `/tolk config auto-images on [SRC>]TGT [--engine E]` (e.g. `on zh>ko`) · "
         "`/tolk config auto-images off` · `/tolk config auto-docs on [SRC>]TGT [--provider alibaba|rozetta]` · "
-        "`/tolk config auto-docs off` · `/tolk config defaults [SRC>]TGT` · `/tolk config quota-threshold N`."
+        "`/tolk config auto-docs off` · `/tolk config defaults [SRC>]TGT` · `/tolk config quota-threshold N`. "
+        "auto-images and auto-docs take several targets too (`on zh>ko,ja`, `on zh>sea`). "
+        "Language sets: `/tolk config sets` · `/tolk config set NAME LANGS` · `/tolk config flag :emoji: NAME`. "
+        "Spend: `/tolk config confirm-over N` (images; `N chars` for text; `default`) · "
+        "`/tolk config limit images|characters N/month` (`off` to remove)."
+    ),
+    "sets": (
+        "Usage: `/tolk config sets` (list) · `/tolk config set NAME LANGS` (make or change, e.g. "
+        "`/tolk config set sea th,vi,id,ms`) · `/tolk config set NAME remove` (or `/tolk config unset NAME`) · "
+        "`/tolk config flag :emoji: NAME` (that reaction translates into the set) · "
+        "`/tolk config flag :emoji: remove`. A name is up to 20 lowercase letters, digits and hyphens, "
+        "and not a language; a set holds up to 10 languages. Admins only."
     ),
 }
 
@@ -63,6 +97,11 @@ HELP = """*Tolk* translates text, images and files where you work. Every command
 • `/tolk config auto-docs on en>ja` — translate every document posted in this channel
 • `/tolk config defaults zh>en` — languages used when a command or flag does not name them
 • `/tolk config quota-threshold 500` — warn in the thread when a service has fewer left
+• Several languages at once: `/translate-image zh>ko,ja,en https://…` (up to 10, in `/translate`, `/translate-doc`, auto-images and auto-docs too) — one thread, each result names its language
+• `/tolk config set sea th,vi,id,ms` — a language set for the workspace: `/translate-image zh>sea …`; `/tolk config sets` lists them, `/tolk config set sea remove` deletes one (admins)
+• `/tolk config flag :earth_asia: sea` — reacting with :earth_asia: translates into the whole set (`… remove` to stop)
+• A catalogue: upload a CSV or XLSX of SKUs and image URLs with the message `/translate-image zh>sea` (or into an auto-images channel) — one ZIP per language and a manifest CSV come back in its thread
+• `/tolk config confirm-over 100` — work over 100 images (or 40,000 characters) waits for Go, with an estimate of what it spends · `/tolk config limit images 2000/month` — refuse work past a monthly limit (admins)
 • `/tolk config show` — this channel's settings
 • `/tolk tasks` — pending tasks in this channel
 • `/tolk cancel T7Q2K` — stop a task · `/tolk retry T7Q2K` — run a failed or expired task again

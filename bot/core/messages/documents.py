@@ -6,20 +6,33 @@ from __future__ import annotations
 
 from collections.abc import Sequence
 
-from bot.core.messages._common import language
+from bot.core.messages._common import language, languages, several
 from bot.core.mrkdwn import escape
 
 
-def ack_doc(task_id: str, names: Sequence[str], source: str | None, target: str) -> str:
+def ack_doc(
+    task_id: str, names: Sequence[str], source: str | None, target: str | Sequence[str]
+) -> str:
+    """``names``: each document once, whatever the number of target languages."""
     what = names[0] if len(names) == 1 else f"{len(names)} documents"
-    return f"On it: translating {what} {language(source)}→{target}. The file goes in the thread (task `{task_id}`)."
+    if several(target):
+        what = f"{what} into {len(target)} languages,"
+    files = "The files go" if several(target) else "The file goes"
+    return f"On it: translating {what} {language(source)}→{languages(target)}. {files} in the thread (task `{task_id}`)."
 
 
 def doc_parent(
-    task_id: str, user: str, names: Sequence[str], source: str | None, target: str
+    task_id: str,
+    user: str,
+    names: Sequence[str],
+    source: str | None,
+    target: str | Sequence[str],
 ) -> str:
+    """``names``: each document once, whatever the number of target languages."""
     what = _file_name(names[0]) if len(names) == 1 else f"{len(names)} documents"
-    return f":page_facing_up: <@{user}> asked to translate {what} {language(source)}→{target} · task `{task_id}`"
+    if several(target):
+        what = f"{what} into {len(target)} languages,"
+    return f":page_facing_up: <@{user}> asked to translate {what} {language(source)}→{languages(target)} · task `{task_id}`"
 
 
 def doc_comment(filename: str, pages: int | None) -> str:

@@ -35,22 +35,31 @@ def _option(value: str, label: str) -> dict[str, Any]:
     return {"text": {"type": "plain_text", "text": clip(label, 75)}, "value": value}
 
 
+_MAX_PICKED = 10  # as in a command (bot.core.languages.MAX_TARGETS)
+SET_VALUE = "set:"  # an option's value that names a language set: "set:sea"
+
+
 def translate_modal(
     metadata: str,
     languages: Sequence[tuple[str, str]],
-    target: str,
+    target: str | Sequence[str],
     source: str | None,
     *,
     engines: Sequence[str] = (),
     engine: str | None = None,
+    sets: Sequence[tuple[str, Sequence[str]]] = (),
 ) -> dict[str, Any]:
-    """The "Translate…" form. ``languages``: (code, English name) pairs; ``engines``: the
-    Xiangji image engines to offer (an "Image engine" select, starting at ``engine``),
-    empty when there is no choice to make."""
+    """The "Translate…" form. ``languages``: (code, English name) pairs; ``target``: the
+    language (or languages) picked at first; ``sets``: the workspace's language sets
+    (name, codes), offered beside the languages; ``engines``: the Xiangji image engines to
+    offer (an "Image engine" select, starting at ``engine``), empty when there is no
+    choice to make."""
     options = [_option(code, f"{name} ({code})") for code, name in languages][:99]  # + "auto"
     by_code = {o["value"]: o for o in options}
     source_options = [_option("auto", "Detect (text) / Chinese (images)"), *options]
     source_initial = by_code.get(source or "", source_options[0])
+    picked = [target] if isinstance(target, str) else list(target)
+    initial = [by_code[c] for c in picked if c in by_code][:_MAX_PICKED] or options[:1]
     return {
         "type": "modal",
         "callback_id": "tolk_translate_modal",
@@ -63,11 +72,17 @@ def translate_modal(
                 "type": "input",
                 "block_id": "target",
                 "label": {"type": "plain_text", "text": "Into"},
+                "hint": {
+                    "type": "plain_text",
+                    "text": f"One language or several (up to {_MAX_PICKED}), or a "
+                    "language set: one thread, each result names its language.",
+                },
                 "element": {
-                    "type": "static_select",
+                    "type": "multi_static_select",
                     "action_id": "value",
-                    "options": options,
-                    "initial_option": by_code.get(target, options[0]),
+                    **_target_options(options, sets),
+                    "initial_options": initial,
+                    "max_selected_items": _MAX_PICKED,
                 },
             },
             {
@@ -137,6 +152,21 @@ def translate_modal(
                 },
             },
         ],
+    }
+
+
+def _target_options(
+    options: list[dict[str, Any]], sets: Sequence[tuple[str, Sequence[str]]]
+) -> dict[str, Any]:
+    """The languages; with language sets, two groups: the sets, then the languages."""
+    if not sets:
+        return {"options": options}
+    named = [_option(f"{SET_VALUE}{name}", f"{name}: {', '.join(codes)}") for name, codes in sets]
+    return {
+        "option_groups": [
+            {"label": {"type": "plain_text", "text": "Language sets"}, "options": named[:100]},
+            {"label": {"type": "plain_text", "text": "Languages"}, "options": options},
+        ]
     }
 
 

@@ -13,10 +13,18 @@ from bot.core.messages.refine import refine_elements
 from bot.core.mrkdwn import escape, sections
 
 
-def result_comment(index: int, total: int, source_url: str, variant: str | None = None) -> str:
+def result_comment(
+    index: int,
+    total: int,
+    source_url: str,
+    variant: str | None = None,
+    target: str | None = None,
+) -> str:
+    """``2/6 · shoe.png · ja``: ``target`` names the language in a task of several."""
     name = escape(source_url.rsplit("/", 1)[-1] or source_url)
     label = f" ({variant})" if variant else ""
-    return f"{index}/{total} · {name}{label}" if total > 1 else f"{name}{label}"
+    into = f" · {escape(target)}" if target else ""
+    return f"{index}/{total} · {name}{label}{into}" if total > 1 else f"{name}{label}{into}"
 
 
 def progress(done: int, total: int) -> str:
@@ -39,6 +47,34 @@ def done(
     lines = "\n".join(f"• {f}" for f in failures)
     return (
         f":warning: {delivered} of {total} translated{how} (task `{task_id}`). "
+        f"Not translated:\n{lines}"
+    )
+
+
+def done_by_language(
+    task_id: str,
+    sources: int,
+    counts: Sequence[tuple[str, int, int]],
+    failures: Sequence[str] = (),
+    *,
+    noun: str = "image",
+    engine: str | None = None,
+) -> str:
+    """The closing message of a task of several target languages: ``sources`` inputs
+    (images, documents) and, per language in the asked order, (language, delivered,
+    total) — ``ko 2/2 · ja 1/2 · en 2/2`` — then each failure with its language."""
+    how = engine_note(engine)
+    per = " · ".join(f"{escape(lang)} {ok}/{total}" for lang, ok, total in counts)
+    if not failures:
+        what = f"1 {noun}" if sources == 1 else f"{sources} {noun}s"
+        return (
+            f":white_check_mark: Done — {what} into {len(counts)} languages{how}: {per} "
+            f"(task `{task_id}`)."
+        )
+    delivered, total = sum(c[1] for c in counts), sum(c[2] for c in counts)
+    lines = "\n".join(f"• {f}" for f in failures)
+    return (
+        f":warning: {delivered} of {total} translated{how} — {per} (task `{task_id}`). "
         f"Not translated:\n{lines}"
     )
 
@@ -71,9 +107,12 @@ def expired(task_id: str, minutes: float) -> str:
     )
 
 
-def item_failure(source: str, code: str, meaning: str) -> str:
+def item_failure(source: str, code: str, meaning: str, target: str | None = None) -> str:
+    """``shoe.png: error 105 — …``; ``target`` first in a task of several languages
+    (``ja · shoe.png: …``)."""
     name = escape(source.rsplit("/", 1)[-1] or source)
-    return f"{name}: error {escape(code)} — {escape(meaning)}"
+    into = f"{escape(target)} · " if target else ""
+    return f"{into}{name}: error {escape(code)} — {escape(meaning)}"
 
 
 def provider_gave_no_reason() -> str:

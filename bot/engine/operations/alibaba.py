@@ -8,8 +8,10 @@ set, a ``CallbackUrl`` lets Alibaba wake the task the moment it finishes; pollin
 ``GetDocTranslateTask`` stays the fallback. The translated file's URL lives one hour,
 so it is downloaded and uploaded in the same step that sees it.
 
-Images: one ``CreateImageTranslateTask`` for up to 20 URLs, polled with
-``GetImageTranslateTask`` (no batch status call exists; one call per task per round).
+Images: one ``CreateImageTranslateTask`` for up to 20 URLs — one per target language
+in a task of several — polled with ``GetImageTranslateTask`` (no batch status call
+exists; one call per Alibaba task per round). Documents into several languages are one
+``CreateDocTranslateTask`` per document and language (an item each).
 """
 
 from __future__ import annotations
@@ -23,7 +25,18 @@ from urllib.parse import urlsplit
 from bot.core import messages
 from bot.core.links import Links
 from bot.core.tasks import Item, State, Task
-from bot.engine.operation import Operation, fail_item, submit_one_by_one, waiting, with_item
+from bot.engine.operation import (
+    Operation,
+    fail_item,
+    item_target,
+    several_targets,
+    source_count,
+    sources_once,
+    submit_one_by_one,
+    task_targets,
+    waiting,
+    with_item,
+)
 from bot.engine.ratelimit import RateLimits
 from providers.alibaba.client import AlibabaMTClient
 from providers.alibaba.wire import DocTask, describe
@@ -49,18 +62,22 @@ def client_token(task: Task, index: int = 0) -> str:
 
 
 def doc_name(task: Task, index: int) -> str:
-    """``guide-ja.docx``: the source's name and the target language (a PDF comes back
-    as DOCX: Alibaba MT spec, 'GetDocTranslateTask'). The task's thread holds only its
-    own files, so names mark uploads."""
+    """``guide-ja.docx``: the source's name and the item's target language (a PDF comes
+    back as DOCX: Alibaba MT spec, 'GetDocTranslateTask'). The task's thread holds only
+    its own files, so names mark uploads: two documents of one name into one language
+    take their item's number too."""
     item = task.items[index]
+    target = item_target(task, item)[0]
     name = item.meta.get("name") or PurePosixPath(urlsplit(item.source).path).name or "document"
     stem, ext = PurePosixPath(name).stem or "document", PurePosixPath(name).suffix.lower()
     ext = ".docx" if ext == ".pdf" else ext
     same = [
-        i for i, other in enumerate(task.items) if other.meta.get("name") == item.meta.get("name")
+        i
+        for i, other in enumerate(task.items)
+        if other.meta.get("name") == item.meta.get("name") and item_target(task, other)[0] == target
     ]
     suffix = f"-{index + 1}" if item.meta.get("name") and len(same) > 1 else ""
-    return f"{stem}-{task.request['target']}{suffix}{ext}"
+    return f"{stem}-{target}{suffix}{ext}"
 
 
 class TranslateDoc(Operation):
@@ -76,8 +93,9 @@ class TranslateDoc(Operation):
 
     def parent_text(self, task: Task) -> str:
         r = task.request
-        names = [i.meta.get("name") or i.source for i in task.items]
-        return messages.doc_parent(task.id, task.place.user, names, r["source"], r["target"])
+        names = [i.meta.get("name") or i.source for i in sources_once(task)]
+        targets = task_targets(task) if several_targets(task) else r["target"]
+        return messages.doc_parent(task.id, task.place.user, names, r["source"], targets)
 
     def poll_floor(self, task: Task) -> float:
         return CALLBACK_POLL_FLOOR if task.notes.get("callback") else 0.0
@@ -106,7 +124,7 @@ class TranslateDoc(Operation):
         try:
             created = await self.client.create_doc_translate_task(
                 r["source_code"],
-                r["target_code"],
+                item_target(task, item)[1],
                 file_url,
                 scene=r.get("scene"),
                 callback_url=callback,
@@ -166,39 +184,69 @@ class TranslateImage(Operation):
 
     def parent_text(self, task: Task) -> str:
         r = task.request
+        targets = task_targets(task) if several_targets(task) else r["target"]
         return messages.image_parent(
-            task.id, task.place.user, len(task.items), r["source"], r["target"]
+            task.id, task.place.user, source_count(task), r["source"], targets
         )
 
     async def submit(self, task: Task, now: float) -> Task:
+        """One Alibaba task per target language (its images), QUEUED while languages are
+        left — saved after each, so a restart repeats none (and the ClientToken, by the
+        language's first item, makes a repeat the same task) — SUBMITTED after the last.
+        With several languages, one Alibaba refuses for good fails alone."""
         r = task.request
-        await self.limits.acquire("alibaba.image.create")
-        alibaba_id = await self.client.create_image_translate_task(
-            [i.source for i in task.items],
-            r["source_code"],
-            r["target_code"],
-            client_token=client_token(task),
-        )
-        items = tuple(replace(i, provider_id=alibaba_id) for i in task.items)
-        return task.to(State.SUBMITTED, now, items=items)
+        unsent = [
+            i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id
+        ]
+        if unsent:
+            target = item_target(task, task.items[unsent[0]])
+            batch = [i for i in unsent if item_target(task, task.items[i]) == target]
+            await self.limits.acquire("alibaba.image.create")
+            try:
+                alibaba_id = await self.client.create_image_translate_task(
+                    [task.items[i].source for i in batch],
+                    r["source_code"],
+                    target[1],
+                    client_token=client_token(task, batch[0]),
+                )
+            except ProviderError as exc:
+                if exc.kind is not ErrorKind.PERMANENT or not several_targets(task):
+                    raise
+                for i in batch:
+                    task = with_item(task, i, fail_item(task.items[i], exc.code, exc.message))
+            else:
+                for i in batch:
+                    task = with_item(task, i, replace(task.items[i], provider_id=alibaba_id))
+        if any(i.status == "pending" and not i.provider_id for i in task.items):
+            return task.but(updated_at=now)
+        if any(waiting(i) for i in task.items):
+            return task.to(State.SUBMITTED, now)
+        return task.to(State.SUCCEEDED, now)
 
     async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
         return list(await asyncio.gather(*(self._poll_one(t) for t in tasks)))
 
     async def _poll_one(self, task: Task) -> Task:
+        """One ``GetImageTranslateTask`` per Alibaba task still working (one per target
+        language)."""
+        for alibaba_id in dict.fromkeys(i.provider_id for i in task.items if waiting(i)):
+            task = await self._poll_alibaba_task(task, alibaba_id or "")
+        return task
+
+    async def _poll_alibaba_task(self, task: Task, alibaba_id: str) -> Task:
+        mine = [i for i, item in enumerate(task.items) if item.provider_id == alibaba_id]
         await self.limits.acquire("alibaba.image.status")
-        result = await self.client.get_image_translate_task(
-            task.items[0].provider_id or "", len(task.items)
-        )
+        result = await self.client.get_image_translate_task(alibaba_id, len(mine))
         if not result.done:
             return task
         by_source = {e.source_url: e for e in result.elements}
-        items = []
-        for position, item in enumerate(task.items):
+        for position, index in enumerate(mine):
+            item = task.items[index]
             element = by_source.get(item.source) or result.elements[position]
             if element.success and element.url:
                 outputs = ({"kind": "image", "url": element.url},)
-                items.append(replace(item, status="done", outputs=outputs))
+                item = replace(item, status="done", outputs=outputs)
             else:
-                items.append(fail_item(item, element.error_code, describe(element.error_code)))
-        return task.but(items=tuple(items))
+                item = fail_item(item, element.error_code, describe(element.error_code))
+            task = with_item(task, index, item)
+        return task

@@ -15,7 +15,7 @@ from urllib.parse import urlsplit
 
 from bot.core import messages
 from bot.core.tasks import Item, State, Task
-from bot.engine.operation import Operation
+from bot.engine.operation import Operation, item_target, several_targets
 from providers.xiangji.refine import CUTOUT_EDITOR, IMAGE_EDITOR, Editor
 
 OPERATION = "xiangji.refine"
@@ -34,7 +34,7 @@ def refinable(task: Task) -> list[tuple[int, str]]:
     if task.operation not in EDITORS or task.notes.get("deleted_by"):
         return []
     return [
-        (index, image_name(item))
+        (index, shown_name(task, item))
         for index, item in enumerate(task.items)
         if item.status == "done"
         and item.provider_id
@@ -45,7 +45,16 @@ def refinable(task: Task) -> list[tuple[int, str]]:
 def image_label(task: Task, index: int) -> str:
     """``image 2 of task `T7Q2K` (shoe.png)`` — how Slack messages name the image."""
     noun = "cutout" if task.operation == "xiangji.cutout" else "image"
-    return messages.refine_image_label(noun, index + 1, task.id, image_name(task.items[index]))
+    name = shown_name(task, task.items[index])
+    return messages.refine_image_label(noun, index + 1, task.id, name)
+
+
+def shown_name(task: Task, item: Item) -> str:
+    """The image's name, with its language in a task of several (``shoe.png · ja``):
+    the same image is there once per language."""
+    if several_targets(task):
+        return f"{image_name(item)} · {item_target(task, item)[0]}"
+    return image_name(item)
 
 
 def image_name(item: Item) -> str:

@@ -3,8 +3,9 @@ channels set to Rozetta.
 
 Rozetta takes uploads, not URLs: Tolk fetches the document itself (a Slack file with the
 bot token; a URL only from a public address, ``Delivery.download_public``) and uploads it
-with ``POST /api/v1/file-translate`` — one call per document, each persisted before the
-next. Rozetta has no idempotency token, so a crash between its answer and Tolk's save
+with ``POST /api/v1/file-translate`` — one call per document (per document and language
+in a task of several, each file then named with its language), each persisted before
+the next. Rozetta has no idempotency token, so a crash between its answer and Tolk's save
 uploads that one document again.
 
 Polling costs one ``GET /translate-result/all`` per round for every pending Rozetta task,
@@ -28,7 +29,16 @@ from bot.core import messages
 from bot.core.fetch import DownloadFailed, DownloadRefused, FileTooLarge
 from bot.core.tasks import Item, Task
 from bot.engine.delivery import Delivery
-from bot.engine.operation import Operation, fail_item, submit_one_by_one, waiting
+from bot.engine.operation import (
+    Operation,
+    fail_item,
+    item_target,
+    several_targets,
+    sources_once,
+    submit_one_by_one,
+    task_targets,
+    waiting,
+)
 from providers.errors import ErrorKind, ProviderError
 from providers.rozetta.client import RozettaClient
 from providers.rozetta.wire import TranslateItem, Translation, choose_poll
@@ -65,8 +75,9 @@ class TranslateDoc(Operation):
 
     def parent_text(self, task: Task) -> str:
         r = task.request
-        names = [source_name(i) for i in task.items]
-        return messages.doc_parent(task.id, task.place.user, names, r["source"], r["target"])
+        names = [source_name(i) for i in sources_once(task)]
+        targets = task_targets(task) if several_targets(task) else r["target"]
+        return messages.doc_parent(task.id, task.place.user, names, r["source"], targets)
 
     # --- submission ---------------------------------------------------------------------------
 
@@ -98,7 +109,7 @@ class TranslateDoc(Operation):
         r = task.request
         try:
             translate_id = await self.client.file_translate(
-                [(name, data)], [r["target_code"]], source_lang=r.get("source_code")
+                [(name, data)], [item_target(task, item)[1]], source_lang=r.get("source_code")
             )
         except ProviderError as exc:
             if exc.kind is not ErrorKind.PERMANENT:
@@ -127,7 +138,8 @@ class TranslateDoc(Operation):
         items = list(task.items)
         for index, item in enumerate(items):
             translation = found.get(item.provider_id or "") if waiting(item) else None
-            result = _item_for(translation, task.request["target_code"]) if translation else None
+            target, target_code = item_target(task, item)
+            result = _item_for(translation, target_code) if translation else None
             if result is None or result.state == "pending":
                 continue
             if result.state == "failed":
@@ -135,12 +147,14 @@ class TranslateDoc(Operation):
                 message = error.message if error else messages.provider_gave_no_reason()
                 items[index] = fail_item(item, result.failure_code or "item-error", message)
                 continue
-            name = result.file_name or source_name(item)
+            member = result.file_name or source_name(item)  # its name in the ZIP
+            name = _with_language(member, target) if several_targets(task) else member
             output = {
                 "kind": "file",
                 "fetch": "rozetta",
                 "item_id": result.item_id,
                 "filename": name,
+                "member": member,
                 "comment": messages.rozetta_comment(name, result.word_count),
             }
             items[index] = replace(item, status="done", outputs=(output,))
@@ -157,8 +171,15 @@ class TranslateDoc(Operation):
                 "Rozetta's download held no file",
                 ErrorKind.RETRYABLE,
             )
-        wanted = output.get("filename")
+        wanted = output.get("member") or output.get("filename")
         return next((data for name, data in files if name == wanted), files[0][1])
+
+
+def _with_language(name: str, lang: str) -> str:
+    """``guide-ja.docx``: a translated file's name with its language, in a task of several
+    (the thread holds one per language, and names mark uploads)."""
+    path = PurePosixPath(name)
+    return f"{path.stem}-{lang}{path.suffix}" if path.stem else f"{name}-{lang}"
 
 
 def _web_page_for_a_document(name: str, data: bytes) -> bool:

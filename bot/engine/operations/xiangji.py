@@ -8,6 +8,11 @@ them), so several images with ``--removed`` or ``--fast``/``--best`` go one sync
 call per step instead, each persisted before the next, like cutouts: no image is sent
 twice, no option is dropped.
 
+Several target languages (``bot/engine/operation.py``, "targets"): each item goes into
+its own language. Images: one batch per language, each saved before the next, a language
+refused for good failing alone. Text (``/translate``, a message's text): one call per
+language, each saved, and one answer with a section per language.
+
 Asynchronous images and cutouts are both answered by ``GetImageTranslateBatchResult``,
 so they share one poll key: one status call per 50 pending ids per round, whatever the
 number of tasks and whichever operation they belong to.
@@ -24,9 +29,18 @@ from bot.core.fetch import DownloadFailed, DownloadRefused, FileTooLarge
 from bot.core.languages import detect_source, provider_code
 from bot.core.mrkdwn import split
 from bot.core.slacktext import for_translation, from_translation
-from bot.core.tasks import State, Task
+from bot.core.tasks import Item, State, Task
 from bot.engine.delivery import Delivery
-from bot.engine.operation import Operation, closing_message, fail_item, with_item
+from bot.engine.operation import (
+    Operation,
+    closing_message,
+    fail_item,
+    item_target,
+    several_targets,
+    source_count,
+    task_targets,
+    with_item,
+)
 from bot.engine.operations.refine import OPERATION as REFINE
 from bot.engine.operations.refine import Refine
 from bot.engine.operations.refine import refinable as editable_images
@@ -103,6 +117,8 @@ class TranslateText(_Xiangji):
         return ""
 
     async def submit(self, task: Task, now: float) -> Task:
+        if several_targets(task):
+            return await self._several(task, now)
         r = task.request
         item = task.items[0]
         plain, spans = for_translation(item.source)
@@ -123,6 +139,41 @@ class TranslateText(_Xiangji):
         done = replace(item, status="done", outputs=(output,))
         return task.to(State.SUCCEEDED, now, items=(done,))
 
+    async def _several(self, task: Task, now: float) -> Task:
+        """One language per call, kept on its item (``meta["translation"]``) and saved
+        before the next, so a restart translates none twice; a language the provider
+        refuses for good fails alone. When none is left, the one answer: a section per
+        language, on the first item translated."""
+        r = task.request
+        index = next((i for i, it in enumerate(task.items) if it.status == "pending"), None)
+        if index is not None:
+            item = task.items[index]
+            plain, spans = for_translation(item.source)
+            await self.limits.acquire("xiangji.submit")
+            try:
+                result = await self.client.get_text_translate(
+                    plain, r["source_code"], item_target(task, item)[1], engine=r.get("engine")
+                )
+            except ProviderError as exc:
+                if exc.kind is not ErrorKind.PERMANENT:
+                    raise
+                item = fail_item(item, exc.code, exc.message)
+            else:
+                translated = from_translation(result.text, spans)
+                item = replace(item, status="done", meta={**item.meta, "translation": translated})
+            task = with_item(task, index, item)
+        if any(i.status == "pending" for i in task.items):
+            return task.but(updated_at=now)  # still QUEUED: the next language next
+        first = next((i for i, it in enumerate(task.items) if it.status == "done"), None)
+        if first is None:
+            return task.to(State.SUCCEEDED, now)  # every language refused: the task fails
+        answer = messages.translations_blocks(
+            task.id, task.place.user, task.items[first].source, _translations(task), r["source"]
+        )
+        output = {"kind": "ephemeral" if r.get("private") else "message", **answer}
+        task = with_item(task, first, replace(task.items[first], outputs=(output,)))
+        return task.to(State.SUCCEEDED, now)
+
 
 class TranslateImage(_Xiangji):
     def parent_text(self, task: Task) -> str:
@@ -130,9 +181,9 @@ class TranslateImage(_Xiangji):
         return messages.image_parent(
             task.id,
             task.place.user,
-            len(task.items),
+            source_count(task),
             r["source"],
-            r["target"],
+            task_targets(task) if several_targets(task) else r["target"],
             engine=engine_shown(task),
         )
 
@@ -146,23 +197,50 @@ class TranslateImage(_Xiangji):
         if len(task.items) > 1 or r.get("ocr"):
             if options["need_rm_url"] or options["qos"]:  # the batch cannot carry them
                 return await self._one_by_one(task, now, engine, options)
-            await self.limits.acquire("xiangji.submit")
-            ids = await self.client.get_image_translate_batch(
-                [i.source for i in task.items], r["source_code"], r["target_code"], engine=engine
-            )
-            items = tuple(
-                replace(i, provider_id=rid) for i, rid in zip(task.items, ids, strict=True)
-            )
-            return task.to(State.SUBMITTED, now, items=items)
+            return await self._batch(task, now, engine)
         await self.limits.acquire("xiangji.submit")
         item = task.items[0]
         result = await self.client.get_image_translate(
-            item.source, r["source_code"], r["target_code"], engine=engine, **options
+            item.source, r["source_code"], item_target(task, item)[1], engine=engine, **options
         )
         done = replace(
             item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
         )
         return task.to(State.SUCCEEDED, now, items=(done,))
+
+    async def _batch(self, task: Task, now: float, engine: str) -> Task:
+        """One asynchronous batch per target language — the images of the next language
+        not yet sent — then QUEUED while languages are left (the engine saves after each,
+        so a restart never sends a batch twice), SUBMITTED after the last. With several
+        languages, one the provider refuses for good fails alone."""
+        r = task.request
+        unsent = [
+            i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id
+        ]
+        if unsent:
+            target = item_target(task, task.items[unsent[0]])
+            batch = [i for i in unsent if item_target(task, task.items[i]) == target]
+            await self.limits.acquire("xiangji.submit")
+            try:
+                ids = await self.client.get_image_translate_batch(
+                    [task.items[i].source for i in batch],
+                    r["source_code"],
+                    target[1],
+                    engine=engine,
+                )
+            except ProviderError as exc:
+                if exc.kind is not ErrorKind.PERMANENT or not several_targets(task):
+                    raise
+                for i in batch:
+                    task = with_item(task, i, fail_item(task.items[i], exc.code, exc.message))
+            else:
+                for i, rid in zip(batch, ids, strict=True):
+                    task = with_item(task, i, replace(task.items[i], provider_id=rid))
+        if any(i.status == "pending" and not i.provider_id for i in task.items):
+            return task.but(updated_at=now)  # still QUEUED: the next language next
+        if any(i.status == "pending" for i in task.items):
+            return task.to(State.SUBMITTED, now)
+        return task.to(State.SUCCEEDED, now)  # every language refused
 
     async def _one_by_one(self, task: Task, now: float, engine: str, options: _Options) -> Task:
         """The next image not yet sent, as one synchronous call: the engine saves the task
@@ -178,7 +256,11 @@ class TranslateImage(_Xiangji):
             await self.limits.acquire("xiangji.submit")
             try:
                 result = await self.client.get_image_translate(
-                    item.source, r["source_code"], r["target_code"], engine=engine, **options
+                    item.source,
+                    r["source_code"],
+                    item_target(task, item)[1],
+                    engine=engine,
+                    **options,
                 )
             except ProviderError as exc:
                 if exc.kind is not ErrorKind.PERMANENT:
@@ -187,16 +269,17 @@ class TranslateImage(_Xiangji):
             else:
                 outputs = _outputs(task, result)
                 if r.get("ocr"):
-                    outputs += await self._ocr(item.source, result.request_id)
+                    outputs += await self._ocr(task, item, result.request_id)
                 item = replace(item, status="done", provider_id=result.request_id, outputs=outputs)
             task = with_item(task, index, item)
         if any(i.status == "pending" and not i.provider_id for i in task.items):
             return task.but(updated_at=now)  # still QUEUED: the next image next
         return task.to(State.SUCCEEDED, now)
 
-    async def _ocr(self, source: str, request_id: str) -> tuple[dict[str, Any], ...]:
+    async def _ocr(self, task: Task, item: Item, request_id: str) -> tuple[dict[str, Any], ...]:
         """The recognised text of an image translated synchronously, read by its request
         id; if it cannot be read, a line saying so (the images are not sent again)."""
+        source = item.source
         try:
             await self.limits.acquire("xiangji.status")
             details = await self.client.get_image_translate_batch_query([request_id])
@@ -208,7 +291,7 @@ class TranslateImage(_Xiangji):
             return ({"kind": "text", "text": messages.ocr_unavailable(source, why)},)
         if not detail.ocr:
             return ()
-        return ({"kind": "text", "text": messages.ocr_text(source, detail.ocr)},)
+        return ({"kind": "text", "text": messages.ocr_text(source, detail.ocr, _lang(task, item))},)
 
 
 class Cutout(_Xiangji):
@@ -250,7 +333,8 @@ def _absorb(
             outputs = _outputs(task, found.result)
             detail = details.get(item.provider_id or "")
             if detail is not None and detail.ocr:
-                outputs += ({"kind": "text", "text": messages.ocr_text(item.source, detail.ocr)},)
+                text = messages.ocr_text(item.source, detail.ocr, _lang(task, item))
+                outputs += ({"kind": "text", "text": text},)
             items.append(replace(item, status="done", outputs=outputs))
         else:
             error = {"code": str(found.code), "message": found.message or "unknown error"}
@@ -283,6 +367,26 @@ def engine_shown(task: Task) -> str | None:
 def closing_text(task: Task, engine: str | None) -> str:
     """The standard closing message (``Operation.final_text``'s), naming ``engine``."""
     return closing_message(task, engine=engine)
+
+
+def _lang(task: Task, item: Item) -> str | None:
+    """The item's language, to name beside its result in a task of several (else None)."""
+    return item_target(task, item)[0] if several_targets(task) else None
+
+
+def _translations(task: Task, kind: str | None = None) -> list[tuple[str, str | None, str]]:
+    """Each language's translation of a text (``meta["translation"]``) or why it failed,
+    in item order — of the items of ``meta["kind"] == kind`` when given."""
+    parts: list[tuple[str, str | None, str]] = []
+    for item in task.items:
+        if kind is not None and item.meta.get("kind") != kind:
+            continue
+        lang = item_target(task, item)[0]
+        if item.status == "done":
+            parts.append((lang, str(item.meta.get("translation", "")), ""))
+        elif item.status == "failed":
+            parts.append((lang, None, (item.error or {}).get("message", "")))
+    return parts
 
 
 def _chunks(values: list[str], size: int) -> list[list[str]]:
@@ -332,17 +436,22 @@ class TranslateMessage(_Xiangji):
         items = list(task.items)
         items[index] = done
         task = task.but(items=tuple(items), updated_at=now)
+        if item.meta.get("kind") == "text" and several_targets(task):
+            task = _one_answer(task)
         if all(i.status != "pending" for i in task.items):
             return task.to(State.SUCCEEDED, now)
         return task
 
     async def _text(self, task: Task, item: Any) -> Any:
         r = task.request
+        target, target_code = item_target(task, item)
         masked, spans = for_translation(item.source)
         source = r.get("source")
         lang = detect_source(masked) if source is None else None
         source_code = r.get("source_code") or (provider_code(lang, "xiangji") if lang else None)
-        if source_code is None or (lang is not None and lang.code == r["target"]):
+        if lang is not None and lang.code == target and several_targets(task):
+            return fail_item(item, "same-language", messages.already_in_language(target))
+        if source_code is None or (lang is not None and lang.code == target):
             return replace(
                 item,
                 status="failed",
@@ -351,8 +460,13 @@ class TranslateMessage(_Xiangji):
         translated = []
         for part in split(masked, TEXT_PART):  # Xiangji takes 5,000 UTF-16 units a call
             await self.limits.acquire("xiangji.submit")
-            result = await self.client.get_text_translate(part, source_code, r["target_code"])
+            result = await self.client.get_text_translate(part, source_code, target_code)
             translated.append(result.text)
+        if several_targets(task):  # the one answer comes when every language is in
+            translation = from_translation("\n\n".join(translated), spans)
+            source_lang = lang.code if lang else source
+            meta = {**item.meta, "translation": translation, "from": source_lang}
+            return replace(item, status="done", meta=meta)
         text = messages.message_translation(
             from_translation("\n\n".join(translated), spans),
             lang.code if lang else source,
@@ -383,7 +497,7 @@ class TranslateMessage(_Xiangji):
             data,
             name,
             r["image_source_code"],
-            r["target_code"],
+            item_target(task, item)[1],
             engine=engine_of(task),
             need_rm_url=bool(r.get("removed")),
             qos=r.get("qos"),
@@ -391,3 +505,23 @@ class TranslateMessage(_Xiangji):
         return replace(
             item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
         )
+
+
+def _one_answer(task: Task) -> Task:
+    """A message's text translated into several languages: once every language is in,
+    one answer with a part per language, on the first text item translated."""
+    texts = [i for i, item in enumerate(task.items) if item.meta.get("kind") == "text"]
+    if any(task.items[i].status == "pending" for i in texts):
+        return task
+    first = next((i for i in texts if task.items[i].status == "done"), None)
+    if first is None:
+        return task  # every language failed: the closing message lists them
+    item = task.items[first]
+    answer = messages.message_translations(
+        _translations(task, "text"),
+        item.meta.get("from"),
+        task.id,
+        task.request.get("origin"),
+        task.place.user,
+    )
+    return with_item(task, first, replace(item, outputs=({"kind": "text", **answer},)))

@@ -19,6 +19,7 @@ import pytest
 from bot.core import messages
 from bot.core.channels import ChannelConfig, Route
 from bot.core.mrkdwn import TEXT, fit_call, sections
+from bot.core.spend import Use
 from emulators.blockkit import validate_blocks, validate_view
 
 EVIL = "<!here> <!channel|channel> <https://evil.example/login|click me> & <@U0MALLORY>"
@@ -58,6 +59,8 @@ def plain_args(fn: Any, value: str, *, only: set[str] | None = None) -> dict[str
             args[name] = True
         elif kind == "Sequence[str]":
             args[name] = [value if only is None or name in only else "T7Q2K"] * 30
+        elif kind == "str | Sequence[str]":  # one target language, or several
+            args[name] = ["T7Q2K" if ours else value] * 30
         elif kind == "dict[str, str] | None":
             args[name] = {"channel": "C0GENERAL", "ts": "1700000000.000100"}
         elif param.default is inspect.Parameter.empty:
@@ -93,8 +96,31 @@ SPECIAL: dict[str, Any] = {
     "message_translation": lambda v: messages.message_translation(
         v, "en", "ja", "T1", {"channel": "C1", "ts": "1.2"}, "U1"
     ),
+    "translations_blocks": lambda v: messages.translations_blocks(
+        "T1", "U1", v, [("ko", v, ""), ("ja", None, v), ("en", v, "")] * 10, "zh"
+    ),
+    "message_translations": lambda v: messages.message_translations(
+        [("ko", v, ""), ("ja", None, v)] * 10, "zh", "T1", {"channel": "C1", "ts": "1.2"}, "U1"
+    ),
+    "done_by_language": lambda v: messages.done_by_language(
+        "T1", 12_345, [("ko", 1, 2)] * 30, [v] * 30, noun=v, engine=v
+    ),
+    "catalogue_parent": lambda v: messages.catalogue_parent(
+        "T1", "U1", v, 10_000, [(v, 9_000, 1_000)] * 10
+    ),
+    "catalogue_zip_comment": lambda v: messages.catalogue_zip_comment(v, (9_000, 1_000)),
+    "catalogue_done": lambda v: messages.catalogue_done(
+        "T1", v, 10_000, [(v, 9_000, 1_000)] * 10, [(v, v, v)] * 100
+    ),
     "refine_link": lambda v: messages.refine_link("https://tolk.example.com/refine/T1/0/x", v, 30),
     "refine_page_texts": None,  # the Refine web page's words, not Slack's
+    "spend_settings": lambda v: messages.spend_settings(
+        ChannelConfig(confirm_images=3, limit_images=12_345), Use(12_345, 67_890), "2025-05"
+    ),
+    "spend_card": lambda v: messages.spend_card("hold-id-0123456789", v),  # Tolk's own id
+    "sets_list": lambda v: messages.sets_list(
+        {f"{v}{i}": [v] * 10 for i in range(50)}, {f"{v}{i}": f"{v}{i}" for i in range(50)}
+    ),
 }
 
 
@@ -202,7 +228,8 @@ def test_what_came_from_outside_is_shown_as_text(name: str) -> None:
 def test_the_builders_of_blocks_keep_within_limits_on_their_own() -> None:
     """The guard is the last word, not the first: builders of Block Kit fit by themselves."""
     for name in ("result_blocks", "home_view", "translate_modal", "refine_elements",
-                 "translation_blocks", "message_translation", "refine_link"):  # fmt: skip
+                 "translation_blocks", "message_translation", "refine_link",
+                 "translations_blocks", "message_translations"):  # fmt: skip
         for surface, args in as_posted(build(name, HUGE)):
             errors = (
                 validate_blocks(args["blocks"])
