@@ -12,7 +12,9 @@ in this one, so CPU time and memory are Tolk's. Figures:
 - restart to first poll with 10,000 pending tasks (a fresh ``python -m bot`` process), and
   that process's peak RSS;
 - many workspaces (``bench/workspaces.py``): the OAuth install round trip, and commands
-  acknowledged per second across 50 installed workspaces, each against its floor.
+  acknowledged per second across 50 installed workspaces, each against its floor;
+- a catalogue of 1,000 rows into 4 languages (``bench/catalogue.py``): wall time against
+  the floor of Xiangji's submission limit, status calls per 20 results, peak RSS.
 """
 
 from __future__ import annotations
@@ -30,7 +32,7 @@ from pathlib import Path
 from typing import Any
 from urllib.parse import urlsplit
 
-from bench import workspaces
+from bench import catalogue, workspaces
 from bench.emulators import serve
 from bench.harness import SIGNING_SECRET, percentile
 from bot.config import load_settings
@@ -288,6 +290,8 @@ async def main() -> None:
             rows += await restart_rows(child, info, tmp)
         progress(f"{workspaces.WORKSPACES} workspaces: installs and commands")
         rows += [Row(*row) for row in await workspaces.rows()]
+        progress(f"a catalogue of {catalogue.ROWS:,} rows into {len(catalogue.LANGS)} languages")
+        rows += [Row(*row) for row in await catalogue.rows()]
     finally:
         await child.stop()
     own = resource.getrusage(resource.RUSAGE_SELF).ru_maxrss / 1024

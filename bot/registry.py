@@ -16,6 +16,8 @@ from bot.core.storage import TaskStore
 from bot.engine.delivery import Delivery
 from bot.engine.operation import Operation
 from bot.engine.operations.alibaba import alibaba_operations
+from bot.engine.operations.catalogue import OPERATION as CATALOGUE
+from bot.engine.operations.catalogue import Catalogue
 from bot.engine.operations.mts import mts_operations
 from bot.engine.operations.remove import remove_operations
 from bot.engine.operations.rozetta import rozetta_operations
@@ -108,6 +110,7 @@ def operations_for(
     operations.update(remove_operations(store, slack, clock))
     if clients.xiangji:
         operations.update(xiangji_operations(clients.xiangji, limits, delivery))
+        operations[CATALOGUE] = Catalogue(clients.xiangji, limits, delivery, store)
     if clients.alibaba:
         operations.update(alibaba_operations(clients.alibaba, limits, links))
     if clients.rozetta:

@@ -50,6 +50,7 @@ from sandbox.workspaces import HOME, ConsoleError, Place, SandboxApp, WorkspaceC
 USER = "U0ALICE"
 CHANNEL = "C0GENERAL"
 PROMPT = "> "
+SAMPLES = Path(__file__).resolve().parent / "samples"
 WATCH_SECONDS = 0.2  # how often a waiting prompt looks for what landed
 
 HELP = """Type what you would do in Slack:
@@ -70,6 +71,11 @@ HELP = """Type what you would do in Slack:
                         a command in #secret, a private channel Tolk was never
                         invited to: see where the answers go
   upload PATH…          post local files into #general as a message
+  upload catalogue.csv /translate-image zh>ko,ja
+                        a catalogue (the bundled sample: 12 SKUs): one ZIP per
+                        language and a manifest come back in its thread; also
+                        /tolk config set sea th,vi,id,ms then zh>sea, and
+                        /tolk config confirm-over 10 to see the estimate first
   react :flag-kr: LAST  react to the last message (or a message ts)
   refine [TASK] [N]     press Refine on a translated or cut-out image: prints your
                         editor link (open it in a browser on this machine)
@@ -217,7 +223,8 @@ class Console(WorkspaceCommands):
         elif word.startswith("/"):
             await self.slash(word, rest)
         elif word == "upload":
-            await self.upload(shlex.split(rest))
+            paths, slash, text = rest.partition(" /")  # `upload a.csv /translate-image …`
+            await self.upload(shlex.split(paths), f"/{text}".strip() if slash else "")
         elif word == "react":
             await self.react(rest.split())
         elif word == "refine":
@@ -287,13 +294,15 @@ class Console(WorkspaceCommands):
         self._response_teams[url] = place.team
         return url
 
-    async def upload(self, paths: list[str]) -> None:
+    async def upload(self, paths: list[str], text: str = "") -> None:
+        """Post files as a message (with ``text``, e.g. ``/translate-image zh>ko,ja`` for
+        a catalogue); a name not found here is looked for among ``SAMPLES``."""
         if not paths:
             raise ConsoleError("upload needs at least one file path, e.g. upload photo.jpg")
         files = await asyncio.to_thread(_read_files, paths)
         place = self.here
         with self.slack.in_workspace(place.team):
-            message = self.slack.post_user_message(place.channel, place.user, "", files=files)
+            message = self.slack.post_user_message(place.channel, place.user, text, files=files)
         self._last_ts[place.team] = message["ts"]
         self.say(f"  [#general] you shared {', '.join(f[0] for f in files)} (ts {message['ts']})")
         event = {**message, "type": "message", "subtype": "file_share", "channel": place.channel}
@@ -535,6 +544,8 @@ def _read_files(paths: list[str]) -> list[tuple[str, bytes, str]]:
     files = []
     for name in paths:
         path = Path(name).expanduser()
+        if not path.is_file() and (SAMPLES / name).is_file():
+            path = SAMPLES / name  # the bundled samples: `upload catalogue.csv`
         if not path.is_file():
             raise ConsoleError(f"no file at {path}")
         mime = mimetypes.guess_type(path.name)[0] or "application/octet-stream"

@@ -166,6 +166,7 @@ async def running_sandbox(
     ):
         # a private channel Alice is in and Tolk was never invited to: `in #secret …`
         slack.add_channel("G0SECRET", "secret", is_private=True, member=False, members=[USER])
+        slack.users[USER]["is_admin"] = True  # Alice runs the workspace: sets, limits, keys
         env = emulator_env(
             slack,
             xiangji,

@@ -354,7 +354,14 @@ class Work:
         own_parent = (  # never edit someone else's message, nor the note of a move
             f"{run.task.id}:parent" in run.sent and "moved" not in run.task.notes
         )
-        if delivered_any and len(run.task.items) > 1 and own_parent and place.thread_ts:
+        if not (own_parent and place.thread_ts and len(run.task.items) > 1):
+            return
+        if op.live_progress:  # the parent is the progress: edited when its counts move
+            parent = op.parent_text(run.task)
+            if parent != run.task.notes.get("parent_text"):
+                await self.delivery.update(place.channel, place.thread_ts, parent)
+                run.note(parent_text=parent)
+        elif delivered_any:
             done = sum(1 for i in run.task.items if i.status != "pending")
             parent = op.parent_text(run.task) + " · " + messages.progress(done, len(run.task.items))
             await self.delivery.update(place.channel, place.thread_ts, parent)

@@ -1,0 +1,361 @@
+"""A catalogue: a spreadsheet of product images (``bot.core.catalogue``) translated into
+one or more languages as one task — one parent message kept up to date, one ZIP of
+results per language and a manifest CSV in its thread, one closing message.
+
+The task is recorded with one item, the uploaded Slack file. Its first step reads the
+file and turns the task into *chunks*: one item per language and ``CHUNK`` rows, each
+sent as one asynchronous Xiangji batch (its request ids kept in the item's meta), one
+submission per step, saved before the next — a restart never sends a chunk twice. A
+status round asks for every pending id of every catalogue at once (``BATCH_IDS`` per
+call). A chunk is done when each of its rows has a result or an error; a row's failure
+fails that row alone. When a language's last chunk is done, its ZIP is built (results
+downloaded ``PARALLEL`` at a time into a file on disk, never held as a set in memory)
+and uploaded; when every language is done, the manifest follows.
+"""
+
+from __future__ import annotations
+
+import asyncio
+import os
+import tempfile
+import time
+import zipfile
+from collections.abc import Sequence
+from dataclasses import replace
+from pathlib import PurePosixPath
+from typing import Any
+from urllib.parse import urlsplit
+
+from bot.core import messages
+from bot.core.catalogue import (
+    MAX_FILE_BYTES,
+    CatalogueError,
+    Row,
+    manifest_lines,
+    read_catalogue,
+    result_name,
+)
+from bot.core.storage import TaskStore
+from bot.core.tasks import Item, State, Task
+from bot.engine.delivery import Delivery
+from bot.engine.operation import Operation, fail_item, with_item
+from bot.engine.ratelimit import RateLimits
+from providers.errors import ErrorKind, ProviderError
+from providers.xiangji import XiangjiClient
+from providers.xiangji.wire import BatchItem
+
+OPERATION = "xiangji.catalogue"
+CHUNK = 50  # rows per batch submission: one request line stays well under 8 KB
+BATCH_IDS = 200  # ids per status call: Xiangji ids are 12–16 characters, ~3.4 KB a GET
+PARALLEL = 32  # result downloads at once while a ZIP is built
+CATCH_UP = 2.0  # seconds between status rounds while chunks are still being sent
+
+
+class Catalogue(Operation):
+    provider = "xiangji"
+    poll_key: str | None = "xiangji.catalogue"
+    live_progress = True
+
+    def __init__(
+        self, client: XiangjiClient, limits: RateLimits, delivery: Delivery, store: TaskStore
+    ) -> None:
+        self.client = client
+        self.limits = limits
+        self.delivery = delivery
+        self.store = store
+        # the task as this process last polled it: its files are built right after, from
+        # results not yet saved (after a restart the store has them, with the outputs)
+        self._polled: dict[str, Task] = {}
+        self._asked: dict[str, float] = {}  # task → when its chunks' status was last asked
+
+    # --- what the person sees ------------------------------------------------------------
+
+    def parent_text(self, task: Task) -> str:
+        return messages.catalogue_parent(
+            task.id, task.place.user, _name(task), len(rows_of(task)), _counts(task)
+        )
+
+    def final_text(self, task: Task) -> str | None:
+        failed = [(r.id, lang, error) for r, lang, _, status, error in _entries(task) if error]
+        return messages.catalogue_done(
+            task.id, _name(task), len(rows_of(task)), _counts(task), failed
+        )
+
+    # --- the work ----------------------------------------------------------------------
+
+    async def submit(self, task: Task, now: float) -> Task:
+        if "rows" not in task.request:
+            return await self._read(task, now)
+        index = next(
+            (n for n, i in enumerate(task.items) if i.status == "pending" and not i.provider_id),
+            None,
+        )
+        if index is not None:
+            task = with_item(task, index, await self._send(task, task.items[index]))
+        if any(i.status == "pending" and not i.provider_id for i in task.items):
+            task = await self._catch_up(task, now)
+            return task.but(updated_at=now)  # still QUEUED: the next chunk next step
+        if all(i.status != "pending" for i in task.items):
+            return task.to(State.SUCCEEDED, now)
+        return task.to(State.SUBMITTED, now)
+
+    async def _read(self, task: Task, now: float) -> Task:
+        """The uploaded file into rows, and the task into chunks (or a clear failure)."""
+        upload = task.items[0]
+        try:
+            data = await self.delivery.download_slack_file(
+                upload.source, limit=MAX_FILE_BYTES, file_id=upload.meta.get("file_id")
+            )
+            catalogue = read_catalogue(str(upload.meta.get("name") or "catalogue.csv"), data)
+        except CatalogueError as exc:
+            error = {"code": "catalogue", "message": str(exc), "kind": "permanent"}
+            return task.to(State.FAILED, now, error=error)
+        if catalogue.kind == "zip":
+            error = {
+                "code": "catalogue",
+                "message": messages.catalogue_zip_not_yet(),
+                "kind": "permanent",
+            }
+            return task.to(State.FAILED, now, error=error)
+        rows = [[r.id, r.source, r.extra] for r in catalogue.rows]
+        request = {**task.request, "rows": rows, "columns": list(catalogue.columns)}
+        chunks = tuple(
+            Item(
+                source=f"{target['lang']}:{start + 1}-{min(start + CHUNK, len(rows))}",
+                meta={
+                    "target": target["lang"],
+                    "target_code": target["code"],
+                    "start": start,
+                    "end": min(start + CHUNK, len(rows)),
+                },
+            )
+            for target in _targets(task)
+            for start in range(0, len(rows), CHUNK)
+        )
+        return task.but(request=request, items=chunks, updated_at=now)
+
+    async def _send(self, task: Task, chunk: Item) -> Item:
+        rows = rows_of(task)[chunk.meta["start"] : chunk.meta["end"]]
+        await self.limits.acquire("xiangji.submit")
+        try:
+            ids = await self.client.get_image_translate_batch(
+                [r.source for r in rows],
+                task.request["source_code"],
+                chunk.meta["target_code"],
+                engine=str(task.request.get("engine") or "aliyun"),
+            )
+        except ProviderError as exc:
+            if exc.kind is not ErrorKind.PERMANENT:
+                raise
+            return fail_item(replace(chunk, provider_id="batch"), exc.code, exc.message)
+        return replace(chunk, provider_id="batch", meta={**chunk.meta, "ids": ids})
+
+    async def _catch_up(self, task: Task, now: float) -> Task:
+        """While later chunks wait for the submission limit, ask how the earlier ones are
+        doing (the status limit is another budget), every ``CATCH_UP`` seconds: results
+        come in, and files go out, while the rest is still being sent."""
+        if time.monotonic() - self._asked.get(task.id, 0.0) < CATCH_UP:
+            return task  # (``now`` is the step's start: the whole sending is one step)
+        self._asked[task.id] = time.monotonic()
+        return (await self.poll([task], now))[0]
+
+    async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
+        pending = [
+            rid
+            for t in tasks
+            for i in t.items
+            if i.status == "pending"
+            for rid, got in zip(i.meta.get("ids", ()), _results(i), strict=True)
+            if got is None
+        ]
+        answers: dict[str, BatchItem] = {}
+        for start in range(0, len(pending), BATCH_IDS):
+            await self.limits.acquire("xiangji.status")
+            chunk = pending[start : start + BATCH_IDS]
+            answers.update(await self.client.get_image_translate_batch_result(chunk))
+        polled = [_absorb(t, answers) for t in tasks]
+        for task in polled:
+            if any(o.get("fetch") for i in task.items for o in i.outputs):
+                self._polled[task.id] = task
+        return polled
+
+    async def fetch(self, output: dict[str, Any]) -> bytes:
+        """A language's ZIP, or the manifest, built from the task as stored."""
+        task = self._polled.get(str(output["task"])) or await self.store.get(str(output["task"]))
+        if task is None:
+            raise ProviderError(
+                "xiangji", OPERATION, "gone", "the task is gone", ErrorKind.PERMANENT
+            )
+        if output.get("manifest"):
+            self._polled.pop(task.id, None)  # the last file of the task
+            return "".join(
+                manifest_lines(_entries(task), tuple(task.request.get("columns", ())))
+            ).encode()
+        return await self._zip(task, str(output["zip"]))
+
+    async def _zip(self, task: Task, lang: str) -> bytes:
+        done = [(row, url) for row, got, url in _row_results(task, lang) if got and url]
+        slots = asyncio.Semaphore(PARALLEL)
+        fd, path = tempfile.mkstemp(suffix=".zip")
+        os.close(fd)
+        try:
+            with zipfile.ZipFile(path, "w", zipfile.ZIP_STORED) as archive:  # images: no gain
+
+                async def add(row: Row, url: str) -> None:
+                    async with slots:
+                        data = await self.delivery.download(url)
+                    suffix = PurePosixPath(urlsplit(url).path).suffix or ".png"
+                    archive.writestr(result_name(row, lang, suffix), data)
+
+                await asyncio.gather(*(add(row, url) for row, url in done))
+            return await asyncio.to_thread(_read_file, path)
+        finally:
+            os.unlink(path)
+
+
+def _read_file(path: str) -> bytes:
+    with open(path, "rb") as built:
+        return built.read()
+
+
+# --- the task's own bookkeeping ----------------------------------------------------------
+
+
+def rows_of(task: Task) -> list[Row]:
+    return [Row(str(r[0]), str(r[1]), dict(r[2] or {})) for r in task.request.get("rows", ())]
+
+
+def _targets(task: Task) -> list[dict[str, str]]:
+    r = task.request
+    return list(r.get("targets") or [{"lang": r["target"], "code": r["target_code"]}])
+
+
+def _name(task: Task) -> str:
+    return str(task.request.get("name") or "catalogue")
+
+
+def _results(item: Item) -> list[list[str] | None]:
+    """Per row of the chunk: [result url, ""], ["", error], or None while pending."""
+    ids = item.meta.get("ids", ())
+    got = item.meta.get("results") or [None] * len(ids)
+    return list(got)
+
+
+def _absorb(task: Task, answers: dict[str, BatchItem]) -> Task:
+    items = list(task.items)
+    for n, item in enumerate(items):
+        if item.status != "pending" or not item.meta.get("ids"):
+            continue
+        results = _results(item)
+        for k, rid in enumerate(item.meta["ids"]):
+            found = answers.get(rid)
+            if results[k] is not None or found is None or found.pending:
+                continue
+            if found.done and found.result is not None and found.result.url:
+                results[k] = [str(found.result.url), ""]
+            else:
+                results[k] = ["", f"{found.code}: {found.message or 'unknown error'}"]
+        status = "done" if all(r is not None for r in results) else "pending"
+        items[n] = replace(item, status=status, meta={**item.meta, "results": results})
+    task = task.but(items=tuple(items))
+    return _attach_files(task)
+
+
+def _attach_files(task: Task) -> Task:
+    """A language whose chunks are all done gets its ZIP (on its last chunk); once every
+    language is, the manifest follows (on the last chunk of all)."""
+    items = list(task.items)
+    for lang in {str(i.meta.get("target")) for i in items}:
+        mine = [n for n, i in enumerate(items) if i.meta.get("target") == lang]
+        last = mine[-1]
+        if all(items[n].status != "pending" for n in mine) and not _has(items[last], "zip"):
+            name = f"{PurePosixPath(_name(task)).stem}-{lang}.zip"
+            zipped = {"kind": "file", "fetch": True, "filename": name, "zip": lang, "task": task.id}
+            zipped["comment"] = messages.catalogue_zip_comment(lang, _count(task, lang))
+            items[last] = _with_output(items[last], zipped)
+    if all(i.status != "pending" for i in items) and not any(_has(i, "manifest") for i in items):
+        name = f"{PurePosixPath(_name(task)).stem}-manifest.csv"
+        manifest = {
+            "kind": "file",
+            "fetch": True,
+            "filename": name,
+            "manifest": True,
+            "task": task.id,
+        }
+        manifest["comment"] = messages.catalogue_manifest_comment()
+        items[-1] = _with_output(items[-1], manifest)
+    return task.but(items=tuple(items))
+
+
+def _with_output(item: Item, output: dict[str, Any]) -> Item:
+    status = "done" if item.status == "failed" else item.status  # its file still goes out
+    return replace(item, status=status, outputs=(*item.outputs, output))
+
+
+def _has(item: Item, key: str) -> bool:
+    return any(o.get(key) for o in item.outputs)
+
+
+def _row_results(task: Task, lang: str) -> list[tuple[Row, bool, str]]:
+    """(row, answered, result url or "") for every row, in the sheet's order."""
+    rows = rows_of(task)
+    found: list[tuple[Row, bool, str]] = [(row, False, "") for row in rows]
+    for item in task.items:
+        if item.meta.get("target") != lang:
+            continue
+        start = item.meta["start"]
+        chunk_error = (item.error or {}).get("message")
+        for k, got in enumerate(_results(item) or [None] * (item.meta["end"] - start)):
+            if got is not None:
+                found[start + k] = (rows[start + k], True, got[0])
+            elif chunk_error:
+                found[start + k] = (rows[start + k], True, "")
+    return found
+
+
+def _entries(task: Task) -> list[tuple[Row, str, str, str, str]]:
+    """The manifest's lines: (row, language, result file, status, error)."""
+    entries = []
+    for target in _targets(task):
+        lang = target["lang"]
+        errors = _errors(task, lang)
+        for row, answered, url in _row_results(task, lang):
+            if url:
+                suffix = PurePosixPath(urlsplit(url).path).suffix or ".png"
+                entries.append((row, lang, result_name(row, lang, suffix), "done", ""))
+            else:
+                status = "failed" if answered else "pending"
+                entries.append((row, lang, "", status, errors.get(row.id, "")))
+    return entries
+
+
+def _errors(task: Task, lang: str) -> dict[str, str]:
+    rows = rows_of(task)
+    errors: dict[str, str] = {}
+    for item in task.items:
+        if item.meta.get("target") != lang:
+            continue
+        start = item.meta["start"]
+        chunk_error = (item.error or {}).get("message")
+        for k in range(item.meta["end"] - start):
+            results = _results(item)
+            got = results[k] if k < len(results) else None
+            if got is not None and got[1]:
+                errors[rows[start + k].id] = got[1]
+            elif got is None and chunk_error:
+                errors[rows[start + k].id] = str(chunk_error)
+    return errors
+
+
+def _count(task: Task, lang: str) -> tuple[int, int]:
+    """(done, failed) rows of ``lang``."""
+    done = failed = 0
+    for _, answered, url in _row_results(task, lang):
+        done += bool(url)
+        failed += bool(answered and not url)
+    return done, failed
+
+
+def _counts(task: Task) -> list[tuple[str, int, int]]:
+    """Per language in order: (lang, done, failed)."""
+    return [(t["lang"], *_count(task, t["lang"])) for t in _targets(task)]
