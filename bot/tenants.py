@@ -24,7 +24,7 @@ from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AlibabaSettings, RozettaSettings, Settings, XiangjiSettings
 from bot.core.desk import LANGUAGE_SETS
-from bot.core.provider_keys import ProviderKeyring
+from bot.core.provider_keys import PROVIDERS, ProviderKeyring
 from bot.core.sealed import SealError
 from bot.core.spend import NAMESPACE as SPEND
 from bot.core.storage import TaskStore
@@ -234,13 +234,4 @@ def with_keys(
     return replace(base, xiangji=xiangji, alibaba=alibaba, rozetta=rozetta)
 
 
-XIANGJI_FIELDS = (
-    "user_key",
-    "img_trans_key",
-    "text_trans_key",
-    "matting_key",
-    "img_trans_google_key",
-    "img_trans_papago_key",
-    "img_trans_baidu_key",
-    "img_trans_deepl_key",
-)
+XIANGJI_FIELDS = PROVIDERS["xiangji"].fields  # what the Provider keys form takes

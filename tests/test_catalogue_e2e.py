@@ -18,10 +18,11 @@ from bot.config import load_settings
 from bot.core.tasks import Item, Place, State
 from bot.engine.operations.catalogue import CHUNK, OPERATION
 from bot.runtime import serving
+from emulators.signed import block_actions_payload
 from emulators.slack import SlackEmulator
 from emulators.xiangji import XiangjiEmulator
 from tests.conftest import Tolk
-from tests.test_surfaces import upload
+from tests.test_surfaces import send_interaction, upload
 
 CHANNEL, USER = "C0GENERAL", "U0ALICE"
 LANGS = {"ko": "KOR", "ja": "JPN"}
@@ -184,3 +185,50 @@ async def test_a_catalogue_message_with_a_bad_language_says_so_and_records_nothi
     assert "klingon" in reply["text"].lower()
     assert await tolk.services.store.count_unsettled() == {}
     assert xiangji.requests_for("GetImageTranslateBatch") == []
+
+
+async def test_retry_failed_sends_only_the_failed_rows_and_only_once(
+    tolk: Tolk, slack: SlackEmulator, xiangji: XiangjiEmulator
+) -> None:
+    xiangji.faults.item(1, code=105)  # the second image fails
+    task_id = await record(tolk, slack, catalogue_csv(xiangji, 4), {"ko": "KOR"})
+    await tolk.settle(within=20)
+    _, replies = thread_of(slack, task_id)
+    final = replies[-1]
+    (button,) = [
+        e
+        for b in final.get("blocks", ())
+        for e in b.get("elements", ())
+        if e.get("action_id") == "tolk_catalogue_retry"
+    ]
+    assert button["text"]["text"] == "Retry failed (1)"
+
+    def press(user: str) -> dict[str, Any]:
+        return block_actions_payload(
+            final,
+            button,
+            user=user,
+            channel=CHANNEL,
+            trigger_id=slack.new_trigger_id(),
+            response_url=slack.new_response_url(channel=CHANNEL, user=user),
+        )
+
+    slack.add_user("U0MALLORY", "mallory")
+    status, _ = await send_interaction(tolk, press("U0MALLORY"))  # not theirs
+    assert status == 200
+    assert len(xiangji.requests_for("GetImageTranslateBatch")) == 1
+    for _ in range(2):  # pressed twice: one retry
+        status, _ = await send_interaction(tolk, press(USER))
+        assert status == 200
+    await tolk.settle(within=20)
+
+    batches = xiangji.requests_for("GetImageTranslateBatch")
+    assert len(batches) == 2 and batches[1].params["Urls"].count(",") == 0  # one row
+    assert "SKU0001" in batches[1].params["Urls"]
+    _, replies = thread_of(slack, task_id)
+    names = [f["name"] for r in replies for f in r.get("files", ())]
+    retried = [n for n in names if "-retry-" in n]
+    assert len(retried) == 2 and any(n.endswith("-ko.zip") for n in retried)
+    manifest = next(n for n in retried if n.endswith("-manifest.csv"))
+    lines = list(csv.DictReader(io.StringIO(file_bytes(slack, manifest).decode())))
+    assert [(m["id"], m["status"]) for m in lines] == [("SKU0001", "done")]

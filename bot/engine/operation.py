@@ -73,6 +73,10 @@ class Operation(ABC):
         """One status round for ``tasks`` (batched where the provider allows), in their
         order: items that finished carry their outputs, the rest stay pending."""
 
+    def final_actions(self, task: Task) -> list[dict[str, Any]]:
+        """Blocks added to a delivered task's closing message (a catalogue's Retry failed)."""
+        return []
+
     #: The parent message shows the work's progress itself (``parent_text``): the engine
     #: edits it whenever that text changes, rather than appending "k of N done".
     live_progress: bool = False
@@ -130,6 +134,16 @@ def closing_message(task: Task, *, noun: str = "image", engine: str | None = Non
 
 
 # --- items -------------------------------------------------------------------------------
+
+
+def next_language_batch(task: Task) -> tuple[tuple[str, str], list[int]] | None:
+    """The items not yet sent of the first language that has any: (its target, their
+    indexes) — what one batch submission carries (None: everything was sent)."""
+    unsent = [i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id]
+    if not unsent:
+        return None
+    target = item_target(task, task.items[unsent[0]])
+    return target, [i for i in unsent if item_target(task, task.items[i]) == target]
 
 
 def with_item(task: Task, index: int, item: Item) -> Task:

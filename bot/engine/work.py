@@ -412,7 +412,8 @@ class Work:
             return None
         tenant = self._known.get(task.place.team, self._default)
         refine = op.refinable(task) if self.refine and tenant.refine else []
-        return messages.result_blocks(text, task.id, task.request.get("origin"), refine)
+        blocks = messages.result_blocks(text, task.id, task.request.get("origin"), refine)
+        return blocks + op.final_actions(task)
 
     def _final_text(self, task: Task, op: Operation | None) -> str | None:
         delivered = task.state is State.DELIVERED

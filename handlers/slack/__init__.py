@@ -8,6 +8,7 @@ from slack_bolt.async_app import AsyncApp
 def register_all(app: AsyncApp) -> None:
     from handlers.slack import (
         actions,
+        catalogue,
         cutout,
         home,
         leaving,
@@ -38,6 +39,7 @@ def register_all(app: AsyncApp) -> None:
         provider_keys,
         leaving,
         actions,
+        catalogue,
         refine,
         spend,
     )

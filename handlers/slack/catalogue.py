@@ -6,22 +6,77 @@ else from the channel's auto-images setting."""
 
 from __future__ import annotations
 
+from dataclasses import replace
 from pathlib import PurePosixPath
 from typing import Any
 
+from slack_bolt.async_app import AsyncApp
+from slack_bolt.context.ack.async_ack import AsyncAck
+
 from bot.core import messages
 from bot.core.catalogue import MAX_FILE_BYTES, CatalogueError, read_catalogue
+from bot.core.catalogue_tasks import OPERATION, retry_of_failed
 from bot.core.channels import Route
 from bot.core.languages import Language, LanguageError, lookup, provider_code
 from bot.core.tasks import Item, Place
+from handlers import ports
 from handlers.ports import SlackConfig, SlackFiles, TaskDesk
+from handlers.slack.actions import pressed_where, tell
 from handlers.slack.common import check_targets, image_engine, record_task, target_fields
 from handlers.slack.parsing import Sets, UsageError, parse_catalogue
+from handlers.slack.tolk import may_change
 
-OPERATION = "xiangji.catalogue"
 SUFFIXES = frozenset({".csv", ".xlsx", ".xlsm", ".zip"})
 COMMAND = "/translate-image"
 DEFAULT_SOURCE = "zh"  # as /translate-image's
+
+
+def register(app: AsyncApp) -> None:
+    app.action(messages.RETRY_FAILED)(on_retry_failed)
+
+
+async def on_retry_failed(
+    ack: AsyncAck, body: dict[str, Any], action: dict[str, Any], context: dict[str, Any]
+) -> None:
+    """Retry failed: a new catalogue task for the failed rows only, in the same thread
+    (the requester or an admin; pressed twice, one task)."""
+    await ack()
+    desk, config, slack = ports.desk(context), ports.config(context), ports.slack(context)
+    user, channel, thread_ts = pressed_where(body)
+    task_id = str(action.get("value") or "")
+    task = await desk.get(task_id)
+    if task is None or task.operation != OPERATION:
+        await tell(slack, channel, user, thread_ts, messages.results_task_missing(task_id))
+        return
+    if not await may_change(slack, config, task, user):
+        text = messages.not_yours_to_change(
+            task.id, "retry", task.place.user, sorted(config.admins)
+        )
+        await tell(slack, channel, user, thread_ts, text)
+        return
+    again = retry_of_failed(task)
+    if again is None:
+        await tell(slack, channel, user, thread_ts, messages.catalogue_nothing_to_retry(task.id))
+        return
+    request, items = again
+    try:
+        new, created = await record_task(
+            desk,
+            config,
+            dedupe_key=f"catalogue-retry:{task.id}",
+            place=replace(task.place, user=user),
+            provider="xiangji",
+            operation=OPERATION,
+            request=request,
+            items=items,
+        )
+    except UsageError as exc:  # past a monthly limit, or waiting for Go
+        await tell(slack, channel, user, thread_ts, str(exc))
+        return
+    text = messages.catalogue_retry_started(task.id, new.id, user)
+    if not created:
+        text = messages.catalogue_nothing_to_retry(task.id)
+    await tell(slack, channel, user, thread_ts, text)
 
 
 def catalogue_files(event: dict[str, Any]) -> list[dict[str, Any]]:

@@ -1,5 +1,5 @@
 """The Go and Cancel buttons of an estimate (``bot.core.spend``; the check that posts it
-is ``handlers.slack.common.within_spend``), and the middleware that check reads the
+is ``handlers.slack.spending.within_spend``), and the middleware that check reads the
 request's ports from (``bind_request``).
 
 Work over a channel's ``confirm-over`` is not recorded: it waits, kept in the store's
@@ -26,8 +26,8 @@ from bot.core.spend import Held, month_name, month_of, over_limit, targets_of
 from handlers import ports
 from handlers.ports import TaskDesk
 from handlers.slack.actions import pressed_where, tell
-from handlers.slack.common import bind_request
 from handlers.slack.home import is_admin
+from handlers.slack.spending import bind_request
 
 log = logging.getLogger(__name__)
 

@@ -58,7 +58,7 @@ async def on_tolk(ack: AsyncAck, command: dict[str, Any], context: dict[str, Any
         user = command["user_id"]
         if task is None or task.place.channel != command["channel_id"]:
             await ack(text=messages.no_such_task(cmd.task_id or ""))
-        elif not await _may_change(ports.slack(context), config, task, user):
+        elif not await may_change(ports.slack(context), config, task, user):
             admins = sorted(config.admins)
             await ack(
                 text=messages.not_yours_to_change(task.id, cmd.action, task.place.user, admins)
@@ -93,7 +93,7 @@ async def _task_list(desk: TaskDesk, channel: str) -> str:
     return messages.task_list(rows)
 
 
-async def _may_change(slack: AsyncWebClient, config: SlackConfig, task: Task, user: str) -> bool:
+async def may_change(slack: AsyncWebClient, config: SlackConfig, task: Task, user: str) -> bool:
     """Cancel and retry are for the person who started the task and for admins: the
     ``TOLK_ADMINS`` list when it is set, else the workspace's admins and owners."""
     if task.place.user == user:

@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from collections.abc import Sequence
+from typing import Any
 
 from bot.core.mrkdwn import escape
 
@@ -90,3 +91,32 @@ def catalogue_needs_xiangji() -> str:
 
 def catalogue_unreadable(name: str) -> str:
     return f"`{escape(name)}` could not be read from Slack just now: upload it again in a minute"
+
+
+RETRY_FAILED = "tolk_catalogue_retry"
+
+
+def catalogue_retry_button(task_id: str, count: int) -> list[dict[str, Any]]:
+    """The closing message's Retry failed button (its value: the task)."""
+    return [
+        {
+            "type": "actions",
+            "block_id": f"catalogue_retry:{task_id}",
+            "elements": [
+                {
+                    "type": "button",
+                    "action_id": RETRY_FAILED,
+                    "text": {"type": "plain_text", "text": f"Retry failed ({count:,})"},
+                    "value": task_id,
+                }
+            ],
+        }
+    ]
+
+
+def catalogue_retry_started(task_id: str, new_id: str, user: str) -> str:
+    return f":repeat: <@{user}> retries the failed images of `{task_id}` as task `{new_id}`"
+
+
+def catalogue_nothing_to_retry(task_id: str) -> str:
+    return f"Nothing of `{task_id}` failed, or it has been retried already"

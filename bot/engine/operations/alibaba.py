@@ -29,6 +29,7 @@ from bot.engine.operation import (
     Operation,
     fail_item,
     item_target,
+    next_language_batch,
     several_targets,
     source_count,
     sources_once,
@@ -195,12 +196,8 @@ class TranslateImage(Operation):
         language's first item, makes a repeat the same task) — SUBMITTED after the last.
         With several languages, one Alibaba refuses for good fails alone."""
         r = task.request
-        unsent = [
-            i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id
-        ]
-        if unsent:
-            target = item_target(task, task.items[unsent[0]])
-            batch = [i for i in unsent if item_target(task, task.items[i]) == target]
+        if (next_batch := next_language_batch(task)) is not None:
+            target, batch = next_batch
             await self.limits.acquire("alibaba.image.create")
             try:
                 alibaba_id = await self.client.create_image_translate_task(

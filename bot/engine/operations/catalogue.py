@@ -35,6 +35,17 @@ from bot.core.catalogue import (
     read_catalogue,
     result_name,
 )
+from bot.core.catalogue_tasks import CHUNK as CHUNK
+from bot.core.catalogue_tasks import OPERATION as OPERATION
+from bot.core.catalogue_tasks import (
+    chunk_indexes,
+    chunk_items,
+    outcomes,
+    results_of,
+    rows_of,
+    targets_of,
+)
+from bot.core.catalogue_tasks import failed as failed_rows
 from bot.core.storage import TaskStore
 from bot.core.tasks import Item, State, Task
 from bot.engine.delivery import Delivery
@@ -44,8 +55,6 @@ from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
 from providers.xiangji.wire import BatchItem
 
-OPERATION = "xiangji.catalogue"
-CHUNK = 50  # rows per batch submission: one request line stays well under 8 KB
 BATCH_IDS = 200  # ids per status call: Xiangji ids are 12–16 characters, ~3.4 KB a GET
 PARALLEL = 32  # result downloads at once while a ZIP is built
 CATCH_UP = 2.0  # seconds between status rounds while chunks are still being sent
@@ -72,14 +81,17 @@ class Catalogue(Operation):
 
     def parent_text(self, task: Task) -> str:
         return messages.catalogue_parent(
-            task.id, task.place.user, _name(task), len(rows_of(task)), _counts(task)
+            task.id, task.place.user, _name(task), _worked(task), _counts(task)
         )
 
     def final_text(self, task: Task) -> str | None:
         failed = [(r.id, lang, error) for r, lang, _, status, error in _entries(task) if error]
-        return messages.catalogue_done(
-            task.id, _name(task), len(rows_of(task)), _counts(task), failed
-        )
+        return messages.catalogue_done(task.id, _name(task), _worked(task), _counts(task), failed)
+
+    def final_actions(self, task: Task) -> list[dict[str, Any]]:
+        """A Retry failed button when rows failed (the requester or an admin presses it)."""
+        count = sum(len(rows) for rows in failed_rows(task).values())
+        return messages.catalogue_retry_button(task.id, count) if count else []
 
     # --- the work ----------------------------------------------------------------------
 
@@ -119,23 +131,14 @@ class Catalogue(Operation):
             return task.to(State.FAILED, now, error=error)
         rows = [[r.id, r.source, r.extra] for r in catalogue.rows]
         request = {**task.request, "rows": rows, "columns": list(catalogue.columns)}
-        chunks = tuple(
-            Item(
-                source=f"{target['lang']}:{start + 1}-{min(start + CHUNK, len(rows))}",
-                meta={
-                    "target": target["lang"],
-                    "target_code": target["code"],
-                    "start": start,
-                    "end": min(start + CHUNK, len(rows)),
-                },
-            )
-            for target in _targets(task)
-            for start in range(0, len(rows), CHUNK)
-        )
+        every = list(range(len(rows)))
+        targets = targets_of(task)
+        chunks = chunk_items(targets, {t["lang"]: every for t in targets})
         return task.but(request=request, items=chunks, updated_at=now)
 
     async def _send(self, task: Task, chunk: Item) -> Item:
-        rows = rows_of(task)[chunk.meta["start"] : chunk.meta["end"]]
+        every = rows_of(task)
+        rows = [every[i] for i in chunk_indexes(chunk)]
         await self.limits.acquire("xiangji.submit")
         try:
             ids = await self.client.get_image_translate_batch(
@@ -164,8 +167,8 @@ class Catalogue(Operation):
             rid
             for t in tasks
             for i in t.items
-            if i.status == "pending"
-            for rid, got in zip(i.meta.get("ids", ()), _results(i), strict=True)
+            if i.status == "pending" and i.meta.get("ids")  # sent, and not all answered
+            for rid, got in zip(i.meta["ids"], results_of(i), strict=True)
             if got is None
         ]
         answers: dict[str, BatchItem] = {}
@@ -194,7 +197,7 @@ class Catalogue(Operation):
         return await self._zip(task, str(output["zip"]))
 
     async def _zip(self, task: Task, lang: str) -> bytes:
-        done = [(row, url) for row, got, url in _row_results(task, lang) if got and url]
+        done = [(o.row, o.url) for o in outcomes(task, lang) if o.url]
         slots = asyncio.Semaphore(PARALLEL)
         fd, path = tempfile.mkstemp(suffix=".zip")
         os.close(fd)
@@ -218,27 +221,16 @@ def _read_file(path: str) -> bytes:
         return built.read()
 
 
-# --- the task's own bookkeeping ----------------------------------------------------------
-
-
-def rows_of(task: Task) -> list[Row]:
-    return [Row(str(r[0]), str(r[1]), dict(r[2] or {})) for r in task.request.get("rows", ())]
-
-
-def _targets(task: Task) -> list[dict[str, str]]:
-    r = task.request
-    return list(r.get("targets") or [{"lang": r["target"], "code": r["target_code"]}])
+# --- the task's own bookkeeping (``bot.core.catalogue_tasks`` reads it) ------------------
 
 
 def _name(task: Task) -> str:
     return str(task.request.get("name") or "catalogue")
 
 
-def _results(item: Item) -> list[list[str] | None]:
-    """Per row of the chunk: [result url, ""], ["", error], or None while pending."""
-    ids = item.meta.get("ids", ())
-    got = item.meta.get("results") or [None] * len(ids)
-    return list(got)
+def _worked(task: Task) -> int:
+    """How many rows the task works on (a retry: its failed rows, not the sheet's)."""
+    return len({i for item in task.items for i in chunk_indexes(item)}) or len(rows_of(task))
 
 
 def _absorb(task: Task, answers: dict[str, BatchItem]) -> Task:
@@ -246,7 +238,7 @@ def _absorb(task: Task, answers: dict[str, BatchItem]) -> Task:
     for n, item in enumerate(items):
         if item.status != "pending" or not item.meta.get("ids"):
             continue
-        results = _results(item)
+        results = results_of(item)
         for k, rid in enumerate(item.meta["ids"]):
             found = answers.get(rid)
             if results[k] is not None or found is None or found.pending:
@@ -257,31 +249,27 @@ def _absorb(task: Task, answers: dict[str, BatchItem]) -> Task:
                 results[k] = ["", f"{found.code}: {found.message or 'unknown error'}"]
         status = "done" if all(r is not None for r in results) else "pending"
         items[n] = replace(item, status=status, meta={**item.meta, "results": results})
-    task = task.but(items=tuple(items))
-    return _attach_files(task)
+    return _attach_files(task.but(items=tuple(items)))
 
 
 def _attach_files(task: Task) -> Task:
     """A language whose chunks are all done gets its ZIP (on its last chunk); once every
     language is, the manifest follows (on the last chunk of all)."""
     items = list(task.items)
+    stem = PurePosixPath(_name(task)).stem + (
+        f"-retry-{task.id}" if task.request.get("retry_of") else ""
+    )
     for lang in {str(i.meta.get("target")) for i in items}:
         mine = [n for n, i in enumerate(items) if i.meta.get("target") == lang]
         last = mine[-1]
         if all(items[n].status != "pending" for n in mine) and not _has(items[last], "zip"):
-            name = f"{PurePosixPath(_name(task)).stem}-{lang}.zip"
-            zipped = {"kind": "file", "fetch": True, "filename": name, "zip": lang, "task": task.id}
+            zipped = {"kind": "file", "fetch": True, "zip": lang, "task": task.id}
+            zipped["filename"] = f"{stem}-{lang}.zip"
             zipped["comment"] = messages.catalogue_zip_comment(lang, _count(task, lang))
             items[last] = _with_output(items[last], zipped)
     if all(i.status != "pending" for i in items) and not any(_has(i, "manifest") for i in items):
-        name = f"{PurePosixPath(_name(task)).stem}-manifest.csv"
-        manifest = {
-            "kind": "file",
-            "fetch": True,
-            "filename": name,
-            "manifest": True,
-            "task": task.id,
-        }
+        manifest = {"kind": "file", "fetch": True, "manifest": True, "task": task.id}
+        manifest["filename"] = f"{stem}-manifest.csv"
         manifest["comment"] = messages.catalogue_manifest_comment()
         items[-1] = _with_output(items[-1], manifest)
     return task.but(items=tuple(items))
@@ -296,66 +284,27 @@ def _has(item: Item, key: str) -> bool:
     return any(o.get(key) for o in item.outputs)
 
 
-def _row_results(task: Task, lang: str) -> list[tuple[Row, bool, str]]:
-    """(row, answered, result url or "") for every row, in the sheet's order."""
-    rows = rows_of(task)
-    found: list[tuple[Row, bool, str]] = [(row, False, "") for row in rows]
-    for item in task.items:
-        if item.meta.get("target") != lang:
-            continue
-        start = item.meta["start"]
-        chunk_error = (item.error or {}).get("message")
-        for k, got in enumerate(_results(item) or [None] * (item.meta["end"] - start)):
-            if got is not None:
-                found[start + k] = (rows[start + k], True, got[0])
-            elif chunk_error:
-                found[start + k] = (rows[start + k], True, "")
-    return found
-
-
 def _entries(task: Task) -> list[tuple[Row, str, str, str, str]]:
     """The manifest's lines: (row, language, result file, status, error)."""
     entries = []
-    for target in _targets(task):
+    for target in targets_of(task):
         lang = target["lang"]
-        errors = _errors(task, lang)
-        for row, answered, url in _row_results(task, lang):
-            if url:
-                suffix = PurePosixPath(urlsplit(url).path).suffix or ".png"
-                entries.append((row, lang, result_name(row, lang, suffix), "done", ""))
+        for o in outcomes(task, lang):
+            if o.url:
+                suffix = PurePosixPath(urlsplit(o.url).path).suffix or ".png"
+                entries.append((o.row, lang, result_name(o.row, lang, suffix), "done", ""))
             else:
-                status = "failed" if answered else "pending"
-                entries.append((row, lang, "", status, errors.get(row.id, "")))
+                status = "failed" if o.answered else "pending"
+                entries.append((o.row, lang, "", status, o.error))
     return entries
-
-
-def _errors(task: Task, lang: str) -> dict[str, str]:
-    rows = rows_of(task)
-    errors: dict[str, str] = {}
-    for item in task.items:
-        if item.meta.get("target") != lang:
-            continue
-        start = item.meta["start"]
-        chunk_error = (item.error or {}).get("message")
-        for k in range(item.meta["end"] - start):
-            results = _results(item)
-            got = results[k] if k < len(results) else None
-            if got is not None and got[1]:
-                errors[rows[start + k].id] = got[1]
-            elif got is None and chunk_error:
-                errors[rows[start + k].id] = str(chunk_error)
-    return errors
 
 
 def _count(task: Task, lang: str) -> tuple[int, int]:
     """(done, failed) rows of ``lang``."""
-    done = failed = 0
-    for _, answered, url in _row_results(task, lang):
-        done += bool(url)
-        failed += bool(answered and not url)
-    return done, failed
+    found = outcomes(task, lang)
+    return sum(1 for o in found if o.url), sum(1 for o in found if o.answered and not o.url)
 
 
 def _counts(task: Task) -> list[tuple[str, int, int]]:
     """Per language in order: (lang, done, failed)."""
-    return [(t["lang"], *_count(task, t["lang"])) for t in _targets(task)]
+    return [(t["lang"], *_count(task, t["lang"])) for t in targets_of(task)]

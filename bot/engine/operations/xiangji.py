@@ -36,6 +36,7 @@ from bot.engine.operation import (
     closing_message,
     fail_item,
     item_target,
+    next_language_batch,
     several_targets,
     source_count,
     task_targets,
@@ -214,12 +215,8 @@ class TranslateImage(_Xiangji):
         so a restart never sends a batch twice), SUBMITTED after the last. With several
         languages, one the provider refuses for good fails alone."""
         r = task.request
-        unsent = [
-            i for i, it in enumerate(task.items) if it.status == "pending" and not it.provider_id
-        ]
-        if unsent:
-            target = item_target(task, task.items[unsent[0]])
-            batch = [i for i in unsent if item_target(task, task.items[i]) == target]
+        if (next_batch := next_language_batch(task)) is not None:
+            target, batch = next_batch
             await self.limits.acquire("xiangji.submit")
             try:
                 ids = await self.client.get_image_translate_batch(
