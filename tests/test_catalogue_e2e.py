@@ -13,6 +13,7 @@ from collections.abc import AsyncIterator
 from typing import Any
 
 import aiohttp
+from PIL import Image
 
 from bot.config import load_settings
 from bot.core.tasks import Item, Place, State
@@ -232,3 +233,44 @@ async def test_retry_failed_sends_only_the_failed_rows_and_only_once(
     manifest = next(n for n in retried if n.endswith("-manifest.csv"))
     lines = list(csv.DictReader(io.StringIO(file_bytes(slack, manifest).decode())))
     assert [(m["id"], m["status"]) for m in lines] == [("SKU0001", "done")]
+
+
+def png(color: str) -> bytes:
+    out = io.BytesIO()
+    Image.new("RGB", (16, 16), color).save(out, "PNG")
+    return out.getvalue()
+
+
+async def test_a_zip_of_images_comes_back_as_a_zip_per_language_named_after_them(
+    tolk: Tolk, slack: SlackEmulator, xiangji: XiangjiEmulator
+) -> None:
+    archive = io.BytesIO()
+    with zipfile.ZipFile(archive, "w") as z:
+        z.writestr("SKU1_main_01.png", png("red"))
+        z.writestr("SKU2_main_01.png", png("blue"))
+        z.writestr("SKU3_notes.jpg", b"not an image at all")
+    message = await upload(
+        tolk,
+        slack,
+        [("photos.zip", archive.getvalue(), "application/zip")],
+        channel=CHANNEL,
+        user=USER,
+        text="/translate-image zh>ko,ja",
+    )
+    await tolk.settle(within=20)
+
+    sent = xiangji.requests_for("GetImageTranslate")
+    assert len(sent) == 4 and all(r.params["Url"] == "local" for r in sent)  # 2 images × 2
+    replies = slack.thread(CHANNEL, message["ts"])
+    names = sorted(f["name"] for r in replies for f in r.get("files", ()))
+    assert names == ["photos-ja.zip", "photos-ko.zip", "photos-manifest.csv"]
+    ko = zipfile.ZipFile(io.BytesIO(file_bytes(slack, "photos-ko.zip")))
+    assert sorted(n.rsplit(".", 1)[0] for n in ko.namelist()) == [
+        "SKU1_main_01-ko",
+        "SKU2_main_01-ko",
+    ]
+    manifest = list(csv.DictReader(io.StringIO(file_bytes(slack, "photos-manifest.csv").decode())))
+    assert [(m["id"], m["language"], m["status"]) for m in manifest if m["status"] != "done"] == [
+        ("SKU3_notes", "ko", "failed"),
+        ("SKU3_notes", "ja", "failed"),
+    ]

@@ -24,7 +24,8 @@ from pathlib import PurePosixPath
 from urllib.parse import urlsplit
 
 MAX_ROWS = 10_000
-MAX_FILE_BYTES = 20 * 1024 * 1024  # an uploaded spreadsheet or ZIP
+MAX_FILE_BYTES = 20 * 1024 * 1024  # an uploaded spreadsheet
+ZIP_FILE_BYTES = 100 * 1024 * 1024  # an uploaded ZIP of images
 MAX_ZIP_IMAGES = 2_000
 MAX_ZIP_BYTES = 500 * 1024 * 1024  # uncompressed, all images together
 IMAGE_SUFFIXES = frozenset({".jpg", ".jpeg", ".png", ".webp", ".bmp", ".gif"})

@@ -13,6 +13,7 @@ from bot.core.tasks import Item, Task
 
 OPERATION = "xiangji.catalogue"
 CHUNK = 50  # rows per batch submission: one request line stays well under 8 KB
+ZIP_CHUNK = 10  # images of a ZIP per step: each is one upload, saved together
 
 
 class Outcome(NamedTuple):
@@ -44,7 +45,9 @@ def results_of(item: Item) -> list[list[str] | None]:
 
 
 def chunk_items(
-    targets: Sequence[Mapping[str, str]], indexes: Mapping[str, Sequence[int]]
+    targets: Sequence[Mapping[str, str]],
+    indexes: Mapping[str, Sequence[int]],
+    size: int = CHUNK,
 ) -> tuple[Item, ...]:
     """The chunks of the rows ``indexes[lang]`` for each target, in the targets' order."""
     return tuple(
@@ -54,7 +57,7 @@ def chunk_items(
         )
         for t in targets
         for rows in [list(indexes.get(t["lang"], ()))]
-        for part in (rows[n : n + CHUNK] for n in range(0, len(rows), CHUNK))
+        for part in (rows[n : n + size] for n in range(0, len(rows), size))
     )
 
 
@@ -99,4 +102,4 @@ def retry_of_failed(task: Task) -> tuple[dict[str, Any], tuple[Item, ...]] | Non
     }
     if len(targets) > 1:
         request["targets"] = targets
-    return request, chunk_items(targets, again)
+    return request, chunk_items(targets, again, ZIP_CHUNK if request.get("zip") else CHUNK)

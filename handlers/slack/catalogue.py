@@ -14,7 +14,7 @@ from slack_bolt.async_app import AsyncApp
 from slack_bolt.context.ack.async_ack import AsyncAck
 
 from bot.core import messages
-from bot.core.catalogue import MAX_FILE_BYTES, CatalogueError, read_catalogue
+from bot.core.catalogue import MAX_FILE_BYTES, ZIP_FILE_BYTES, CatalogueError, read_catalogue
 from bot.core.catalogue_tasks import OPERATION, retry_of_failed
 from bot.core.channels import Route
 from bot.core.languages import Language, LanguageError, lookup, provider_code
@@ -114,7 +114,7 @@ async def record_catalogues(
         try:  # read now: a bad file is answered at once, and the rows are what it spends
             data = await read(
                 str(file["url_private"]),
-                limit=MAX_FILE_BYTES,
+                limit=ZIP_FILE_BYTES if _is_zip(file) else MAX_FILE_BYTES,
                 file_id=str(file.get("id")),
                 team=place.team,
             )
@@ -123,8 +123,6 @@ async def record_catalogues(
             return f"`{file.get('name')}`: {exc}"
         except Exception:  # Slack could not hand it over now
             return messages.catalogue_unreadable(str(file.get("name")))
-        if catalogue.kind == "zip":
-            return messages.catalogue_zip_not_yet()
         rows = len(catalogue.rows)
         request = {
             "source": source.code,
@@ -170,3 +168,7 @@ def _languages(
     source = lookup(route.source) if route.source else lookup(DEFAULT_SOURCE)
     targets = tuple(lookup(code) for code in route.target.split(","))
     return source, targets, image_engine(config, route.engine, usage)
+
+
+def _is_zip(file: dict[str, Any]) -> bool:
+    return str(file.get("name") or "").lower().endswith(".zip")

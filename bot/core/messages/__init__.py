@@ -47,7 +47,6 @@ from bot.core.messages.catalogue import (
     catalogue_retry_started,
     catalogue_unreadable,
     catalogue_zip_comment,
-    catalogue_zip_not_yet,
 )
 from bot.core.messages.channel_config import (
     admins_only,
@@ -365,7 +364,6 @@ __all__ = [
     "catalogue_retry_started",
     "catalogue_unreadable",
     "catalogue_zip_comment",
-    "catalogue_zip_not_yet",
     "config_changed",
     "config_defaults_one_target",
     "config_needs_language",

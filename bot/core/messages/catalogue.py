@@ -74,13 +74,6 @@ def catalogue_manifest_comment() -> str:
     )
 
 
-def catalogue_zip_not_yet() -> str:
-    return (
-        "A ZIP of images cannot be translated as a catalogue yet: upload a CSV or XLSX with "
-        "a column of image URLs (e.g. `sku`, `image`) instead"
-    )
-
-
 def catalogue_needs_xiangji() -> str:
     return (
         "Catalogues are translated by Xiangji, which is not set up here: set "

@@ -47,7 +47,8 @@ USAGE = {
     ),
     "catalogue": (
         "A catalogue: upload a CSV or XLSX (a column of ids such as `sku`, a column of image "
-        "URLs such as `image`; up to 10,000 rows) with the message `/translate-image [SRC>]TGT` "
+        "URLs such as `image`; up to 10,000 rows), or a ZIP of images, with the message "
+        "`/translate-image [SRC>]TGT` "
         "— e.g. `/translate-image zh>ko,ja` or `zh>sea` — or into a channel with "
         "`/tolk config auto-images on`. Option: `--engine`. Each language comes back as one ZIP "
         "with a manifest CSV in the upload's thread."

@@ -16,6 +16,7 @@ and uploaded; when every language is done, the manifest follows.
 from __future__ import annotations
 
 import asyncio
+import contextlib
 import os
 import tempfile
 import time
@@ -29,6 +30,7 @@ from urllib.parse import urlsplit
 from bot.core import messages
 from bot.core.catalogue import (
     MAX_FILE_BYTES,
+    ZIP_FILE_BYTES,
     CatalogueError,
     Row,
     manifest_lines,
@@ -38,6 +40,7 @@ from bot.core.catalogue import (
 from bot.core.catalogue_tasks import CHUNK as CHUNK
 from bot.core.catalogue_tasks import OPERATION as OPERATION
 from bot.core.catalogue_tasks import (
+    ZIP_CHUNK,
     chunk_indexes,
     chunk_items,
     outcomes,
@@ -50,6 +53,7 @@ from bot.core.storage import TaskStore
 from bot.core.tasks import Item, State, Task
 from bot.engine.delivery import Delivery
 from bot.engine.operation import Operation, fail_item, with_item
+from bot.engine.operations.xiangji import IMAGE_MAGIC, MAX_IMAGE_BYTES
 from bot.engine.ratelimit import RateLimits
 from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
@@ -76,6 +80,7 @@ class Catalogue(Operation):
         # results not yet saved (after a restart the store has them, with the outputs)
         self._polled: dict[str, Task] = {}
         self._asked: dict[str, float] = {}  # task → when its chunks' status was last asked
+        self._zips: dict[str, str] = {}  # task → its uploaded ZIP, on disk while it runs
 
     # --- what the person sees ------------------------------------------------------------
 
@@ -103,10 +108,12 @@ class Catalogue(Operation):
             None,
         )
         if index is not None:
-            task = with_item(task, index, await self._send(task, task.items[index]))
+            task = _attach_files(with_item(task, index, await self._send(task, task.items[index])))
+            self._remember(task)
         if any(i.status == "pending" and not i.provider_id for i in task.items):
             task = await self._catch_up(task, now)
             return task.but(updated_at=now)  # still QUEUED: the next chunk next step
+        self._forget_zip(task.id)  # every image has gone
         if all(i.status != "pending" for i in task.items):
             return task.to(State.SUCCEEDED, now)
         return task.to(State.SUBMITTED, now)
@@ -115,28 +122,31 @@ class Catalogue(Operation):
         """The uploaded file into rows, and the task into chunks (or a clear failure)."""
         upload = task.items[0]
         try:
+            name = str(upload.meta.get("name") or "")
             data = await self.delivery.download_slack_file(
-                upload.source, limit=MAX_FILE_BYTES, file_id=upload.meta.get("file_id")
+                upload.source,
+                limit=ZIP_FILE_BYTES if name.lower().endswith(".zip") else MAX_FILE_BYTES,
+                file_id=upload.meta.get("file_id"),
             )
             catalogue = read_catalogue(str(upload.meta.get("name") or "catalogue.csv"), data)
         except CatalogueError as exc:
             error = {"code": "catalogue", "message": str(exc), "kind": "permanent"}
             return task.to(State.FAILED, now, error=error)
-        if catalogue.kind == "zip":
-            error = {
-                "code": "catalogue",
-                "message": messages.catalogue_zip_not_yet(),
-                "kind": "permanent",
-            }
-            return task.to(State.FAILED, now, error=error)
         rows = [[r.id, r.source, r.extra] for r in catalogue.rows]
         request = {**task.request, "rows": rows, "columns": list(catalogue.columns)}
         every = list(range(len(rows)))
         targets = targets_of(task)
-        chunks = chunk_items(targets, {t["lang"]: every for t in targets})
+        size = CHUNK
+        if catalogue.kind == "zip":  # its images go up one by one: kept on disk meanwhile
+            request["zip"] = {"url": upload.source, "file_id": upload.meta.get("file_id")}
+            await self._keep_zip(task.id, data)
+            size = ZIP_CHUNK
+        chunks = chunk_items(targets, {t["lang"]: every for t in targets}, size)
         return task.but(request=request, items=chunks, updated_at=now)
 
     async def _send(self, task: Task, chunk: Item) -> Item:
+        if task.request.get("zip"):
+            return await self._send_images(task, chunk)
         every = rows_of(task)
         rows = [every[i] for i in chunk_indexes(chunk)]
         await self.limits.acquire("xiangji.submit")
@@ -152,6 +162,61 @@ class Catalogue(Operation):
                 raise
             return fail_item(replace(chunk, provider_id="batch"), exc.code, exc.message)
         return replace(chunk, provider_id="batch", meta={**chunk.meta, "ids": ids})
+
+    async def _send_images(self, task: Task, chunk: Item) -> Item:
+        """A ZIP's images of this chunk, one synchronous upload each (Xiangji's batch
+        takes URLs only): the chunk is done when every image has its result or error. A
+        retryable failure is raised, and the chunk's images go again."""
+        every, path = rows_of(task), await self._zip_path(task)
+        lang, code = chunk.meta["target"], chunk.meta["target_code"]
+        results: list[list[str]] = []
+        for i in chunk_indexes(chunk):
+            row = every[i]
+            data = await asyncio.to_thread(_zip_entry, path, row.source)
+            if data is None:
+                results.append(["", messages.not_an_image(row.source)])
+                continue
+            await self.limits.acquire("xiangji.submit")
+            try:
+                result = await self.client.upload_image_translate(
+                    data,
+                    PurePosixPath(row.source).name,
+                    task.request["source_code"],
+                    code,
+                    engine=str(task.request.get("engine") or "aliyun"),
+                )
+            except ProviderError as exc:
+                if exc.kind is not ErrorKind.PERMANENT:
+                    raise
+                results.append(["", f"{exc.code}: {exc.message}"])
+                continue
+            results.append([result.url, ""] if result.url else ["", f"no result ({lang})"])
+        meta = {**chunk.meta, "results": results}
+        return replace(chunk, provider_id="upload", status="done", meta=meta)
+
+    async def _keep_zip(self, task_id: str, data: bytes) -> str:
+        fd, path = tempfile.mkstemp(suffix=".zip")
+        with os.fdopen(fd, "wb") as kept:
+            await asyncio.to_thread(kept.write, data)
+        self._zips[task_id] = path
+        return path
+
+    async def _zip_path(self, task: Task) -> str:
+        """The task's ZIP on disk: kept since it was read, or fetched again (a restart)."""
+        path = self._zips.get(task.id)
+        if path:  # (forgotten when removed)
+            return path
+        source = task.request["zip"]
+        data = await self.delivery.download_slack_file(
+            source["url"], limit=ZIP_FILE_BYTES, file_id=source.get("file_id")
+        )
+        return await self._keep_zip(task.id, data)
+
+    def _forget_zip(self, task_id: str) -> None:
+        path = self._zips.pop(task_id, None)
+        if path:
+            with contextlib.suppress(FileNotFoundError):
+                os.unlink(path)
 
     async def _catch_up(self, task: Task, now: float) -> Task:
         """While later chunks wait for the submission limit, ask how the earlier ones are
@@ -178,9 +243,13 @@ class Catalogue(Operation):
             answers.update(await self.client.get_image_translate_batch_result(chunk))
         polled = [_absorb(t, answers) for t in tasks]
         for task in polled:
-            if any(o.get("fetch") for i in task.items for o in i.outputs):
-                self._polled[task.id] = task
+            self._remember(task)
         return polled
+
+    def _remember(self, task: Task) -> None:
+        """The newest state of a task with files to build (see ``_polled``)."""
+        if any(o.get("fetch") for i in task.items for o in i.outputs):
+            self._polled[task.id] = task
 
     async def fetch(self, output: dict[str, Any]) -> bytes:
         """A language's ZIP, or the manifest, built from the task as stored."""
@@ -214,6 +283,16 @@ class Catalogue(Operation):
             return await asyncio.to_thread(_read_file, path)
         finally:
             os.unlink(path)
+
+
+def _zip_entry(path: str, name: str) -> bytes | None:
+    """An image of the ZIP (None: too large, or not an image by its first bytes)."""
+    with zipfile.ZipFile(path) as archive:
+        info = archive.getinfo(name)
+        if info.file_size > MAX_IMAGE_BYTES:
+            return None
+        data = archive.read(info)
+    return data if any(data.startswith(magic) for magic in IMAGE_MAGIC) else None
 
 
 def _read_file(path: str) -> bytes:
