@@ -34,39 +34,19 @@ log = logging.getLogger(__name__)
 
 def register(app: AsyncApp) -> None:
     app.use(bind_request)
-    app.action(messages.SPEND_GO)(on_go)
-    app.action(messages.SPEND_CANCEL)(on_cancel)
+    app.action(messages.SPEND_GO)(on_press)
+    app.action(messages.SPEND_CANCEL)(on_press)
 
 
-async def on_go(
+async def on_press(
     ack: AsyncAck,
     body: dict[str, Any],
     action: dict[str, Any],
     context: dict[str, Any],
     respond: AsyncRespond,
 ) -> None:
-    await _answer(ack, body, action, context, respond, go=True)
-
-
-async def on_cancel(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    context: dict[str, Any],
-    respond: AsyncRespond,
-) -> None:
-    await _answer(ack, body, action, context, respond, go=False)
-
-
-async def _answer(
-    ack: AsyncAck,
-    body: dict[str, Any],
-    action: dict[str, Any],
-    context: dict[str, Any],
-    respond: AsyncRespond,
-    *,
-    go: bool,
-) -> None:
+    """Go or Cancel on an estimate (the button says which)."""
+    go = action.get("action_id") == messages.SPEND_GO
     desk, slack, config = ports.desk(context), ports.slack(context), ports.config(context)
     user, channel, thread_ts = pressed_where(body)
     team = str(context.get("team_id") or (body.get("team") or {}).get("id") or "")
