@@ -47,6 +47,7 @@ from slack_sdk.oauth.installation_store.models.installation import Installation
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import DEFAULT_SLACK_API_URL, Settings
+from bot.core import messages
 from bot.core.installations import STATE_SECONDS, StateCheck, TolkStateStore
 from bot.core.slack_client import slack_error_code
 from bot.core.workspaces import REFRESH_MARGIN, Workspaces
@@ -74,66 +75,15 @@ BOT_SCOPES = (
     "im:history",
 )
 
-# --- what the pages say ------------------------------------------------------------------
-
-INSTALLED_TITLE = "Tolk is installed"
-FAILED_TITLE = "Tolk was not installed"
-START_AGAIN = "Start again"
-OPEN_SLACK = "Open Slack"
-OPEN_IN_BROWSER = "open it in the browser"
-
-
-def installed_text(where: str) -> str:
-    return f"Tolk is installed in {where}. Type /tolk help in any channel to begin."
-
-
-_CREDENTIALS = (
-    "Slack refused Tolk's app credentials ({code}): whoever runs Tolk must check "
-    "SLACK_CLIENT_ID and SLACK_CLIENT_SECRET."
-)
-# reason → (HTTP status, sentence); ``{code}`` is Slack's error code.
-FAILURES: dict[str, tuple[int, str]] = {
-    "access_denied": (200, "The install was cancelled on Slack's page; nothing was installed."),
-    "invalid_browser": (
-        400,
-        "This install link was opened in another browser than the one that started the "
-        "install (or cookies are blocked). Start again in this browser.",
-    ),
-    "state_expired": (
-        400,
-        f"This install link has expired: it is good for {STATE_SECONDS // 60} minutes. "
-        "Start again.",
-    ),
-    "state_used": (400, "This install link was used already: each one works once. Start again."),
-    "state_unknown": (400, "This install link did not come from Tolk. Start again from Tolk."),
-    "missing_code": (400, "Slack's redirect brought no install code. Start again."),
-    "invalid_code": (
-        400,
-        "Slack did not accept the install code (invalid_code): it was used already or is "
-        "more than 10 minutes old. Start again.",
-    ),
-    "bad_client_secret": (502, _CREDENTIALS),
-    "invalid_client_id": (502, _CREDENTIALS),
-    "bad_redirect_uri": (
-        502,
-        "Slack refused the redirect URL (bad_redirect_uri): whoever runs Tolk must add "
-        f"TOLK_PUBLIC_URL{REDIRECT_PATH} to the app's Redirect URLs.",
-    ),
-    "slack_unreachable": (502, "Tolk could not reach Slack to finish the install. Start again."),
-    "storage_error": (
-        500,
-        "Tolk could not store the installation. Start again; if it fails again, tell "
-        "whoever runs Tolk.",
-    ),
-}
-OTHER_SLACK_ERROR = (502, "Slack refused the install ({code}). Start again.")
+# --- what the pages say: ``bot.core.messages.install`` ------------------------------------
 
 
 def failure(reason: str) -> tuple[int, str]:
     """The status and sentence of a failed install; an unknown ``reason`` is Slack's
     error code (from the redirect's ``error`` or from ``oauth.v2.access``)."""
-    status, text = FAILURES.get(reason, OTHER_SLACK_ERROR)
-    return status, text.format(code=reason)
+    return messages.install_failure(
+        reason, minutes=STATE_SECONDS // 60, redirect=f"TOLK_PUBLIC_URL{REDIRECT_PATH}"
+    )
 
 
 # --- the flow -----------------------------------------------------------------------------
@@ -369,19 +319,24 @@ async def _success(args: AsyncSuccessArgs) -> BoltResponse:
     team, app = installation.team_id, installation.app_id
     links = []
     if team and app:
-        links.append(_link(f"slack://app?team={team}&id={app}", OPEN_SLACK))
-        links.append(_link(f"https://app.slack.com/client/{team}", OPEN_IN_BROWSER))
+        links.append(_link(f"slack://app?team={team}&id={app}", messages.OPEN_SLACK))
+        links.append(_link(f"https://app.slack.com/client/{team}", messages.OPEN_IN_BROWSER))
     elif installation.enterprise_url:
-        links.append(_link(installation.enterprise_url, OPEN_IN_BROWSER))
+        links.append(_link(installation.enterprise_url, messages.OPEN_IN_BROWSER))
     else:
-        links.append(_link("slack://open", OPEN_SLACK))
+        links.append(_link("slack://open", messages.OPEN_SLACK))
     return _page(
-        args.settings, 200, "done", INSTALLED_TITLE, installed_text(where), " or ".join(links)
+        args.settings,
+        200,
+        "done",
+        messages.INSTALLED_TITLE,
+        messages.installed_text(where),
+        " or ".join(links),
     )
 
 
 async def _failure(args: AsyncFailureArgs) -> BoltResponse:
     status, text = failure(args.reason)
     log.info("An install failed: %s", args.reason)
-    again = _link(args.settings.install_path, START_AGAIN)
-    return _page(args.settings, status, "failed", FAILED_TITLE, text, again)
+    again = _link(args.settings.install_path, messages.START_AGAIN)
+    return _page(args.settings, status, "failed", messages.FAILED_TITLE, text, again)

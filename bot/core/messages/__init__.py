@@ -127,6 +127,15 @@ from bot.core.messages.images import (
     ocr_text,
     ocr_unavailable,
 )
+from bot.core.messages.install import (
+    FAILED_TITLE,
+    INSTALLED_TITLE,
+    OPEN_IN_BROWSER,
+    OPEN_SLACK,
+    START_AGAIN,
+    install_failure,
+    installed_text,
+)
 from bot.core.messages.language_sets import (
     config_defaults_one_target,
     flag_needs_emoji_and_set,
@@ -303,14 +312,18 @@ from bot.core.messages.text import (
 
 __all__ = [
     "ENGINE_LABELS",
+    "FAILED_TITLE",
     "HELP",
     "HOME_MAX_BLOCKS",
     "HOME_MAX_SECTION",
+    "INSTALLED_TITLE",
     "KEY_FIELD_LABELS",
     "LONG_TEXT",
     "MEDIA_UNREAD_SHOWN",
     "MODAL_LANGUAGES",
     "NOTHING_CAME_BACK",
+    "OPEN_IN_BROWSER",
+    "OPEN_SLACK",
     "PROVIDER_KEYS_MODAL",
     "PROVIDER_KEYS_OPEN",
     "PROVIDER_KEYS_REMOVE",
@@ -333,6 +346,7 @@ __all__ = [
     "SPEND_CANCEL",
     "SPEND_GO",
     "SPEND_USAGE",
+    "START_AGAIN",
     "USAGE",
     "RecognisedLine",
     "ack_cutout",
@@ -398,6 +412,8 @@ __all__ = [
     "home_view",
     "image_parent",
     "image_translation_off",
+    "install_failure",
+    "installed_text",
     "item_failure",
     "long_text_comment",
     "media_done",

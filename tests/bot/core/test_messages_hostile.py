@@ -114,6 +114,8 @@ SPECIAL: dict[str, Any] = {
     ),
     "refine_link": lambda v: messages.refine_link("https://tolk.example.com/refine/T1/0/x", v, 30),
     "refine_page_texts": None,  # the Refine web page's words, not Slack's
+    "installed_text": None,  # the install pages' words, not Slack's
+    "install_failure": None,
     "spend_settings": lambda v: messages.spend_settings(
         ChannelConfig(confirm_images=3, limit_images=12_345), Use(12_345, 67_890), "2025-05"
     ),
