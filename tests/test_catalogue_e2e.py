@@ -274,3 +274,19 @@ async def test_a_zip_of_images_comes_back_as_a_zip_per_language_named_after_them
         ("SKU3_notes", "ko", "failed"),
         ("SKU3_notes", "ja", "failed"),
     ]
+
+
+async def test_a_bad_sheets_name_is_quoted_not_a_mention(
+    tolk: Tolk, slack: SlackEmulator, xiangji: XiangjiEmulator
+) -> None:
+    message = await upload(
+        tolk,
+        slack,
+        [("<!channel> list.csv", b"sku,title\nA,B\n", "text/csv")],
+        channel=CHANNEL,
+        user=USER,
+        text="/translate-image zh>ko",
+    )
+    (reply,) = slack.thread(CHANNEL, message["ts"])
+    assert "No column of image URLs" in reply["text"]
+    assert "<!channel>" not in reply["text"] and "&lt;!channel&gt;" in reply["text"]

@@ -41,6 +41,7 @@ from providers.errors import ProviderError
 log = logging.getLogger(__name__)
 
 ALL_ITEMS_FAILED = "all-items-failed"
+PARENT_EVERY = 3.0  # seconds between edits of a parent that shows live progress
 
 
 class Work:
@@ -356,11 +357,14 @@ class Work:
         )
         if not (own_parent and place.thread_ts and len(run.task.items) > 1):
             return
-        if op.live_progress:  # the parent is the progress: edited when its counts move
-            parent = op.parent_text(run.task)
-            if parent != run.task.notes.get("parent_text"):
+        if op.live_progress:  # the parent is the progress: edited when its counts move,
+            parent = op.parent_text(run.task)  # at most every PARENT_EVERY s (Slack's
+            now = self.clock()  # chat.update limit), and always once all is done
+            finished = all(i.status != "pending" for i in run.task.items)
+            due = finished or now - run.task.notes.get("parent_at", 0.0) >= PARENT_EVERY
+            if due and parent != run.task.notes.get("parent_text"):
                 await self.delivery.update(place.channel, place.thread_ts, parent)
-                run.note(parent_text=parent)
+                run.note(parent_text=parent, parent_at=now)
         elif delivered_any:
             done = sum(1 for i in run.task.items if i.status != "pending")
             parent = op.parent_text(run.task) + " · " + messages.progress(done, len(run.task.items))

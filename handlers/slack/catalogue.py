@@ -120,7 +120,7 @@ async def record_catalogues(
             )
             catalogue = read_catalogue(str(file.get("name") or ""), data)
         except CatalogueError as exc:
-            return f"`{file.get('name')}`: {exc}"
+            return messages.catalogue_refused(str(file.get("name") or ""), str(exc))
         except Exception:  # Slack could not hand it over now
             return messages.catalogue_unreadable(str(file.get("name")))
         rows = len(catalogue.rows)

@@ -113,3 +113,8 @@ def catalogue_retry_started(task_id: str, new_id: str, user: str) -> str:
 
 def catalogue_nothing_to_retry(task_id: str) -> str:
     return f"Nothing of `{task_id}` failed, or it has been retried already"
+
+
+def catalogue_refused(name: str, reason: str) -> str:
+    """An uploaded catalogue that cannot be read; ``reason`` quotes the sheet's cells."""
+    return f"`{escape(name)}`: {escape(reason)}"

@@ -114,6 +114,7 @@ class Catalogue(Operation):
             task = await self._catch_up(task, now)
             return task.but(updated_at=now)  # still QUEUED: the next chunk next step
         self._forget_zip(task.id)  # every image has gone
+        self._asked.pop(task.id, None)
         if all(i.status != "pending" for i in task.items):
             return task.to(State.SUCCEEDED, now)
         return task.to(State.SUBMITTED, now)
