@@ -12,7 +12,7 @@ Routes on one server (``base_url``)::
     /account/open/user/amount-query    quota (lowercase envelope)
     /i/<request_id>/<name>.png         result images, rendered lazily with Pillow
                                        (``r<n>``: the n-th refinement saved in an editor)
-    /src/<name>.png                    sample source images (``sample_url``)
+    /src/<name>.png                    sample source images (``sample_url``, ``add_source``)
     /image-editor/, /koutu/            stand-in refinement editors (``editor.py``)
 
 Every answer is HTTP 200 + ``application/json`` unless a fault says otherwise, or the
@@ -34,6 +34,14 @@ Engines: the emulator knows one key per quota Type (1, 2, 3, 4, 5, 7, 8, 9). An 
 request is translated by the engine whose key arrives in ``ImgTransKey`` (``EngineType=5``
 with the Aliyun key: ChatGPT; any other EngineType is ignored, "其他无效"); ``jobs`` keeps
 the engine and quota Type of every job, and ``charges`` every quota deduction.
+
+Translations are fake but not blind (issue 21, a glossary has to be tested against them):
+``BRAND_WORDS`` are translated wherever they appear, text and image regions alike; each
+text engine does its own (inferred) things to placeholder-like tokens
+(``PLACEHOLDER_QUIRKS``); anything else comes back as ``[TARGET] text``. An image's
+recognised text comes from its ``tolk:regions`` PNG chunk (``png_with_regions``) — read
+from an upload, or from the source URL fetched when ``GetImageTranslateBatchQuery`` asks —
+and fills ``Orc``; an image without one gets the two fixed regions of the seed's example.
 """
 
 from __future__ import annotations
@@ -44,9 +52,12 @@ import binascii
 import functools
 import hashlib
 import io
+import json
 import math
+import re
 import secrets
 import time
+import zlib
 from collections.abc import Callable, Mapping
 from dataclasses import dataclass, field
 from types import MappingProxyType
@@ -231,6 +242,10 @@ class _Job:
     outcome: int = 200
     state: int = PENDING
     done_at: float | None = None
+    #: The regions its source image carries (``read_png_regions``); None: no chunk, or the
+    #: source not read yet (``regions_read``).
+    regions: list[dict[str, str]] | None = None
+    regions_read: bool = False
 
 
 class XiangjiEmulator(LoopbackServer):
@@ -309,6 +324,7 @@ class XiangjiEmulator(LoopbackServer):
         self._jobs: dict[str, _Job] = {}
         self._renders: dict[tuple[str, str], bytes] = {}
         self._refinements: dict[str, int] = {}  # request id -> editor saves so far
+        self._sources: dict[str, bytes] = {}  # /src/<name>.png set by ``add_source``
         self._failures = 0
 
     # -- lifecycle ----------------------------------------------------------------
@@ -361,8 +377,14 @@ class XiangjiEmulator(LoopbackServer):
         return [r for r in self.requests if r.action == action]
 
     def sample_url(self, name: str = "sample") -> str:
-        """URL of a generated source image served by the emulator itself."""
+        """URL of a generated source image served by the emulator itself (``SAMPLE_REGIONS``
+        names, e.g. ``brand-violation``, carry recognised-text regions)."""
         return f"{self.base_url}/src/{name}.png"
+
+    def add_source(self, name: str, data: bytes) -> str:
+        """Serve ``data`` (e.g. ``png_with_regions(...)``) as a source image; its URL."""
+        self._sources[name] = data
+        return self.sample_url(name)
 
     def seed_pending(self, count: int, target: str = "KOR") -> list[str]:
         """``count`` asynchronous image jobs, pending until ``finish`` (benchmarks)."""
@@ -424,10 +446,12 @@ class XiangjiEmulator(LoopbackServer):
                     TEXT: self._text,
                     BATCH: self._batch,
                     BATCH_RESULT: self._batch_result,
-                    BATCH_QUERY: self._batch_query,
                     MATTING: self._matting,
                 }
-                body = handlers[action](params, None)
+                if action == BATCH_QUERY:  # may fetch sources to read their regions
+                    body = await self._batch_query(params, None)
+                else:
+                    body = handlers[action](params, None)
             else:
                 upload = files.get("file-stream") or files.get("file-base64")
                 if upload is None:
@@ -650,6 +674,9 @@ class XiangjiEmulator(LoopbackServer):
         item.update(SourceLanguage=job.source, TargetLanguage=job.target)
         if detail:
             del item["Code"]  # seed 六.3: a finished item carries no Code, only its fields
+            if job.regions is not None:
+                item["Orc"] = [_orc(n, r, job.target or "") for n, r in enumerate(job.regions)]
+                return item
             item["Orc"] = [
                 {
                     "source": "点缀蜗居生活",
@@ -704,6 +731,8 @@ class XiangjiEmulator(LoopbackServer):
             engine=engine,
             quota_type=quota_type,
         )
+        if upload is not None:
+            job.regions, job.regions_read = read_png_regions(upload), True
         self._complete(job, 200)
         data = self._translate_data(job, rm=job.need_rm)
         data["HasWatermark"] = job.watermark
@@ -729,7 +758,7 @@ class XiangjiEmulator(LoopbackServer):
             "SourceLanguage": source,
             "TargetLanguage": target,
             "OriginText": text,
-            "Text": _fake_translation(text, target),
+            "Text": _fake_translation(text, target, TEXT_TYPES[int(kind)]),
         }
         return self._ok(data, request_id)
 
@@ -781,14 +810,29 @@ class XiangjiEmulator(LoopbackServer):
             content[rid] = self._result(job)
         return self._ok({"Content": content})
 
-    def _batch_query(self, params: dict[str, str], _upload: bytes | None) -> dict[str, Any]:
+    async def _batch_query(self, params: dict[str, str], _upload: bytes | None) -> dict[str, Any]:
         content: dict[str, Any] = {}
+        jobs: dict[str, _Job | None] = {}
         for rid in self._ids(params):
-            job = self._jobs.get(rid)
+            job = jobs[rid] = self._jobs.get(rid)
             if job is not None:
                 self._poll(job)
-            content[rid] = None if job is None else self._result(job, detail=True)
+        for job in jobs.values():
+            if job is not None and job.state == 200:
+                await self._read_regions(job)
+        for rid, found in jobs.items():
+            content[rid] = None if found is None else self._result(found, detail=True)
         return self._ok({"Content": content})
+
+    async def _read_regions(self, job: _Job) -> None:
+        """Read the regions a translated image's source carries, once: an upload's bytes,
+        or the origin URL fetched (as ``_fetch`` allows)."""
+        if job.regions_read or job.kind != "translate":
+            return
+        if job.upload is None and not self.render:
+            return  # benchmarks: no fetch (nor Pillow) behind a detail query; fixed regions
+        source = job.upload if job.upload is not None else await self._fetch(job.origin_url)
+        job.regions, job.regions_read = read_png_regions(source or b""), True
 
     def _matting(self, params: dict[str, str], upload: bytes | None) -> dict[str, Any]:
         if upload is None:
@@ -870,7 +914,11 @@ class XiangjiEmulator(LoopbackServer):
         return self._renders[key]
 
     async def _sample(self, request: web.Request) -> web.StreamResponse:
-        png = await asyncio.to_thread(_sample_png, request.match_info["name"])
+        name = request.match_info["name"]
+        if name in self._sources:
+            data = self._sources[name]
+            return web.Response(body=data, content_type=_sniff(data))
+        png = await asyncio.to_thread(_sample_png, name)
         return web.Response(body=png, content_type="image/png")
 
     async def _fetch(self, url: str | None) -> bytes | None:
@@ -938,8 +986,123 @@ PHRASES = {
 }
 
 
-def _fake_translation(text: str, target: str) -> str:
-    return PHRASES.get((text.strip(), target), f"[{target}] {text}")
+#: Brand-ish words the fake engines translate wherever they meet them (inside longer text
+#: too): ``(word, Xiangji target code) → translation``. A target not listed leaves the word
+#: alone (``Tolk Pro`` into ENG stays ``Tolk Pro``); ``Xiangji`` is in no entry, so it always
+#: stays. Latin words match whole words, in any case; CJK words match anywhere. Applied to
+#: ``GetTextTranslate`` (every ``Type``) and to the image regions' targets (every engine),
+#: so a protected term the bot does not shield comes back changed.
+BRAND_WORDS: dict[tuple[str, str], str] = {
+    ("Tolk Pro", "CHS"): "托尔克专业版",
+    ("Tolk Pro", "CHT"): "托爾克專業版",
+    ("Tolk Pro", "JPN"): "トルクプロ",
+    ("Tolk Pro", "KOR"): "톨크 프로",
+    ("象寄", "ENG"): "Elephant Mail",
+    ("象寄", "JPN"): "象の便り",
+    ("象寄", "KOR"): "코끼리 편지",
+    ("云朵壶", "ENG"): "Cloud Pot",
+    ("云朵壶", "JPN"): "雲のポット",
+}
+
+
+def _word_pattern(word: str) -> re.Pattern[str]:
+    """``word`` as a whole word when it starts or ends with a Latin letter or digit."""
+    head = r"(?<![A-Za-z0-9])" if word[:1].isascii() and word[:1].isalnum() else ""
+    tail = r"(?![A-Za-z0-9])" if word[-1:].isascii() and word[-1:].isalnum() else ""
+    return re.compile(head + re.escape(word) + tail, re.IGNORECASE if word.isascii() else 0)
+
+
+#: target → [(pattern, translation)], longest word first.
+_BRAND_PATTERNS: dict[str, list[tuple[re.Pattern[str], str]]] = {}
+for (_word, _target), _translation in sorted(BRAND_WORDS.items(), key=lambda e: -len(e[0][0])):
+    _BRAND_PATTERNS.setdefault(_target, []).append((_word_pattern(_word), _translation))
+
+Quirk = tuple[re.Pattern[str], str | Callable[[re.Match[str]], str]]
+
+
+def _placeholders_last(match: re.Match[str]) -> str:
+    """A line with ``⟦n⟧`` marks in it, the marks moved to its end in their order (what an
+    LLM does when it rewrites a sentence around a token it does not understand)."""
+    line = match.group(0)
+    marks = re.findall(r"⟦\d+⟧", line)
+    rest = re.sub(r"[ \t]*⟦\d+⟧", "", line).strip()
+    return f"{rest} {' '.join(marks)}" if rest else line
+
+
+_TAG = r"<(/?[A-Za-z][\w:-]*(?:\s[^<>]*?)?/?)>"  # <x id="0"/>, <b>, </b>
+_ONE_BRACE = r"(?<!\{)\{(\d+)\}(?!\})"  # {0}, not the inside of {{0}}
+_TWO_BRACES = r"\{\{(\d+)\}\}"
+
+#: What each text engine (``Type`` of ``GetTextTranslate``, by ``TEXT_TYPES`` name) does to
+#: placeholder-like tokens, applied in order after ``BRAND_WORDS``.
+#:
+#: INFERRED, NOT DOCUMENTED: Xiangji's spec says nothing about placeholders. These are
+#: plausible, deterministic stand-ins for what public machine-translation engines are
+#: reported to do (Google's HTML mode escaping tags and spacing braces, LLMs reading
+#: ``__x__`` as Markdown or quoting format strings and rewriting a sentence around a token),
+#: so a test can prove Tolk's shielding copes. Per form (✓ exact, ≈ recognisable: inner
+#: spaces, quotes around or moved, ✗ destroyed)::
+#:
+#:                 {0}      {{0}}      __0__     %s       <x id="0"/>   [[0]]     ⟦0⟧
+#:     aliyun      ✓        ✓          ✓         ✓        ✓             ✓         ✓
+#:     google      ≈ { 0 }  ≈ {{ 0 }}  ✓         ✓        ✗ &lt;…&gt;    ✓         ≈ ⟦ 0 ⟧
+#:     papago      ≈ { 0 }  ≈ { {0} }  ✓         ≈ % s    ✗ stripped    ✓         ✓
+#:     baidu       ✓        ✓          ✓         ✓        ✗ stripped    ≈ [ [0] ] ✓
+#:     deepl       ✓        ✗ {0}      ✓         ✓        ✓             ✓         ✓
+#:     chatgpt     ✓        ✓          ✗ 0       ≈ "%s"   ✗ stripped    ✓         ≈ at line end
+#:     googlellm   ≈ { 0 }  ≈ {{ 0 }}  ✗ **0**   ≈ "%s"   ✗ &lt;…&gt;    ✓         ≈ ⟦ 0 ⟧
+#:
+#: Aliyun (``Type`` 0, the default) has none: Slack text shielded as ``⟦n⟧`` goes through it
+#: untouched, as every test written before this table expects.
+PLACEHOLDER_QUIRKS: dict[str, list[Quirk]] = {
+    "aliyun": [],
+    "google": [
+        (re.compile(_ONE_BRACE), r"{ \1 }"),
+        (re.compile(_TWO_BRACES), r"{{ \1 }}"),
+        (re.compile(_TAG), r"&lt;\1&gt;"),
+        (re.compile(r"⟦(\d+)⟧"), r"⟦ \1 ⟧"),
+    ],
+    "papago": [
+        (re.compile(_ONE_BRACE), r"{ \1 }"),
+        (re.compile(_TWO_BRACES), r"{ {\1} }"),
+        (re.compile(r"%s"), "% s"),
+        (re.compile(_TAG), ""),
+    ],
+    "baidu": [
+        (re.compile(r"\[\[(\d+)\]\]"), r"[ [\1] ]"),
+        (re.compile(_TAG), ""),
+    ],
+    "deepl": [
+        (re.compile(_TWO_BRACES), r"{\1}"),
+    ],
+    "chatgpt": [
+        (re.compile(r"__(\d+)__"), r"\1"),
+        (re.compile(r"%s"), '"%s"'),
+        (re.compile(_TAG), ""),
+        (re.compile(r"[^\n]*⟦\d+⟧[^\n]*"), _placeholders_last),
+    ],
+    "googlellm": [
+        (re.compile(_ONE_BRACE), r"{ \1 }"),
+        (re.compile(_TWO_BRACES), r"{{ \1 }}"),
+        (re.compile(r"__(\d+)__"), r"**\1**"),
+        (re.compile(r"%s"), '"%s"'),
+        (re.compile(_TAG), r"&lt;\1&gt;"),
+        (re.compile(r"⟦(\d+)⟧"), r"⟦ \1 ⟧"),
+    ],
+}
+
+
+def _fake_translation(text: str, target: str, engine: str | None = None) -> str:
+    """A known phrase, or ``[TARGET] text`` with ``BRAND_WORDS`` translated and, for a text
+    ``engine``, its ``PLACEHOLDER_QUIRKS`` applied (images pass no engine: words only)."""
+    phrase = PHRASES.get((text.strip(), target))
+    if phrase is not None:
+        return phrase
+    for pattern, translation in _BRAND_PATTERNS.get(target, ()):
+        text = pattern.sub(translation.replace("\\", "\\\\"), text)
+    for pattern, replacement in PLACEHOLDER_QUIRKS.get(engine or "aliyun", ()):
+        text = pattern.sub(replacement, text)
+    return f"[{target}] {text}"
 
 
 def _font(size: int) -> Any:
@@ -951,20 +1114,209 @@ def _font(size: int) -> Any:
         return ImageFont.load_default()
 
 
+#: Fonts with CJK glyphs, tried in order for region text; Pillow's default has none (CJK
+#: text then shows as boxes, which is all an emulator needs).
+_CJK_FONTS = (
+    "/usr/share/fonts/opentype/noto/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/noto-cjk/NotoSansCJK-Regular.ttc",
+    "/usr/share/fonts/truetype/wqy/wqy-microhei.ttc",
+    "/usr/share/fonts/truetype/droid/DroidSansFallbackFull.ttf",
+    "/System/Library/Fonts/PingFang.ttc",
+    "C:/Windows/Fonts/msyh.ttc",
+)
+
+
+def _text_font(size: int) -> Any:
+    from PIL import ImageFont
+
+    for path in _CJK_FONTS:
+        try:
+            return ImageFont.truetype(path, size)
+        except OSError:
+            continue
+    return _font(size)
+
+
+# -- regions: the recognised text an image carries ----------------------------------------
+
+#: The PNG text chunk that stands in for OCR: JSON ``[{"source": …, "box": "x,y,w,h"}, …]``.
+REGIONS_KEY = "tolk:regions"
+_BOX = re.compile(r"\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*,\s*(\d+)\s*")
+
+#: Source images ``/src/<name>.png`` draws with regions (``sample_url(name)``); the same
+#: regions as ``sandbox/samples/<name>.png``. ``brand-violation``: "Tolk Pro" (changed into
+#: CHS/CHT/JPN/KOR) and "象寄" (changed into ENG/JPN/KOR); ``brand-ok``: no brand word.
+SAMPLE_REGIONS: dict[str, dict[str, Any]] = {
+    "brand-violation": {
+        "size": (1200, 800),
+        "regions": [
+            {"source": "Tolk Pro 新品上市", "box": "134,0,1066,249"},
+            {"source": "象寄 图片翻译", "box": "134,300,900,160"},
+            {"source": "限时优惠", "box": "134,560,600,120"},
+        ],
+    },
+    "brand-ok": {
+        "size": (1200, 800),
+        "regions": [
+            {"source": "新品上市", "box": "134,0,1066,249"},
+            {"source": "Xiangji 图片翻译", "box": "134,300,900,160"},
+            {"source": "限时优惠", "box": "134,560,600,120"},
+        ],
+    },
+}
+
+
+def _box(value: Any) -> tuple[int, int, int, int] | None:
+    if isinstance(value, list | tuple) and len(value) == 4:
+        value = ",".join(str(v) for v in value)
+    match = _BOX.fullmatch(value) if isinstance(value, str) else None
+    if match is None:
+        return None
+    x, y, w, h = (int(g) for g in match.groups())
+    return x, y, w, h
+
+
+def _regions(value: Any) -> list[dict[str, str]] | None:
+    """Regions as ``[{"source", "box": "x,y,w,h"}]``; None if ``value`` is not a list of
+    them (a region without text or with a bad box makes the whole chunk invalid)."""
+    if not isinstance(value, list):
+        return None
+    out = []
+    for region in value:
+        box = _box(region.get("box")) if isinstance(region, dict) else None
+        if box is None or not isinstance(region.get("source"), str):
+            return None
+        out.append({"source": region["source"], "box": ",".join(map(str, box))})
+    return out
+
+
+def _png_texts(data: bytes) -> dict[str, str]:
+    """The tEXt, zTXt and iTXt chunks of a PNG (without decoding the image)."""
+    texts: dict[str, str] = {}
+    if not data.startswith(b"\x89PNG\r\n\x1a\n"):
+        return texts
+    at = 8
+    while at + 8 <= len(data):
+        length = int.from_bytes(data[at : at + 4], "big")
+        kind, body = data[at + 4 : at + 8], data[at + 8 : at + 8 + length]
+        at += 12 + length
+        if kind == b"IEND" or len(body) < length:
+            break
+        key, _, rest = body.partition(b"\0")
+        try:
+            if kind == b"tEXt":
+                texts[key.decode("latin-1")] = rest.decode("latin-1")
+            elif kind == b"zTXt" and rest[:1] == b"\0":
+                texts[key.decode("latin-1")] = zlib.decompress(rest[1:]).decode("latin-1")
+            elif kind == b"iTXt" and len(rest) >= 2:
+                compressed, text = rest[0], rest[2:].split(b"\0", 2)[-1]
+                texts[key.decode("latin-1")] = (
+                    zlib.decompress(text) if compressed else text
+                ).decode("utf-8")
+        except (zlib.error, UnicodeDecodeError):
+            continue
+    return texts
+
+
+def read_png_regions(data: bytes) -> list[dict[str, str]] | None:
+    """The regions a PNG carries in its ``tolk:regions`` text chunk, normalised
+    (``[{"source", "box": "x,y,w,h"}]``); None when it has none (or they are not valid)."""
+    text = _png_texts(data).get(REGIONS_KEY)
+    if text is None:
+        return None
+    try:
+        return _regions(json.loads(text))
+    except ValueError:
+        return None
+
+
+def png_with_regions(
+    regions: list[dict[str, Any]], size: tuple[int, int] = (480, 320), text_on_image: bool = True
+) -> bytes:
+    """A PNG that 'contains' ``regions`` (``[{"source": "Tolk Pro 新品上市", "box":
+    "134,0,1066,249"}]``, box ``x,y,w,h`` as a string or 4 numbers): they are written to its
+    ``tolk:regions`` tEXt chunk (ASCII JSON), which the emulator reads in place of OCR, and —
+    ``text_on_image`` — each source is drawn in its box (CJK shows as boxes without a CJK
+    font)."""
+    from PIL import Image, ImageDraw
+    from PIL.PngImagePlugin import PngInfo
+
+    normalised = _regions(regions)
+    if normalised is None:
+        raise ValueError("regions: a list of {'source': str, 'box': 'x,y,w,h'}")
+    image = Image.new("RGB", size, (248, 244, 236))
+    draw = ImageDraw.Draw(image)
+    if text_on_image:
+        for region in normalised:
+            x, y, w, h = _box(region["box"]) or (0, 0, 0, 0)
+            draw.rectangle((x, y, x + w - 1, y + h - 1), outline=(200, 60, 40), width=2)
+            _draw_fitted(draw, region["source"], (x, y, w, h), (30, 30, 30))
+    info = PngInfo()
+    info.add_text(REGIONS_KEY, json.dumps(normalised, ensure_ascii=True))
+    out = io.BytesIO()
+    image.save(out, "PNG", pnginfo=info)
+    return out.getvalue()
+
+
+def _draw_fitted(draw: Any, text: str, box: tuple[int, int, int, int], fill: Any) -> None:
+    """``text`` on one line inside ``box``, as large as fits."""
+    x, y, w, h = box
+    size = max(8, min(h * 3 // 5, 160))
+    while True:
+        font = _text_font(size)
+        left, top, right, bottom = draw.textbbox((0, 0), text, font=font)
+        if (right - left <= w - 8 and bottom - top <= h - 4) or size <= 8:
+            break
+        size = max(8, size * 4 // 5)
+    draw.text((x + 4 - left, y + (h - (bottom - top)) // 2 - top), text, fill=fill, font=font)
+
+
+def _orc(index: int, region: dict[str, str], target: str) -> dict[str, Any]:
+    """One ``Orc`` line for a region, in the seed's two spellings by turn: even lines as its
+    example (``bounding_box`` corners, ``font_size``, ``fg``/``bg``), odd lines as its
+    description (``boundingBox`` ``x,y,w,h``, ``fontSize``)."""
+    x, y, w, h = _box(region["box"]) or (0, 0, 0, 0)
+    font_size = f"{max(10, min(h, w) * 3 // 5)}px"
+    line: dict[str, Any] = {
+        "source": region["source"],
+        "target": _fake_translation(region["source"], target),
+    }
+    if index % 2 == 0:
+        corners = f"[[{x},{y}], [{x + w},{y}], [{x + w},{y + h}], [{x},{y + h}]]"
+        line.update(bounding_box=corners, font_size=font_size)
+        line.update(orientation="v" if h > 2 * w else "h", fg="30,30,30", bg="248,244,236")
+    else:
+        line.update(boundingBox=region["box"], fontSize=font_size)
+        line.update(orientation="v" if h > 2 * w else "h")
+    return line
+
+
 def _render(job: _Job, name: str, source: bytes | None) -> bytes:
     """Draw a visibly 'processed' PNG: the source (or a canvas) plus a label."""
     from PIL import Image, ImageDraw, ImageOps
 
     image = None
+    scale = 1.0
     if source:
         try:
             with Image.open(io.BytesIO(source)) as opened:
                 image = opened.convert("RGB")
+                width = image.width
                 image.thumbnail((1600, 1600))
+                scale = image.width / width
         except Exception:  # not an image: fall back to a blank canvas
             image = None
     if image is None:
         image = Image.new("RGB", (480, 320), (226, 232, 240))
+    regions = read_png_regions(source) if source and name in {"f", "i"} else None
+    if regions:  # the text 'recognised' in the source: replaced (f) or removed (i)
+        region_draw = ImageDraw.Draw(image)
+        for region in regions:
+            x, y, w, h = (round(v * scale) for v in _box(region["box"]) or (0, 0, 0, 0))
+            region_draw.rectangle((x, y, x + w - 1, y + h - 1), fill=(248, 244, 236))
+            if name == "f":
+                text = _fake_translation(region["source"], job.target or "")
+                _draw_fitted(region_draw, text, (x, y, w, h), (20, 60, 160))
     if name == "c":  # matting: keep a centred ellipse, replace the rest with the background
         mask = Image.new("L", image.size, 0)
         w, h = image.size
@@ -1017,6 +1369,8 @@ def _fixed_png() -> bytes:
 def _sample_png(name: str) -> bytes:
     from PIL import Image, ImageDraw
 
+    if name in SAMPLE_REGIONS:
+        return png_with_regions(SAMPLE_REGIONS[name]["regions"], size=SAMPLE_REGIONS[name]["size"])
     seed = int(md5_hex(name)[:6], 16)
     image = Image.new("RGB", (640, 400), (seed >> 16 & 255, seed >> 8 & 255, seed & 255))
     draw = ImageDraw.Draw(image)
