@@ -104,12 +104,16 @@ def operations_for(
     delivery: Delivery,
     links: Links,
     clock: Callable[[], float],
+    refine: bool = True,
 ) -> dict[str, Operation]:
-    """The registry: every operation name → the code that runs it (configured ones)."""
+    """The registry: every operation name → the code that runs it (configured ones).
+    ``refine``: work on these keys may be offered Refine (Xiangji's editor opens with the
+    operator's keys, so a workspace's own keys are not)."""
     operations: dict[str, Operation] = {}
     operations.update(remove_operations(store, slack, clock))
     if clients.xiangji:
-        operations.update(xiangji_operations(clients.xiangji, limits, delivery))
+        refine = refine and bool(settings.public_url)  # the Refine page needs Tolk's address
+        operations.update(xiangji_operations(clients.xiangji, limits, delivery, refine=refine))
         operations[CATALOGUE] = Catalogue(clients.xiangji, limits, delivery, store)
     if clients.alibaba:
         operations.update(alibaba_operations(clients.alibaba, limits, links))

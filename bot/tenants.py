@@ -23,7 +23,7 @@ from dataclasses import dataclass, replace
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.config import AlibabaSettings, RozettaSettings, Settings, XiangjiSettings
-from bot.core.desk import LANGUAGE_SETS
+from bot.core.desk import GLOSSARY, GLOSSARY_IMPORT, LANGUAGE_SETS
 from bot.core.provider_keys import PROVIDERS, ProviderKeyring
 from bot.core.sealed import SealError
 from bot.core.spend import NAMESPACE as SPEND
@@ -40,8 +40,9 @@ log = logging.getLogger(__name__)
 
 TTL = 10.0
 
-#: Builds a workspace's operations and its Xiangji client from its settings.
-Build = Callable[[Settings], tuple[Mapping[str, Operation], XiangjiClient | None]]
+#: Builds a workspace's operations and its Xiangji client from its settings (and whether
+#: they are the operator's keys, whose work may be offered Refine).
+Build = Callable[[Settings, bool], tuple[Mapping[str, Operation], XiangjiClient | None]]
 #: A workspace's quota watcher, from its settings, Xiangji client and team id.
 Watch = Callable[[Settings, XiangjiClient | None, str], QuotaWatcher]
 
@@ -122,11 +123,12 @@ class WorkspaceTenants:
         await self._workspaces.forget(team)
         await self._keyring.forget(team)
         self.forget(team)
-        for namespace in (QUOTA, SPEND):  # its readings, spend, alerts, monthly counters
+        for namespace in (QUOTA, SPEND, GLOSSARY_IMPORT):  # readings, spend, counters, imports
             for key in await self._store.list_settings(namespace):
                 if key.startswith(f"{team}:"):
                     await self._store.delete_setting(namespace, key)
         await self._store.delete_setting(LANGUAGE_SETS, team)
+        await self._store.delete_setting(GLOSSARY, team)
         now = self._clock()
         ended = [
             (task if task.final else task.to(State.CANCELLED, now)).but(settled=True)
@@ -160,7 +162,7 @@ class WorkspaceTenants:
         if key not in self._registries:
             self._registries = {
                 k: v for k, v in self._registries.items() if not k.startswith(f"{team}:")
-            } | {key: self._build(settings)}
+            } | {key: self._build(settings, key == "")}
         operations, xiangji = self._registries[key]
         quota = self._watch(settings, xiangji, team)
         # Refine opens Xiangji's editor with the operator's keys: only for work on them

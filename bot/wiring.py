@@ -319,7 +319,9 @@ async def open_services(
             )
             keyring = ProviderKeyring(store, sealer)
 
-            def build(own: Settings) -> tuple[Mapping[str, Operation], XiangjiClient | None]:
+            def build(
+                own: Settings, operators: bool
+            ) -> tuple[Mapping[str, Operation], XiangjiClient | None]:
                 ours = provider_clients(own, session, clock)
                 registry = operations_for(
                     ours,
@@ -330,6 +332,7 @@ async def open_services(
                     delivery=delivery,
                     links=links,
                     clock=clock,
+                    refine=operators,  # the editor opens with the operator's keys only
                 )
                 return registry, ours.xiangji
 

@@ -8,7 +8,7 @@ the wiring or the engine: a port names what is needed, the wiring says who does 
 
 =================  ==============================================================
 ``desk``           ``TaskDesk``: record, cancel, retry, remove results, list, wake,
-                   spend (``bot.core.desk.Desk``)
+                   spend, the glossary (``bot.core.desk.Desk``)
 ``channels``       ``ChannelSettings``: a channel's ``/tolk config``, notices said
                    once, the workspace's language sets (the same ``Desk``)
 ``slack``          Tolk's Slack Web API client (``bot.core.slack_client``)
@@ -32,8 +32,10 @@ from typing import Any, Protocol
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core.channels import ChannelConfig
+from bot.core.glossary import Glossary
 from bot.core.languages import LanguageSets
 from bot.core.links import Links
+from bot.core.review import Decision
 from bot.core.spend import SpendBook
 from bot.core.tasks import Item, Place, Task
 
@@ -85,6 +87,24 @@ class TaskDesk(Protocol):
     async def for_channel(self, channel: str) -> list[Task]: ...
 
     async def for_person(self, user: str, *, limit: int) -> list[Task]: ...
+
+    async def decide(self, task: Task, index: int, decision: Decision) -> Decision | None: ...
+
+    async def awaiting_review(self, team: str) -> list[tuple[Task, list[int]]]: ...
+
+    #: The workspace's glossary (``/tolk glossary``; a task's request carries a snapshot).
+    async def glossary(self, team: str) -> Glossary: ...
+
+    async def save_glossary(self, team: str, glossary: Glossary) -> None: ...
+
+    #: A person's next CSV upload in a channel is a glossary import, for a while.
+    async def expect_glossary_import(
+        self, team: str, channel: str, user: str, until: float
+    ) -> None: ...
+
+    async def glossary_import_expected(self, team: str, channel: str, user: str) -> bool: ...
+
+    async def take_glossary_import(self, team: str, channel: str, user: str) -> bool: ...
 
 
 class ChannelSettings(Protocol):

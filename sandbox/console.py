@@ -45,6 +45,7 @@ from emulators.signed import (
     post_signed,
 )
 from emulators.slack import Call, SlackEmulator
+from sandbox.review import ReviewCommands, review_card
 from sandbox.workspaces import HOME, ConsoleError, Place, SandboxApp, WorkspaceCommands
 
 USER = "U0ALICE"
@@ -79,6 +80,13 @@ HELP = """Type what you would do in Slack:
   react :flag-kr: LAST  react to the last message (or a message ts)
   refine [TASK] [N]     press Refine on a translated or cut-out image: prints your
                         editor link (open it in a browser on this machine)
+  /tolk config review on   then /translate-image … : each result waits on a card
+  approve [TASK] [N]    press Approve on result N's card (default: the first waiting)
+  reject [TASK] [N]     press Reject; the final message comes once all are decided
+  /tolk glossary add "Tolk Pro"   a term never translated; then
+                        /translate zh>ja Tolk Pro 新品上市 keeps it, and with
+                        /tolk config auto-images on zh>ja, upload brand-violation.png
+                        is marked (upload brand-ok.png is not)
   install NAME          add a workspace NAME (a #general, a person) and install Tolk
                         there through Slack's OAuth flow, as its admin would (the
                         first install restarts Tolk as an app installed with OAuth,
@@ -97,7 +105,7 @@ HELP = """Type what you would do in Slack:
 Landed = tuple[str, float, list[str]]  # (workspace, when, the lines that show it)
 
 
-class Console(WorkspaceCommands):
+class Console(WorkspaceCommands, ReviewCommands):
     def __init__(
         self,
         slack: SlackEmulator,
@@ -229,6 +237,8 @@ class Console(WorkspaceCommands):
             await self.react(rest.split())
         elif word == "refine":
             await self.refine(rest.split())
+        elif word in ("approve", "reject"):
+            await self.decide(rest.split(), approve=word == "approve")
         elif word == "install":
             await self.install(rest.split())
         elif word == "workspaces":
@@ -346,7 +356,10 @@ class Console(WorkspaceCommands):
                 "no image result to refine yet; translate one first, e.g. "
                 "/translate-image zh>en https://example.com/a.jpg"
             )
-        message, action = found
+        await self.press(*found)
+
+    async def press(self, message: dict[str, Any], action: dict[str, Any]) -> None:
+        """Press ``action`` on Tolk's ``message``, as the person at the console."""
         place = self.here
         with self.slack.in_workspace(place.team):
             trigger_id = self.slack.new_trigger_id()
@@ -364,17 +377,20 @@ class Console(WorkspaceCommands):
         if status >= 400:
             self.say(f"  (the bot answered HTTP {status})")
 
-    def _refine_control(self, task: str, number: int) -> tuple[dict, dict] | None:
-        """The newest message with a Refine control (for ``task``, if named), and the
-        press on image ``number``."""
+    def replies(self) -> list[dict[str, Any]]:
+        """Every thread reply in the console's channel, oldest first."""
         channel = self.here.channel
         with self.slack.in_workspace(self.here.team):
-            replies = [
+            return [
                 reply
                 for parent in self.slack.messages(channel)
                 for reply in self.slack.thread(channel, parent["ts"])
             ]
-        for message in reversed(replies):
+
+    def _refine_control(self, task: str, number: int) -> tuple[dict, dict] | None:
+        """The newest message with a Refine control (for ``task``, if named), and the
+        press on image ``number``."""
+        for message in reversed(self.replies()):
             for element in _refine_elements(message):
                 choices = [element] if "value" in element else element.get("options", [])
                 for choice in choices:
@@ -441,6 +457,8 @@ class Console(WorkspaceCommands):
                 self._last_ts[team] = resp["ts"]
             where = "  ↳ thread" if args.get("thread_ts") else f"  [{self._where(args, team)}]"
             lines = [f"{where} Tolk: {_text(args)}"]
+            if review_card(args):
+                lines.append("      [Approve] [Reject] type `approve` or `reject` (`TASK N`)")
             if _refine_elements(args):
                 lines.append(
                     "      [Refine] type `refine` (or `refine TASK N`) for your editor link"

@@ -23,6 +23,7 @@ import logging
 import os
 import secrets
 import sys
+import time
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
 from typing import TextIO
@@ -44,6 +45,7 @@ from sandbox.wiring import emulator_env, free_port
 DATA = Path("data/sandbox")
 CLIENT_ID = "1000000000001.2000000000002"  # the sandbox app's, as Slack writes client ids
 SECRET_KEY_FILE = "secret.key"
+PEOPLE = 3600.0  # a task due later than this waits for people (a review), not a provider
 BANNER = (
     "Tolk sandbox: the real bot against emulated Slack, Xiangji, Alibaba (MT, MTS, OSS) and "
     "Rozetta on this machine (no workspace is contacted). To connect a real workspace, put "
@@ -116,7 +118,8 @@ class Sandbox:
 
     async def idle(self) -> bool:
         services = self.services
-        return not services.poller.busy and await services.store.next_due_at() is None
+        due = await services.store.next_due_at()  # a task due in hours waits for people
+        return not services.poller.busy and (due is None or due > time.time() + PEOPLE)
 
     async def pending(self, team: str) -> list[str]:
         """The ids of workspace ``team``'s unsettled tasks."""

@@ -36,6 +36,10 @@ class ChannelConfig:
     confirm_characters: int | None = None
     limit_images: int | None = None
     limit_characters: int | None = None
+    # Review (``bot.core.review``): results wait on a card until decided, by the
+    # requester, these reviewers, or an admin.
+    review: bool = False
+    reviewers: tuple[str, ...] = ()
 
     def to_json(self) -> dict[str, Any]:
         return asdict(self)
@@ -56,6 +60,8 @@ class ChannelConfig:
             confirm_characters=data.get("confirm_characters"),
             limit_images=data.get("limit_images"),
             limit_characters=data.get("limit_characters"),
+            review=bool(data.get("review")),
+            reviewers=tuple(str(u) for u in data.get("reviewers") or ()),
         )
 
 

@@ -26,8 +26,11 @@ import copy
 from collections.abc import Callable
 from typing import Any
 
+from bot.core import review
 from bot.core.channels import ChannelConfig, load_channel, save_channel
+from bot.core.glossary import Glossary
 from bot.core.languages import LanguageSets
+from bot.core.review import Decision
 from bot.core.spend import SpendBook
 from bot.core.storage import TaskStore
 from bot.core.tasks import FINAL, Item, Place, State, Task, new_task_id
@@ -42,6 +45,8 @@ RETRYABLE = frozenset({State.FAILED, State.EXPIRED, State.CANCELLED})
 NOTICE = "notice"  # setting namespace: notices said once (an upload's route is off)
 LINKS_USED = "refine"  # setting namespace: digest of a Refine link's signature → its task
 LANGUAGE_SETS = "language-sets"  # setting namespace: a workspace → its language and flag sets
+GLOSSARY = "glossary"  # setting namespace: a workspace → its glossary (``bot.core.glossary``)
+GLOSSARY_IMPORT = "glossary-import"  # setting namespace: team:channel:user → importing until
 
 
 class Desk:
@@ -182,6 +187,28 @@ class Desk:
         tasks = await self.store.list_for_user(user, limit=limit)
         return [t for t in tasks if t.operation not in HOUSEKEEPING and self._ours(t)]
 
+    async def decide(self, task: Task, index: int, decision: Decision) -> Decision | None:
+        """Record a review decision on ``task``'s result ``index`` and wake the task, so
+        its parent's count moves (and its final message comes, when this was the last).
+        Returns the earlier decision, when there was one (the first word stands)."""
+        earlier = await review.decide(self.store, task.id, index, decision)
+        if earlier is None:
+            await self.wake(task.id)
+        return earlier
+
+    async def awaiting_review(self, team: str) -> list[tuple[Task, list[int]]]:
+        """The workspace's tasks whose results wait for a decision, oldest first, each
+        with the indexes still undecided."""
+        waiting = []
+        for task in await self.store.list_unsettled(team):
+            if not (review.reviewed(task) and task.state is State.SUCCEEDED and self._ours(task)):
+                continue
+            indexes = review.reviewable(task)
+            decided = await review.decisions(self.store, task.id, indexes)
+            if open_ := [i for i in indexes if i not in decided]:
+                waiting.append((task, open_))
+        return waiting
+
     # --- settings ------------------------------------------------------------------------
 
     async def channel_config(self, channel: str) -> ChannelConfig:
@@ -213,6 +240,38 @@ class Desk:
 
     async def save_language_sets(self, team: str, sets: LanguageSets) -> None:
         await self.store.put_setting(LANGUAGE_SETS, self._workspace(team), sets.to_json())
+
+    async def glossary(self, team: str) -> Glossary:
+        """Workspace ``team``'s glossary (``/tolk glossary …``), as ``language_sets``."""
+        return Glossary.from_json(await self.store.get_setting(GLOSSARY, self._workspace(team)))
+
+    async def save_glossary(self, team: str, glossary: Glossary) -> None:
+        await self.store.put_setting(GLOSSARY, self._workspace(team), glossary.to_json())
+
+    async def expect_glossary_import(
+        self, team: str, channel: str, user: str, until: float
+    ) -> None:
+        """``user``'s next CSV upload in ``channel`` is a glossary import, until ``until``."""
+        await self.store.put_setting(GLOSSARY_IMPORT, self._importing(team, channel, user), until)
+
+    async def glossary_import_expected(self, team: str, channel: str, user: str) -> bool:
+        """``expect_glossary_import`` holds now (an expired one is forgotten)."""
+        key = self._importing(team, channel, user)
+        until = await self.store.get_setting(GLOSSARY_IMPORT, key)
+        if until is None:
+            return False
+        if isinstance(until, int | float) and until > self._clock():
+            return True
+        await self.store.delete_setting(GLOSSARY_IMPORT, key)
+        return False
+
+    async def take_glossary_import(self, team: str, channel: str, user: str) -> bool:
+        """Take the expected import (once: of two uploads at the same moment, one)."""
+        until = await self.store.take_setting(GLOSSARY_IMPORT, self._importing(team, channel, user))
+        return isinstance(until, int | float) and until > self._clock()
+
+    def _importing(self, team: str, channel: str, user: str) -> str:
+        return f"{self._workspace(team)}:{channel}:{user}"
 
     def _workspace(self, team: str) -> str:
         return self.team if self.team is not None else team

@@ -23,9 +23,11 @@ from urllib.parse import urlsplit
 
 from bot.core import messages
 from bot.core.mrkdwn import escape
+from bot.core.review import is_result, reviewed
 from bot.core.slack_client import SlackFailure, slack_error_code, slack_failure
 from bot.core.storage import TaskStore
 from bot.core.tasks import Item, State, Task
+from bot.engine import review
 from bot.engine.delivery import RESPONSE_URL_SECONDS, RESPONSE_URL_USES, Delivery, once
 from bot.engine.operation import Operation, item_target, several_targets
 
@@ -111,6 +113,9 @@ class Run:
                 return await op.fetch(output)
             return await self.delivery.download(output["url"])
 
+        if reviewed(task) and is_result(item):  # the original beside it, a card after
+            await review.upload_pair(self, index, filename, data, output.get("notes") or ())
+            return
         await self.upload_once(filename, place.thread_ts, data, comment)
 
     async def post_once(

@@ -303,6 +303,25 @@ class Delivery:
             )
         return str(resp["files"][0]["id"]) if resp.get("files") else ""
 
+    async def upload_many(
+        self,
+        channel: str,
+        thread_ts: str | None,
+        files: Sequence[tuple[str, bytes]],
+        comment: str,
+    ) -> list[str]:
+        """Several files in one message (a review card's original and translation)."""
+        async with self.fetcher.slots.slot(current_owner()):
+            resp = await self._acting.files_upload_v2(
+                channel=channel,
+                thread_ts=thread_ts,
+                file_uploads=[
+                    {"file": data, "filename": name, "title": name} for name, data in files
+                ],
+                initial_comment=comment,
+            )
+        return [str(f["id"]) for f in resp.get("files") or ()]
+
     async def has_file(self, channel: str, thread_ts: str, filename: str) -> bool:
         """A reply in the thread carries ``filename`` (the thread's own message does not
         count: it may hold the very document that was translated)."""

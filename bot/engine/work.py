@@ -26,9 +26,11 @@ from bot.core.backoff import Backoff
 from bot.core.fetch import DownloadFailed, DownloadRefused
 from bot.core.logs import current_work
 from bot.core.metrics import Metrics
+from bot.core.review import reviewed
 from bot.core.slack_client import SlackFailure, slack_failure
 from bot.core.storage import TaskStore
 from bot.core.tasks import State, Task
+from bot.engine import review
 from bot.engine.answers import Run
 from bot.engine.answers import result_filename as result_filename  # for the Refine page
 from bot.engine.delivery import Delivery
@@ -351,6 +353,8 @@ class Work:
                 if self.metrics is not None and "ready_at" in item.meta:
                     lag = max(0.0, self.clock() - item.meta["ready_at"])
                     self.metrics.delivery_lag.labels(run.task.provider).observe(lag)
+            if reviewed(run.task):
+                await review.post_card(run, index, self._refinable(run.task, op))
         place = run.task.place
         own_parent = (  # never edit someone else's message, nor the note of a move
             f"{run.task.id}:parent" in run.sent and "moved" not in run.task.notes
@@ -380,7 +384,10 @@ class Work:
                 error = {"code": ALL_ITEMS_FAILED, "message": "no item could be translated"}
                 run.task = task = task.to(State.FAILED, now, error=error)
             else:
-                run.task = task = task.to(State.DELIVERED, now)
+                parent = self._parent(run, op)
+                if reviewed(task) and await review.hold(run, self.store, now, parent):
+                    return  # results wait for decisions: no final message yet
+                run.task = task = run.task.to(State.DELIVERED, now)
         text = self._final_text(task, op)
         if text and task.place.thread_ts:
             blocks = self._final_blocks(task, op, text)
@@ -414,15 +421,25 @@ class Work:
         Xiangji's editor can open, and a Delete button."""
         if task.state is not State.DELIVERED or op is None:
             return None
-        tenant = self._known.get(task.place.team, self._default)
-        refine = op.refinable(task) if self.refine and tenant.refine else []
+        refine = self._refinable(task, op)
         blocks = messages.result_blocks(text, task.id, task.request.get("origin"), refine)
         return blocks + op.final_actions(task)
+
+    def _refinable(self, task: Task, op: Operation) -> list[tuple[int, str]]:
+        """The images of ``task`` Refine may open (none when Refine is off for it)."""
+        tenant = self._known.get(task.place.team, self._default)
+        return op.refinable(task) if self.refine and tenant.refine else []
+
+    def _parent(self, run: Run, op: Operation | None) -> str | None:
+        """The parent's text, when Tolk posted it (never someone else's message)."""
+        own = f"{run.task.id}:parent" in run.sent and "moved" not in run.task.notes
+        return op.parent_text(run.task) if own and op is not None else None
 
     def _final_text(self, task: Task, op: Operation | None) -> str | None:
         delivered = task.state is State.DELIVERED
         if op is not None and (delivered or (task.error or {}).get("code") == ALL_ITEMS_FAILED):
-            return op.final_text(task)
+            summary = task.notes.get("review")
+            return f"{op.final_text(task)}\n{summary}" if summary else op.final_text(task)
         if task.state is State.EXPIRED:
             return messages.expired(task.id, (task.deadline - task.created_at) / 60)
         if task.state is State.CANCELLED:

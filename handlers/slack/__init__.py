@@ -10,12 +10,14 @@ def register_all(app: AsyncApp) -> None:
         actions,
         catalogue,
         cutout,
+        glossary,
         home,
         leaving,
         media_job,
         provider_keys,
         reactions,
         refine,
+        review,
         shortcuts,
         spend,
         tolk,
@@ -31,6 +33,7 @@ def register_all(app: AsyncApp) -> None:
         translate_doc,
         media_job,
         cutout,
+        glossary,  # before tolk and uploads: Bolt runs the first listener that matches
         tolk,
         uploads,
         reactions,
@@ -41,6 +44,7 @@ def register_all(app: AsyncApp) -> None:
         actions,
         catalogue,
         refine,
+        review,
         spend,
     )
     for surface in surfaces:

@@ -29,6 +29,7 @@ from slack_sdk.errors import SlackApiError
 from slack_sdk.web.async_client import AsyncWebClient
 
 from bot.core import messages
+from bot.core.review import reviewers
 from bot.core.tasks import Task
 from handlers import ports
 from handlers.ports import ChannelSettings, QuotaReader, SlackConfig, TaskDesk
@@ -69,8 +70,23 @@ async def publish(context: dict[str, Any], user: str, *, live_quota: bool = True
         workspace_url=url,
         live_quota=live_quota,
         keys=await keys_section(context, user),
+        review=await review_lines(context, user, url),
     )
     await slack.views_publish(user_id=user, view=view)
+
+
+async def review_lines(context: dict[str, Any], user: str, url: str | None) -> list[str]:
+    """What waits for ``user``'s decision: results of their own tasks, of tasks they
+    review, or, for an admin, every task under review in the workspace."""
+    waiting = await ports.desk(context).awaiting_review(team_of(context) or "")
+    if not waiting:
+        return []
+    admin = await is_admin(ports.slack(context), ports.config(context), user)
+    return [
+        messages.home_review_line(task.id, len(left), task.place.channel, thread_link(task, url))
+        for task, left in waiting
+        if admin or user == task.place.user or user in reviewers(task)
+    ][:PENDING_SHOWN]
 
 
 async def is_admin(slack: AsyncWebClient, config: SlackConfig, user: str) -> bool:
@@ -119,6 +135,7 @@ async def home_view(
     workspace_url: str | None,
     live_quota: bool = True,
     keys: list[dict[str, Any]] | None = None,
+    review: list[str] | None = None,
 ) -> dict[str, Any]:
     now = desk.now()
     tasks = await desk.for_person(user, limit=TASKS_READ)
@@ -138,6 +155,7 @@ async def home_view(
         channels=channel_lines,
         updated_at=now,
         keys=keys or (),
+        review=review or (),
     )
 
 

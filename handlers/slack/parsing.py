@@ -600,6 +600,7 @@ class ConfigChange:
     engine: str | None = None  # auto-images: the channel's image engine
     targets: tuple[Language, ...] = ()  # auto-images/-docs: several targets, ``target`` first
     service: str | None = None  # confirm-over, limit: images | characters (None: both)
+    users: tuple[str, ...] = ()  # reviewers: the people named
 
 
 @dataclass(frozen=True)
@@ -610,7 +611,7 @@ class TolkCommand:
     sets: SetChange | None = None  # /tolk config set|unset|sets|flag
 
 
-TOLK_ACTIONS = ("help", "tasks", "cancel", "retry", "quota", "config")
+TOLK_ACTIONS = ("help", "tasks", "cancel", "retry", "quota", "config", "glossary")
 DOC_PROVIDERS = ("alibaba", "rozetta")
 
 
@@ -681,6 +682,12 @@ def parse_config(text: str, words: list[_Tok], sets: Sets | None = None) -> Conf
         )
     if setting in ("confirm-over", "limit"):
         return _spend_change(setting, [a.lower() for a in args])
+    if setting == "review":
+        if [a.lower() for a in args] not in (["on"], ["off"]):
+            raise UsageError(messages.review_on_off(usage))
+        return ConfigChange(setting, on=args[0].lower() == "on")
+    if setting == "reviewers":
+        return _reviewers(args, usage)
     if setting == "quota-threshold":
         if len(args) == 1 and args[0].startswith(("-", "−")) and _whole_number(args[0][1:]):
             raise UsageError(messages.config_number_not_negative(args[0], usage))
@@ -698,7 +705,27 @@ CONFIG_SETTINGS = (
     "quota-threshold",
     "confirm-over",
     "limit",
+    "review",
+    "reviewers",
 )
+_MENTION = re.compile(r"<@([UW][A-Z0-9]+)(?:\|[^>]*)?>")
+MAX_REVIEWERS = 20
+
+
+def _reviewers(args: list[_Tok], usage: str) -> ConfigChange:
+    """``reviewers @a @b`` (Slack sends each mention as ``<@U…|name>``), or ``none``."""
+    if [a.lower() for a in args] in (["none"], ["off"]):
+        return ConfigChange("reviewers", on=False)
+    text = " ".join(args)  # a mention's label may hold a space: read the whole
+    stray = _MENTION.sub(" ", text).split()
+    if stray:
+        raise UsageError(messages.reviewers_need_mentions(stray[0], usage))
+    users = _MENTION.findall(text)
+    if not users or len(users) > MAX_REVIEWERS:
+        raise UsageError(messages.reviewers_need_mentions("", usage))
+    return ConfigChange("reviewers", users=tuple(dict.fromkeys(users)))
+
+
 _SPEND_UNITS = {
     **dict.fromkeys(("image", "images"), "images"),
     **dict.fromkeys(("char", "chars", "character", "characters"), "characters"),

@@ -14,6 +14,7 @@ from slack_sdk.errors import SlackApiError, SlackClientError
 
 from bot.core import messages
 from bot.core.channels import ChannelConfig
+from bot.core.review import REVIEWED_OPERATIONS, with_review
 from bot.core.spend import (
     TEXT_SERVICE,
     Cost,
@@ -31,6 +32,7 @@ from bot.core.spend import (
 from bot.core.tasks import Place, Task
 from handlers import ports
 from handlers.ports import SlackConfig, TaskDesk
+from handlers.slack.guard import with_glossary
 from handlers.slack.parsing import UsageError
 
 log = logging.getLogger(__name__)
@@ -76,6 +78,9 @@ class SpendStop(UsageError):
 async def within_spend(desk: TaskDesk, config: SlackConfig | None, work: Work) -> tuple[Task, bool]:
     """Record ``work`` unless a monthly limit refuses it or it must wait for Go
     (``SpendStop``); recorded work is counted in the channel's month."""
+    work = await with_glossary(desk, work)  # the glossary as it is now, for this task
+    if work.operation in REVIEWED_OPERATIONS:  # results wait for review there
+        work = with_review(work, await desk.spend.channel(work.place.channel))
     cost = cost_of(work.operation, work.request, work.items)
     if not cost:
         return await desk.record(**work.record_args())

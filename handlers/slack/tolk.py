@@ -140,6 +140,10 @@ async def _config(
     if spend_setting and not config.admins and not await workspace_admin(slack, user):
         await ack(text=messages.spend_admins_only([]))
         return
+    review_setting = change.setting in ("review", "reviewers")  # so is who checks results
+    if review_setting and not config.admins and not await workspace_admin(slack, user):
+        await ack(text=messages.review_admins_only())
+        return
     try:
         if change.engine is not None:  # a channel's engine must have its key configured
             image_engine(config, change.engine, messages.USAGE["config"])
@@ -161,6 +165,10 @@ def _apply(config: ChannelConfig, change: ConfigChange) -> tuple[ChannelConfig, 
         return _apply_spend(config, change)
     if change.setting == "quota-threshold":
         return replace(config, quota_threshold=change.number), str(change.number)
+    if change.setting == "review":
+        return replace(config, review=change.on), "on" if change.on else "off"
+    if change.setting == "reviewers":
+        return replace(config, reviewers=change.users), messages.reviewers_shown(change.users)
     if not change.on:
         off: dict[str, Any] = {change.setting.replace("-", "_"): None}
         return replace(config, **off), "off"

@@ -52,12 +52,14 @@ def config_show(config: ChannelConfig, default_threshold: int) -> str:
         else f"{default_threshold} (default)"
     )
     defaults = _route(config.defaults, "auto") if config.defaults else "none"
+    reviewers = ", ".join(f"<@{u}>" for u in config.reviewers) or "none"
     return (
         "*Tolk settings for this channel*\n"
         f"• auto-images: {_route(config.auto_images, 'zh')}\n"
         f"• auto-docs: {_route(config.auto_docs, 'auto')}\n"
         f"• defaults: {defaults}\n"
-        f"• quota-threshold: {threshold}"
+        f"• quota-threshold: {threshold}\n"
+        f"• review: {'on' if config.review else 'off'} · reviewers: {reviewers}"
     )
 
 

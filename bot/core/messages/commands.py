@@ -65,7 +65,8 @@ USAGE = {
     ),
     "tolk": (
         "Usage: `/tolk help`, `/tolk tasks`, `/tolk cancel T7Q2K`, `/tolk retry T7Q2K`, "
-        "`/tolk quota`, `/tolk config …` (`/tolk config sets`: the workspace's language sets)."
+        "`/tolk quota`, `/tolk config …` (`/tolk config sets`: the workspace's language sets), "
+        "`/tolk glossary …` (terms never translated, or always translated one way)."
     ),
     "config": (
         "Usage: `/tolk config show` · `/tolk config auto-images on [SRC>]TGT [--engine E]` (e.g. `on zh>ko`) · "
@@ -74,7 +75,16 @@ USAGE = {
         "auto-images and auto-docs take several targets too (`on zh>ko,ja`, `on zh>sea`). "
         "Language sets: `/tolk config sets` · `/tolk config set NAME LANGS` · `/tolk config flag :emoji: NAME`. "
         "Spend: `/tolk config confirm-over N` (images; `N chars` for text; `default`) · "
-        "`/tolk config limit images|characters N/month` (`off` to remove)."
+        "`/tolk config limit images|characters N/month` (`off` to remove). "
+        "Review: `/tolk config review on|off` · `/tolk config reviewers @a @b` (`none` to clear)."
+    ),
+    "glossary": (
+        'Usage: `/tolk glossary list` · `/tolk glossary add "Tolk Pro"` (never translated) · '
+        '`/tolk glossary add "象寄" = "Xiangji" [--lang en]` (always translated so; '
+        '`/tolk glossary add 象寄 =ja:シャンジ` for one language) · `/tolk glossary remove "TERM"` · '
+        "`/tolk glossary export` (a CSV file in your DM) · `/tolk glossary import` (then upload "
+        "the CSV here: `term,translation,lang`). One word needs no quotes; a term or translation "
+        "is up to 100 characters, a glossary up to 500 entries. Everyone sees it; admins change it."
     ),
     "sets": (
         "Usage: `/tolk config sets` (list) · `/tolk config set NAME LANGS` (make or change, e.g. "
@@ -101,6 +111,7 @@ HELP = """*Tolk* translates text, images and files where you work. Every command
 • Several languages at once: `/translate-image zh>ko,ja,en https://…` (up to 10, in `/translate`, `/translate-doc`, auto-images and auto-docs too) — one thread, each result names its language
 • `/tolk config set sea th,vi,id,ms` — a language set for the workspace: `/translate-image zh>sea …`; `/tolk config sets` lists them, `/tolk config set sea remove` deletes one (admins)
 • `/tolk config flag :earth_asia: sea` — reacting with :earth_asia: translates into the whole set (`… remove` to stop)
+• `/tolk glossary add "Tolk Pro"` — a term never translated; `/tolk glossary add "象寄" = "Xiangji"` — always translated so (`--lang en` for one language); `/tolk glossary list`, `remove`, `export`, `import` (a CSV; admins change it)
 • A catalogue: upload a CSV or XLSX of SKUs and image URLs with the message `/translate-image zh>sea` (or into an auto-images channel) — one ZIP per language and a manifest CSV come back in its thread
 • `/tolk config confirm-over 100` — work over 100 images (or 40,000 characters) waits for Go, with an estimate of what it spends · `/tolk config limit images 2000/month` — refuse work past a monthly limit (admins)
 • `/tolk config show` — this channel's settings

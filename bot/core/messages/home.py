@@ -31,6 +31,13 @@ def home_task_line(
     return f"• `{task_id}` {what} — {state}, {duration(age)} ago · {where}{note}"
 
 
+def home_review_line(task_id: str, waiting: int, channel: str, link: str | None) -> str:
+    """A task whose results wait for the reader's decision."""
+    where = f"<#{channel}> · <{link}|open thread>" if link else f"<#{channel}>"
+    what = "1 result waits" if waiting == 1 else f"{waiting} results wait"
+    return f"• `{task_id}` — {what} for Approve or Reject · {where}"
+
+
 def home_quota_lines(quota: dict[str, int | None] | None) -> str:
     if quota is None:
         return "Quota not available."
@@ -97,6 +104,7 @@ def home_view(
     channels: Sequence[str],
     updated_at: float,
     keys: Sequence[dict[str, Any]] = (),
+    review: Sequence[str] = (),
 ) -> dict[str, Any]:
     """The Home tab: lines from ``home_task_line``, ``home_quota_lines``, ``home_channel_line``;
     ``keys``, for an admin, the blocks of ``provider_keys_home`` (last, and never cut)."""
@@ -113,6 +121,14 @@ def home_view(
                 }
             ],
         },
+        *(
+            [
+                *_home_sections(f"Waiting for your review ({len(review)})", review, ""),
+                {"type": "divider"},
+            ]
+            if review
+            else []
+        ),
         *_home_sections(
             f"Pending ({len(pending)})",
             pending,

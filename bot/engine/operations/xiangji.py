@@ -16,6 +16,14 @@ language, each saved, and one answer with a section per language.
 Asynchronous images and cutouts are both answered by ``GetImageTranslateBatchResult``,
 so they share one poll key: one status call per 50 pending ids per round, whatever the
 number of tasks and whichever operation they belong to.
+
+The glossary (``request["glossary"]``, ``bot.core.brand_guard``): text is shielded before
+each call and restored after, per target language. Every translated image of a task with
+a glossary has its regions read (``GetImageTranslateBatchQuery`` — the same call, and the
+same batching, as ``--ocr``; none at all without a glossary or ``--ocr``) and checked: the
+violations are kept on the item (``meta["violations"]``) and said on the image's comment,
+and the closing message counts the images that break the glossary. An image whose regions
+cannot be read still goes out, its comment saying the glossary was not checked.
 """
 
 from __future__ import annotations
@@ -24,11 +32,12 @@ from collections.abc import Sequence
 from dataclasses import replace
 from typing import Any, TypedDict
 
-from bot.core import messages
+from bot.core import brand_guard, messages
 from bot.core.fetch import DownloadFailed, DownloadRefused, FileTooLarge
+from bot.core.glossary import Term
 from bot.core.languages import detect_source, provider_code
 from bot.core.mrkdwn import split
-from bot.core.slacktext import for_translation, from_translation
+from bot.core.slacktext import for_translation
 from bot.core.tasks import Item, State, Task
 from bot.engine.delivery import Delivery
 from bot.engine.operation import (
@@ -48,7 +57,7 @@ from bot.engine.operations.refine import refinable as editable_images
 from bot.engine.ratelimit import RateLimits
 from providers.errors import ErrorKind, ProviderError
 from providers.xiangji import XiangjiClient
-from providers.xiangji.wire import IMAGE_ENGINES, BatchDetail, BatchItem
+from providers.xiangji.wire import IMAGE_ENGINES, BatchDetail, BatchItem, OcrLine
 
 TEXT_PART = 4000  # characters per text call: under Xiangji's 5,000 UTF-16 units, emoji too
 MAX_IMAGE_BYTES = 10 * 1024 * 1024  # Xiangji documents no limit; product images are far smaller
@@ -56,16 +65,21 @@ IMAGE_MAGIC = {b"\x89PNG\r\n\x1a\n": "png", b"\xff\xd8\xff": "jpeg", b"GIF8": "g
 
 BATCH_IDS = 50  # ids per status call; Xiangji documents no limit, this keeps URLs short
 POLL_KEY = "xiangji.batch"
+#: The operations whose translated images are checked against the glossary.
+GLOSSARY_CHECKED = frozenset({"xiangji.translate_image", "xiangji.translate_message"})
+NOT_FOUND = "the provider did not find it"
 
 
 def xiangji_operations(
-    client: XiangjiClient, limits: RateLimits, delivery: Delivery
+    client: XiangjiClient, limits: RateLimits, delivery: Delivery, *, refine: bool = False
 ) -> dict[str, Operation]:
+    """``refine``: Tolk offers Refine (the closing message of an image that breaks the
+    glossary says to use it, else to fix the image outside Tolk)."""
     return {
         "xiangji.translate_text": TranslateText(client, limits),
-        "xiangji.translate_image": TranslateImage(client, limits),
+        "xiangji.translate_image": TranslateImage(client, limits, refine=refine),
         "xiangji.cutout": Cutout(client, limits),
-        "xiangji.translate_message": TranslateMessage(client, limits, delivery),
+        "xiangji.translate_message": TranslateMessage(client, limits, delivery, refine=refine),
         REFINE: Refine(),
     }
 
@@ -81,33 +95,60 @@ class _Xiangji(Operation):
     provider = "xiangji"
     poll_key: str | None = POLL_KEY
 
-    def __init__(self, client: XiangjiClient, limits: RateLimits) -> None:
+    def __init__(self, client: XiangjiClient, limits: RateLimits, *, refine: bool = False) -> None:
         self.client = client
         self.limits = limits
+        self.refine = refine
 
     def refinable(self, task: Task) -> list[tuple[int, str]]:
         return editable_images(task)  # translated images and cutouts; never text
 
     async def poll(self, tasks: Sequence[Task], now: float) -> list[Task]:
-        """One batch-result round for every pending id of ``tasks``; OCR text is read
-        (batched too) only for images that finished in this round."""
+        """One batch-result round for every pending id of ``tasks``; the regions (OCR
+        text) are read, batched too, only for images that finished in this round and
+        only for tasks that want them (``--ocr``, a glossary to check)."""
         pending = [i.provider_id for t in tasks for i in t.items if i.status == "pending"]
         results: dict[str, BatchItem] = {}
         for chunk in _chunks([p for p in pending if p], BATCH_IDS):
             await self.limits.acquire("xiangji.status")
             results.update(await self.client.get_image_translate_batch_result(chunk))
-        ocr_ids = [
+        finished = [
             i.provider_id
             for t in tasks
-            if t.request.get("ocr")
+            if _wants_regions(t)
             for i in t.items
-            if i.provider_id in results and results[i.provider_id].done
+            if i.status == "pending" and i.provider_id in results and results[i.provider_id].done
         ]
-        details: dict[str, BatchDetail | None] = {}
-        for chunk in _chunks(ocr_ids, BATCH_IDS):
-            await self.limits.acquire("xiangji.status")
-            details.update(await self.client.get_image_translate_batch_query(chunk))
-        return [_absorb(t, results, details) for t in tasks]
+        regions: dict[str, _Regions] = {}
+        for chunk in _chunks(finished, BATCH_IDS):
+            regions.update(await self._read_regions(chunk))
+        return [_absorb(t, results, regions) for t in tasks]
+
+    async def _read_regions(self, ids: list[str]) -> dict[str, _Regions]:
+        """The regions of each of ``ids`` (one call), or why they could not be read: a
+        failed call fails only the reading — the images still go out."""
+        await self.limits.acquire("xiangji.status")
+        try:
+            details = await self.client.get_image_translate_batch_query(ids)
+        except ProviderError as exc:
+            return {rid: (None, exc.message or exc.code) for rid in ids}
+        return {rid: _regions_of(details.get(rid)) for rid in ids}
+
+    async def _after_sync(self, task: Task, index: int, item: Item, request_id: str) -> Item:
+        """An image translated synchronously (``item`` done): its recognised text
+        (``--ocr``) and its glossary check, from one read of its regions by request id
+        — none when the task wants neither. The image is never sent again."""
+        if not _wants_regions(task):
+            return item
+        read = (await self._read_regions([request_id]))[request_id]
+        return _with_regions(task, index, item, read)
+
+    def _glossary_line(self, task: Task, text: str) -> str:
+        """The closing message, with a line when images break the glossary."""
+        broken = sum(1 for i in task.items if i.status == "done" and i.meta.get("violations"))
+        if not broken:
+            return text
+        return f"{text}\n{messages.glossary_breaks(broken, self.refine)}"
 
 
 class TranslateText(_Xiangji):
@@ -122,7 +163,7 @@ class TranslateText(_Xiangji):
             return await self._several(task, now)
         r = task.request
         item = task.items[0]
-        plain, spans = for_translation(item.source)
+        plain, spans = brand_guard.for_translation(item.source, _glossary(task), r["target"])
         await self.limits.acquire("xiangji.submit")
         result = await self.client.get_text_translate(
             plain, r["source_code"], r["target_code"], engine=r.get("engine")
@@ -131,7 +172,7 @@ class TranslateText(_Xiangji):
             task.id,
             task.place.user,
             item.source,
-            from_translation(result.text, spans),
+            brand_guard.from_translation(result.text, spans),
             r["source"],
             r["target"],
         )
@@ -149,18 +190,19 @@ class TranslateText(_Xiangji):
         index = next((i for i, it in enumerate(task.items) if it.status == "pending"), None)
         if index is not None:
             item = task.items[index]
-            plain, spans = for_translation(item.source)
+            target, target_code = item_target(task, item)
+            plain, spans = brand_guard.for_translation(item.source, _glossary(task), target)
             await self.limits.acquire("xiangji.submit")
             try:
                 result = await self.client.get_text_translate(
-                    plain, r["source_code"], item_target(task, item)[1], engine=r.get("engine")
+                    plain, r["source_code"], target_code, engine=r.get("engine")
                 )
             except ProviderError as exc:
                 if exc.kind is not ErrorKind.PERMANENT:
                     raise
                 item = fail_item(item, exc.code, exc.message)
             else:
-                translated = from_translation(result.text, spans)
+                translated = brand_guard.from_translation(result.text, spans)
                 item = replace(item, status="done", meta={**item.meta, "translation": translated})
             task = with_item(task, index, item)
         if any(i.status == "pending" for i in task.items):
@@ -189,7 +231,7 @@ class TranslateImage(_Xiangji):
         )
 
     def final_text(self, task: Task) -> str:
-        return closing_text(task, engine_shown(task))
+        return self._glossary_line(task, closing_text(task, engine_shown(task)))
 
     async def submit(self, task: Task, now: float) -> Task:
         r = task.request
@@ -207,6 +249,7 @@ class TranslateImage(_Xiangji):
         done = replace(
             item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
         )
+        done = await self._after_sync(task, 0, done, result.request_id)
         return task.to(State.SUCCEEDED, now, items=(done,))
 
     async def _batch(self, task: Task, now: float, engine: str) -> Task:
@@ -265,30 +308,12 @@ class TranslateImage(_Xiangji):
                 item = fail_item(item, exc.code, exc.message)
             else:
                 outputs = _outputs(task, result)
-                if r.get("ocr"):
-                    outputs += await self._ocr(task, item, result.request_id)
                 item = replace(item, status="done", provider_id=result.request_id, outputs=outputs)
+                item = await self._after_sync(task, index, item, result.request_id)
             task = with_item(task, index, item)
         if any(i.status == "pending" and not i.provider_id for i in task.items):
             return task.but(updated_at=now)  # still QUEUED: the next image next
         return task.to(State.SUCCEEDED, now)
-
-    async def _ocr(self, task: Task, item: Item, request_id: str) -> tuple[dict[str, Any], ...]:
-        """The recognised text of an image translated synchronously, read by its request
-        id; if it cannot be read, a line saying so (the images are not sent again)."""
-        source = item.source
-        try:
-            await self.limits.acquire("xiangji.status")
-            details = await self.client.get_image_translate_batch_query([request_id])
-        except ProviderError as exc:
-            return ({"kind": "text", "text": messages.ocr_unavailable(source, exc.message)},)
-        detail = details.get(request_id)
-        if detail is None or not detail.done:
-            why = detail.message if detail is not None else "the provider did not find it"
-            return ({"kind": "text", "text": messages.ocr_unavailable(source, why)},)
-        if not detail.ocr:
-            return ()
-        return ({"kind": "text", "text": messages.ocr_text(source, detail.ocr, _lang(task, item))},)
 
 
 class Cutout(_Xiangji):
@@ -317,22 +342,101 @@ class Cutout(_Xiangji):
         return task.to(state, now, items=tuple(items))
 
 
-def _absorb(
-    task: Task, results: dict[str, BatchItem], details: dict[str, BatchDetail | None]
-) -> Task:
-    """Fold one status round into ``task``: finished items carry their outputs."""
+#: An image's regions as read: (its OCR lines, None) or (None, why they could not be read).
+_Regions = tuple[tuple[OcrLine, ...] | None, str | None]
+
+
+def _regions_of(detail: BatchDetail | None) -> _Regions:
+    if detail is None:
+        return None, NOT_FOUND
+    if not detail.done:
+        return None, detail.message or str(detail.code)
+    return detail.ocr, None
+
+
+def _glossary(task: Task) -> list[Term]:
+    """The task's glossary as recorded with it (empty: the workspace has none)."""
+    return brand_guard.entries(task.request.get("glossary"))
+
+
+def _checks_glossary(task: Task) -> bool:
+    return task.operation in GLOSSARY_CHECKED and bool(_glossary(task))
+
+
+def _wants_regions(task: Task) -> bool:
+    """Whether the task's finished images have their regions read: ``--ocr``, or a
+    glossary to check them against."""
+    return bool(task.request.get("ocr")) or _checks_glossary(task)
+
+
+def _with_regions(task: Task, index: int, item: Item, read: _Regions) -> Item:
+    """``item`` (done) with what its regions tell: the recognised text (``--ocr``), or a
+    line saying it could not be read; with a glossary, the violations kept in
+    ``meta["violations"]`` and said — or that the glossary could not be checked — on
+    its image's comment. No violation, no word."""
+    lines, why = read
+    outputs = item.outputs
+    if task.request.get("ocr"):
+        if why is not None:
+            outputs += ({"kind": "text", "text": messages.ocr_unavailable(item.source, why)},)
+        elif lines:
+            text = messages.ocr_text(item.source, lines, _lang(task, item))
+            outputs += ({"kind": "text", "text": text},)
+    item = replace(item, outputs=outputs)
+    if not _checks_glossary(task):
+        return item
+    if why is not None:
+        notes = [messages.glossary_unchecked(why)]
+        item = replace(item, meta={**item.meta, "glossary_unchecked": why})
+    else:
+        found = brand_guard.violations(lines or (), _glossary(task), item_target(task, item)[0])
+        if not found:
+            return item
+        notes = [_violation_note(v) for v in found]
+        item = replace(item, meta={**item.meta, "violations": brand_guard.as_json(found)})
+    return _with_comment_notes(task, index, item, notes)
+
+
+def _violation_note(violation: brand_guard.Violation) -> str:
+    if violation.expected is None:
+        return messages.brand_term_changed(violation.term, violation.found, violation.box)
+    return messages.glossary_term_not_used(
+        violation.term, violation.expected, violation.found, violation.box
+    )
+
+
+def _with_comment_notes(task: Task, index: int, item: Item, notes: list[str]) -> Item:
+    """``notes`` under the comment of the item's translated image (its first image
+    output; a removed-text variant keeps its own), which otherwise reads as the engine
+    would write it (``messages.result_comment``)."""
+    outputs = list(item.outputs)
+    at = next((n for n, o in enumerate(outputs) if o.get("kind") == "image"), None)
+    if at is None:
+        return item
+    output = outputs[at]
+    comment = output.get("comment") or messages.result_comment(
+        index + 1,
+        len(task.items),
+        item.source,
+        output.get("variant"),
+        item_target(task, item)[0] if several_targets(task) else None,
+    )
+    outputs[at] = {**output, "comment": "\n".join([comment, *notes]), "notes": notes}
+    return replace(item, outputs=tuple(outputs))
+
+
+def _absorb(task: Task, results: dict[str, BatchItem], regions: dict[str, _Regions]) -> Task:
+    """Fold one status round into ``task``: finished items carry their outputs (and
+    what their regions tell, when they were read)."""
     items = []
-    for item in task.items:
+    for index, item in enumerate(task.items):
         found = results.get(item.provider_id or "")
         if item.status != "pending" or found is None or found.pending:
             items.append(item)
         elif found.done and found.result is not None:
-            outputs = _outputs(task, found.result)
-            detail = details.get(item.provider_id or "")
-            if detail is not None and detail.ocr:
-                text = messages.ocr_text(item.source, detail.ocr, _lang(task, item))
-                outputs += ({"kind": "text", "text": text},)
-            items.append(replace(item, status="done", outputs=outputs))
+            done = replace(item, status="done", outputs=_outputs(task, found.result))
+            read = regions.get(item.provider_id or "")
+            items.append(done if read is None else _with_regions(task, index, done, read))
         else:
             error = {"code": str(found.code), "message": found.message or "unknown error"}
             items.append(replace(item, status="failed", error=error))
@@ -401,8 +505,10 @@ class TranslateMessage(_Xiangji):
 
     poll_key = None
 
-    def __init__(self, client: XiangjiClient, limits: RateLimits, delivery: Delivery) -> None:
-        super().__init__(client, limits)
+    def __init__(
+        self, client: XiangjiClient, limits: RateLimits, delivery: Delivery, *, refine: bool = False
+    ) -> None:
+        super().__init__(client, limits, refine=refine)
         self.delivery = delivery
 
     def parent_text(self, task: Task) -> str:
@@ -414,7 +520,7 @@ class TranslateMessage(_Xiangji):
         if task.state is State.DELIVERED and all(i.meta.get("kind") == "text" for i in task.items):
             return None
         images = any(i.meta.get("kind") == "file" for i in task.items)
-        return closing_text(task, engine_shown(task) if images else None)
+        return self._glossary_line(task, closing_text(task, engine_shown(task) if images else None))
 
     async def submit(self, task: Task, now: float) -> Task:
         index = next((i for i, item in enumerate(task.items) if item.status == "pending"), None)
@@ -425,7 +531,7 @@ class TranslateMessage(_Xiangji):
             if item.meta.get("kind") == "text":
                 done = await self._text(task, item)
             else:
-                done = await self._image(task, item)
+                done = await self._image(task, index, item)
         except ProviderError as exc:
             if exc.kind is not ErrorKind.PERMANENT:
                 raise
@@ -442,9 +548,10 @@ class TranslateMessage(_Xiangji):
     async def _text(self, task: Task, item: Any) -> Any:
         r = task.request
         target, target_code = item_target(task, item)
-        masked, spans = for_translation(item.source)
+        plain, _ = for_translation(item.source)  # what the language is told from
+        masked, spans = brand_guard.for_translation(item.source, _glossary(task), target)
         source = r.get("source")
-        lang = detect_source(masked) if source is None else None
+        lang = detect_source(plain) if source is None else None
         source_code = r.get("source_code") or (provider_code(lang, "xiangji") if lang else None)
         if lang is not None and lang.code == target and several_targets(task):
             return fail_item(item, "same-language", messages.already_in_language(target))
@@ -460,12 +567,12 @@ class TranslateMessage(_Xiangji):
             result = await self.client.get_text_translate(part, source_code, target_code)
             translated.append(result.text)
         if several_targets(task):  # the one answer comes when every language is in
-            translation = from_translation("\n\n".join(translated), spans)
+            translation = brand_guard.from_translation("\n\n".join(translated), spans)
             source_lang = lang.code if lang else source
             meta = {**item.meta, "translation": translation, "from": source_lang}
             return replace(item, status="done", meta=meta)
         text = messages.message_translation(
-            from_translation("\n\n".join(translated), spans),
+            brand_guard.from_translation("\n\n".join(translated), spans),
             lang.code if lang else source,
             r["target"],
             task.id,
@@ -474,7 +581,7 @@ class TranslateMessage(_Xiangji):
         )
         return replace(item, status="done", outputs=({"kind": "text", **text},))
 
-    async def _image(self, task: Task, item: Any) -> Any:
+    async def _image(self, task: Task, index: int, item: Any) -> Any:
         r = task.request
         name = item.meta.get("name", "image")
         try:
@@ -499,9 +606,10 @@ class TranslateMessage(_Xiangji):
             need_rm_url=bool(r.get("removed")),
             qos=r.get("qos"),
         )
-        return replace(
+        done = replace(
             item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
         )
+        return await self._after_sync(task, index, done, result.request_id)
 
 
 def _one_answer(task: Task) -> Task:

@@ -18,6 +18,7 @@ import pytest
 
 from bot.core import messages
 from bot.core.channels import ChannelConfig, Route
+from bot.core.glossary import Term
 from bot.core.mrkdwn import TEXT, fit_call, sections
 from bot.core.spend import Use
 from emulators.blockkit import validate_blocks, validate_view
@@ -73,6 +74,11 @@ config = ChannelConfig(
     auto_images=Route(target="ko", provider="xiangji", engine="papago"),
 )
 SPECIAL: dict[str, Any] = {
+    "review_summary": lambda v: messages.review_summary(
+        [(messages.review_item(0, 3, v, v), "approved", "U1")] * 30,
+        [messages.review_item(1, 3, v, None)] * 30,
+        60,
+    ),
     "config_show": lambda v: messages.config_show(config, 500),
     "home_channel_line": lambda v: messages.home_channel_line("C0GENERAL", config, 500),
     "ocr_text": lambda v: messages.ocr_text(v, [SimpleNamespace(source=v, target=v)] * 20),
@@ -120,6 +126,14 @@ SPECIAL: dict[str, Any] = {
         ChannelConfig(confirm_images=3, limit_images=12_345), Use(12_345, 67_890), "2025-05"
     ),
     "spend_card": lambda v: messages.spend_card("hold-id-0123456789", v),  # Tolk's own id
+    "brand_term_changed": lambda v: messages.brand_term_changed(v, v, (134, 0, 1066, 249)),
+    "glossary_term_not_used": lambda v: messages.glossary_term_not_used(v, v, v, (1, 2, 3, 4)),
+    "glossary_list": lambda v: messages.glossary_list(
+        [Term(f"{v}{i}", v if i % 2 else None, "ja" if i % 3 else None) for i in range(500)]
+    ),
+    "glossary_import_refused": lambda v: messages.glossary_import_refused(
+        v, [(i, kind, v) for i, kind in enumerate(["term-too-long", "duplicate", v] * 10)]
+    ),
     "sets_list": lambda v: messages.sets_list(
         {f"{v}{i}": [v] * 10 for i in range(50)}, {f"{v}{i}": f"{v}{i}" for i in range(50)}
     ),
