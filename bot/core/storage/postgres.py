@@ -224,7 +224,7 @@ upd AS (
         cancel_by = CASE WHEN i.settled THEN NULL ELSE t.cancel_by END,
         cancel_at = CASE WHEN i.settled THEN NULL ELSE t.cancel_at END
     FROM i
-    WHERE t.id = i.id AND CASE
+    WHERE t.id = i.id AND (i.settled OR NOT t.settled) AND CASE
         WHEN i.mode = 1 THEN t.lease_until = i.held AND t.lease_owner = i.owner
         ELSE t.lease_until = i.lease_until OR t.lease_until = 0 END
     RETURNING t.id
@@ -404,6 +404,8 @@ class PostgresTaskStore:
           not leased or still carries the lease the caller saw; the row's lease is kept
           as it is (only a claim takes a lease, only its holder releases it).
         - A task not in the table is inserted.
+        - A settled task is never made unsettled again: a step that was under way when
+          its task was ended elsewhere (Tolk removed from the workspace) is stale.
 
         A release applies a wake that came during the lease. Skipped saves are logged
         and counted in ``skipped_saves``; the caller is not told (its step is stale and

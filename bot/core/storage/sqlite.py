@@ -15,6 +15,7 @@ from __future__ import annotations
 
 import asyncio
 import json
+import logging
 from collections import Counter
 from collections.abc import AsyncIterator, Collection
 from contextlib import asynccontextmanager
@@ -25,6 +26,10 @@ from sqlitedict import SqliteDict
 
 from bot.core.storage import WAITING
 from bot.core.tasks import Task, new_task_id
+
+RECENTLY_ENDED = 10_000  # settled tasks whose stale steps' saves are refused (leases: 300 s)
+SETTINGS_KNOWN = 50_000  # settings remembered in memory (channel configs, month counts …)
+log = logging.getLogger(__name__)
 
 _CANCEL = "cancel:"  # key prefix of a request to cancel a task (here and, once, in settings)
 
@@ -53,6 +58,9 @@ class SqliteTaskStore:
         self._wakes: dict[str, float] = {}  # wakes that arrived during a lease
         self._creating: dict[str, Task] = {}  # written, commit in flight
         self._cancels: dict[str, str] = {}  # unsettled task id → who asked to cancel it
+        # settings as JSON text (None: not set), read once: this process is the only writer
+        self._known: dict[str, str | None] = {}
+        self._ended: dict[str, None] = {}  # tasks settled lately, oldest first: never unsettled
 
     @classmethod
     async def open(cls, path: str | Path) -> SqliteTaskStore:
@@ -151,12 +159,18 @@ class SqliteTaskStore:
         if not tasks:
             return
         for task in tasks:
+            if not task.settled and task.id in self._ended:  # ended meanwhile: a stale step
+                log.info("task %s: settled meanwhile; a stale save is skipped", task.id)
+                continue
             woken = self._wakes.pop(task.id, None) if not task.lease_until else None
             if woken is not None and not task.settled:
                 task = task.but(next_poll_at=min(task.next_poll_at, woken))
             self._db["task:" + task.id] = task.to_json()
             if task.settled:
                 self._active.pop(task.id, None)
+                self._ended[task.id] = None
+                if len(self._ended) > RECENTLY_ENDED:
+                    del self._ended[next(iter(self._ended))]
                 if self._cancels.pop(task.id, None) is not None:
                     del self._db[_CANCEL + task.id]  # the request goes with its task
             else:

@@ -285,6 +285,20 @@ async def test_saving_with_the_lease_released_makes_it_claimable(store: TaskStor
     assert again.polls == 1
 
 
+async def test_a_task_ended_during_a_step_is_not_revived_by_that_step(store: TaskStore) -> None:
+    """Tolk removed from a workspace ends its tasks while a step holds one: the step's
+    later save (unsettled, stale) must not bring the task back."""
+    await store.create_if_absent(make("TAAAA"))
+    [claimed] = await store.claim_due(100.0, limit=10, lease_seconds=30)
+    ended = await store.get("TAAAA")
+    assert ended is not None
+    await store.save(settle(ended))  # ``WorkspaceTenants.leave``: no lease of its own
+    await store.save(claimed.but(lease_until=0.0, polls=1))  # the step, finishing late
+    kept = await store.get("TAAAA")
+    assert kept is not None and kept.settled and kept.state is State.CANCELLED
+    assert await store.claim_due(200.0, limit=10, lease_seconds=30) == []
+
+
 async def test_wake_makes_a_waiting_task_due_now(store: TaskStore) -> None:
     await store.create_if_absent(make("TAAAA", due=500.0))
     assert await store.claim_due(100.0, limit=10, lease_seconds=30) == []
