@@ -7,11 +7,15 @@ from collections.abc import Awaitable, Callable
 from typing import Any
 
 from slack_bolt.async_app import AsyncApp
+from slack_bolt.middleware.async_middleware import AsyncMiddleware
+from slack_bolt.request.async_request import AsyncBoltRequest
+from slack_bolt.response import BoltResponse
 
 from bot.core import messages
 from bot.core.logs import quiet_loggers
 from bot.wiring import Services, slack_ports, workspace_ports
 from handlers.slack import register_all
+from handlers.slack.spending import bind_request
 
 #: Set in a request's context by the first middleware of Tolk's own, which runs only after
 #: every built-in one — signature verification among them — let the request through.
@@ -43,17 +47,6 @@ def build_app(
     )
     quiet_loggers()  # Bolt just gave its verification logger the base logger's level
 
-    async def inject_ports(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
-        """Each listener's ports (``handlers.ports``), read from what the wiring built:
-        with many workspaces, as the request's workspace sees them."""
-        team = context.get("team_id") or context.get("enterprise_id")
-        if many and team:
-            context.update(await workspace_ports(services, team))
-        else:
-            context.update(slack_ports(services))
-        context[CHECKED] = True
-        await next()
-
     async def on_error(error: Exception, body: dict[str, Any], context: dict[str, Any]) -> None:
         """A listener failed (the store was locked past its wait, say): nothing was
         recorded, so tell the person to try again rather than leave Slack's bare error.
@@ -70,7 +63,35 @@ def build_app(
             except Exception:
                 logging.getLogger("bolt").warning("could not tell the person to try again")
 
-    app.use(inject_ports)
+    app.use(InjectPorts(services, many=many))
     app.error(on_error)
     register_all(app)
     return app
+
+
+class InjectPorts(AsyncMiddleware):
+    """Each listener's ports (``handlers.ports``), read from what the wiring built — with
+    many workspaces, as the request's workspace sees them — and the request bound for
+    ``within_spend`` (``bind_request``). A middleware class of its own, not a function:
+    Bolt calls a function middleware through its argument injection, which for every
+    request cost more than the ports themselves."""
+
+    def __init__(self, services: Services, *, many: bool) -> None:
+        self.services, self.many = services, many
+
+    async def async_process(
+        self,
+        *,
+        req: AsyncBoltRequest,
+        resp: BoltResponse,
+        next: Callable[[], Awaitable[BoltResponse]],
+    ) -> BoltResponse | None:
+        context = req.context
+        team = context.get("team_id") or context.get("enterprise_id")
+        if self.many and team:
+            context.update(await workspace_ports(self.services, team))
+        else:
+            context.update(slack_ports(self.services))
+        context[CHECKED] = True
+        bind_request(context)
+        return await next()

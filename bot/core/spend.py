@@ -163,6 +163,9 @@ class Use:
     def __add__(self, cost: Cost | Use) -> Use:
         return Use(self.images + cost.images, self.characters + cost.characters)
 
+    def __sub__(self, cost: Cost | Use) -> Use:
+        return Use(self.images - cost.images, self.characters - cost.characters)
+
 
 def confirm_over(config: ChannelConfig) -> tuple[int, int]:
     """Images and characters over which work waits for Go in this channel."""
@@ -278,14 +281,19 @@ class Held:
 class SpendBook:
     """Month counters and requests waiting for Go, kept in the store's settings.
 
-    ``lock`` is held by whoever checks a limit and then records and counts work, so two
+    ``lock`` is held by whoever checks a limit and then reserves the work's count, so two
     requests in this process cannot both pass a limit that only one fits (replicas each
-    have their own: across them a limit may be overstepped by the work of one moment)."""
+    have their own: across them a limit may be overstepped by the work of one moment).
+    The lock is not held while the work is recorded: a reservation counts at once, is
+    written with everyone else's reserved meanwhile (``flush``: one write per channel for
+    a burst of commands), and is given back if the work was not recorded after all."""
 
     def __init__(self, store: TaskStore, *, clock: Callable[[], float]) -> None:
         self.store = store
         self._clock = clock
         self.lock = asyncio.Lock()
+        self._reserved: dict[str, Use] = {}  # counter key → counted, not yet written
+        self._flushing = asyncio.Lock()
 
     def now(self) -> float:
         return self._clock()
@@ -296,21 +304,45 @@ class SpendBook:
     # --- month counters ------------------------------------------------------------------
 
     async def used(self, team: str, channel: str, month: str | None = None) -> Use:
-        """This month's (or ``month``'s) counts for the channel."""
+        """This month's (or ``month``'s) counts for the channel, reservations included."""
         key = f"{team}:{channel}:{month or month_of(self.now())}"
+        return await self._stored(key) + self._reserved.get(key, Use())
+
+    async def _stored(self, key: str) -> Use:
         row = await self.store.get_setting(NAMESPACE, key) or {}
         return Use(int(row.get("images", 0)), int(row.get("characters", 0)))
 
+    def reserve(self, team: str, channel: str, cost: Cost | Use) -> str:
+        """Count ``cost`` in this month now (hold ``lock``); the key to ``release`` it."""
+        key = f"{team}:{channel}:{month_of(self.now())}"
+        self._reserved[key] = self._reserved.get(key, Use()) + cost
+        return key
+
+    def release(self, key: str, cost: Cost | Use) -> None:
+        """Give back a reservation whose work was not recorded."""
+        self._reserved[key] = self._reserved.get(key, Use()) - cost
+
+    async def flush(self) -> None:
+        """Write every reservation made so far into the store: the first caller writes
+        for everyone waiting behind it."""
+        async with self._flushing:
+            for key, reserved in list(self._reserved.items()):
+                if reserved == Use():
+                    del self._reserved[key]
+                    continue
+                total = await self._stored(key) + reserved
+                row = {"images": total.images, "characters": total.characters}
+                await self.store.put_setting(NAMESPACE, key, row)
+                # written and remembered: no await since, so ``used`` never counts it twice
+                self._reserved[key] = self._reserved[key] + Use(
+                    -reserved.images, -reserved.characters
+                )
+
     async def count(self, team: str, channel: str, cost: Cost | Use) -> Use:
         """Add recorded work to this month's counts (hold ``lock``); the new counts."""
-        month = month_of(self.now())
-        total = await self.used(team, channel, month) + cost
-        await self.store.put_setting(
-            NAMESPACE,
-            f"{team}:{channel}:{month}",
-            {"images": total.images, "characters": total.characters},
-        )
-        return total
+        self.reserve(team, channel, cost)
+        await self.flush()
+        return await self.used(team, channel)
 
     # --- requests waiting for Go ---------------------------------------------------------
 

@@ -9,8 +9,8 @@ new work starts at once.
 
 A tick claims only as many tasks to step as it has free slots (``step_limit``); tasks
 waiting on a provider are claimed whatever their number, as one status round serves
-them all. A step waits on provider rate limits (Xiangji: 2 submissions a second per
-process), so a replica that claimed a backlog would sit on leases the other replicas
+them all. A step waits on provider rate limits (Xiangji: 10 submissions a second per
+process by default, ``TOLK_XIANGJI_SUBMIT_PER_SECOND``), so a replica that claimed a backlog would sit on leases the other replicas
 could use, and a task still waiting for a slot when its lease ran out would be claimed
 again and run twice. Poll rounds have slots of their own, so results that are ready are
 polled and delivered while submissions wait.
@@ -35,6 +35,8 @@ from bot.core.tasks import Task
 from bot.engine.work import Work
 
 log = logging.getLogger(__name__)
+
+NUDGE_GAP = 0.02  # seconds: the least time between ticks that nudges start
 
 
 class Poller:
@@ -61,6 +63,7 @@ class Poller:
         self._tick_lock = asyncio.Lock()
         self._nudged = False
         self._stopping = False
+        self._ticked_at = float("-inf")  # the event loop's time of the last tick
         self.ticks = 0
 
     async def tick(self) -> int:
@@ -70,6 +73,7 @@ class Poller:
             if self._stopping:
                 return 0
             self.ticks += 1
+            self._ticked_at = asyncio.get_running_loop().time()
             try:
                 claimed = await self.store.claim_due(
                     self.clock(),
@@ -95,10 +99,17 @@ class Poller:
             return len(claimed)
 
     def nudge(self) -> None:
-        """Run a tick soon (new work arrived); many nudges before it runs make one tick."""
+        """Run a tick soon (new work arrived); many nudges before it runs make one tick,
+        and a flood of them (200 commands at once) a tick every ``NUDGE_GAP`` at most:
+        a claim reads every unsettled task, too much to do for each command."""
         if not self._nudged and not self._stopping:
             self._nudged = True
-            self._start(self.tick())
+            wait = self._ticked_at + NUDGE_GAP - asyncio.get_running_loop().time()
+            self._start(self._tick_after(wait) if wait > 0 else self.tick())
+
+    async def _tick_after(self, seconds: float) -> None:
+        await asyncio.sleep(seconds)
+        await self.tick()
 
     def _start_step(self, task: Task) -> None:
         self._steps += 1

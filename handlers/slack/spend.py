@@ -1,6 +1,5 @@
 """The Go and Cancel buttons of an estimate (``bot.core.spend``; the check that posts it
-is ``handlers.slack.spending.within_spend``), and the middleware that check reads the
-request's ports from (``bind_request``).
+is ``handlers.slack.spending.within_spend``).
 
 Work over a channel's ``confirm-over`` is not recorded: it waits, kept in the store's
 settings under a random id (the buttons' value) for 24 h. Only the person who asked and
@@ -27,13 +26,11 @@ from handlers import ports
 from handlers.ports import TaskDesk
 from handlers.slack.actions import pressed_where, tell
 from handlers.slack.home import is_admin
-from handlers.slack.spending import bind_request
 
 log = logging.getLogger(__name__)
 
 
 def register(app: AsyncApp) -> None:
-    app.use(bind_request)
     app.action(messages.SPEND_GO)(on_press)
     app.action(messages.SPEND_CANCEL)(on_press)
 

@@ -5,7 +5,7 @@ from __future__ import annotations
 
 import asyncio
 import logging
-from collections.abc import Awaitable, Callable, Mapping
+from collections.abc import Mapping
 from contextvars import ContextVar
 from typing import Any
 
@@ -54,13 +54,12 @@ _REQUEST: ContextVar[Mapping[str, Any] | None] = ContextVar("tolk_request", defa
 CARD_SECONDS = 2.0
 
 
-async def bind_request(context: dict[str, Any], next: Callable[[], Awaitable[None]]) -> None:
-    """Bolt middleware: this request's context (its ports) for ``within_spend``. Bolt
-    runs the middleware one after the other (``next`` only lets the chain go on), then the
-    listener, all in the request's own task, so what is set here is what this request's
-    listener sees; every request sets its own before any listener runs."""
+def bind_request(context: dict[str, Any]) -> None:
+    """This request's context (its ports) for ``within_spend``, set by Tolk's middleware
+    (``bot.app.InjectPorts``). Bolt runs the middleware, then the listener, all in the
+    request's own task, so what is set here is what this request's listener sees; every
+    request sets its own before any listener runs."""
     _REQUEST.set(context)
-    await next()
 
 
 class SpendStop(UsageError):
@@ -101,12 +100,21 @@ async def within_spend(desk: TaskDesk, config: SlackConfig | None, work: Work) -
         here = await book.channel(place.channel)
         used = await book.used(place.team, place.channel)
         over = over_limit(here, used, cost)
-        if over is None and not needs_go(here, cost):
+        fits = over is None and not needs_go(here, cost)
+        if fits:  # counted now; recorded (and written) outside the lock, with the others
+            reserved = book.reserve(place.team, place.channel, cost)
+        else:
+            hold_id = await book.hold(work, cost) if over is None else ""
+    if fits:
+        try:
             task, created = await desk.record(**work.record_args())
-            if created:
-                await book.count(place.team, place.channel, cost)
-            return task, created
-        hold_id = await book.hold(work, cost) if over is None else ""
+        except BaseException:
+            book.release(reserved, cost)
+            raise
+        if not created:  # this very request again: counted the first time
+            book.release(reserved, cost)
+        await book.flush()
+        return task, created
     month = month_name(month_of(book.now()))
     if over is not None:
         text = messages.spend_over_limit(

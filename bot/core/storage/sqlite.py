@@ -4,10 +4,14 @@ Layout: tasks, their dedupe keys and requests to cancel them share one table
 (``task:<id>``, ``key:<dedupe>``, ``cancel:<id>``), so creating a task is one commit and
 a cancellation goes with its task's settling in one commit; settings live in a second
 file, because sqlitedict serialises all tables of one file through one connection and a
-commit on one table would wait on (and then lose) another table's open write.
+commit on one table would wait on (and then lose) another table's open write. A group
+commit commits both files, one after the other.
 
 The process keeps every unsettled task in memory: SQLite serves one process, so the
-memory copy is the working set and the file is the truth after a restart. Leases are
+memory copy is the working set and the file is the truth after a restart. The settings
+are held in memory too, all of them (as JSON text, so a caller's change never reaches
+the copy): a command reads a dozen, and a read from the file is a trip to a thread.
+Settings and tasks are committed together, in the same group commit. Leases are
 memory-only for the same reason: a lease dies with the process that held it.
 """
 
@@ -28,7 +32,6 @@ from bot.core.storage import WAITING
 from bot.core.tasks import Task, new_task_id
 
 RECENTLY_ENDED = 10_000  # settled tasks whose stale steps' saves are refused (leases: 300 s)
-SETTINGS_KNOWN = 50_000  # settings remembered in memory (channel configs, month counts …)
 log = logging.getLogger(__name__)
 
 _CANCEL = "cancel:"  # key prefix of a request to cancel a task (here and, once, in settings)
@@ -53,13 +56,15 @@ class SqliteTaskStore:
         self._commit_lock = asyncio.Lock()
         self._written = 0  # generation of the last write queued to sqlitedict
         self._committed = 0  # generation the last finished commit covered
+        self._settings_written = False  # a settings write is queued for the next commit
         self._active: dict[str, Task] = {}
         self._keys: dict[str, str] = {}
         self._wakes: dict[str, float] = {}  # wakes that arrived during a lease
         self._creating: dict[str, Task] = {}  # written, commit in flight
         self._cancels: dict[str, str] = {}  # unsettled task id → who asked to cancel it
-        # settings as JSON text (None: not set), read once: this process is the only writer
-        self._known: dict[str, str | None] = {}
+        # every setting, as JSON text: this process is the file's only writer
+        self._known: dict[str, str] = {}
+        self._ids: set[str] = set()  # every task's id, settled too: a new id is checked here
         self._ended: dict[str, None] = {}  # tasks settled lately, oldest first: never unsettled
 
     @classmethod
@@ -77,6 +82,8 @@ class SqliteTaskStore:
     def _load(self) -> None:
         cancels: dict[str, str] = {}
         for key, value in self._db.items():
+            if key.startswith("task:"):
+                self._ids.add(key[5:])
             if key.startswith("key:"):
                 self._keys[key[4:]] = value
             elif key.startswith(_CANCEL):
@@ -86,6 +93,7 @@ class SqliteTaskStore:
                 self._active[task.id] = task
         self._cancels = {i: by for i, by in cancels.items() if i in self._active}
         self._adopt_old_cancels()
+        self._known = {name: json.dumps(value) for name, value in self._settings_db.items()}
 
     def _adopt_old_cancels(self) -> None:
         """Requests to cancel made before they were records of their own, as settings
@@ -114,8 +122,14 @@ class SqliteTaskStore:
             if self._committed >= mine:
                 return
             covered = self._written
-            await asyncio.to_thread(self._db.commit)
+            settings, self._settings_written = self._settings_written, False
+            await asyncio.to_thread(self._commit_both, settings)
             self._committed = covered
+
+    def _commit_both(self, settings: bool) -> None:
+        self._db.commit()
+        if settings:
+            self._settings_db.commit()
 
     async def create_if_absent(self, task: Task) -> tuple[Task, bool]:
         existing_id = self._keys.get(task.dedupe_key)
@@ -127,12 +141,13 @@ class SqliteTaskStore:
             )
             if existing is not None:
                 return existing, False
-        while task.id in self._active or await asyncio.to_thread(self._stored, task.id):
-            task = task.but(id=new_task_id())  # (the file is read off the event loop)
+        while task.id in self._ids:
+            task = task.but(id=new_task_id())
         if task.dedupe_key in self._keys:  # a concurrent create won while we awaited
             return await self.create_if_absent(task)
         self._db["task:" + task.id] = task.to_json()
         self._db["key:" + task.dedupe_key] = task.id
+        self._ids.add(task.id)
         self._keys[task.dedupe_key] = task.id  # reserved now: a concurrent create waits on it
         self._creating[task.id] = task
         try:
@@ -144,9 +159,6 @@ class SqliteTaskStore:
             self._creating.pop(task.id, None)
         self._active[task.id] = task  # only now can the poller claim it
         return task, True
-
-    def _stored(self, task_id: str) -> bool:
-        return "task:" + task_id in self._db
 
     async def get(self, task_id: str) -> Task | None:
         return self._active.get(task_id) or await self._read(task_id)
@@ -166,6 +178,7 @@ class SqliteTaskStore:
             if woken is not None and not task.settled:
                 task = task.but(next_poll_at=min(task.next_poll_at, woken))
             self._db["task:" + task.id] = task.to_json()
+            self._ids.add(task.id)
             if task.settled:
                 self._active.pop(task.id, None)
                 self._ended[task.id] = None
@@ -176,6 +189,17 @@ class SqliteTaskStore:
             else:
                 self._active[task.id] = task
         await self._commit()
+
+    async def reschedule(self, *tasks: Task) -> None:
+        """In memory only: rewriting the JSON of every quiet task each round was most of
+        a poll round's cost, and the file's older copy is only ever due sooner."""
+        for task in tasks:
+            if task.id in self._ended or task.id not in self._active:
+                continue  # settled meanwhile: this copy is stale
+            woken = self._wakes.pop(task.id, None) if not task.lease_until else None
+            if woken is not None:
+                task = task.but(next_poll_at=min(task.next_poll_at, woken))
+            self._active[task.id] = task
 
     async def claim_due(
         self, now: float, *, limit: int, lease_seconds: float, step_limit: int | None = None
@@ -249,51 +273,40 @@ class SqliteTaskStore:
         return await asyncio.to_thread(read)
 
     async def get_setting(self, namespace: str, key: str) -> Any | None:
-        return await asyncio.to_thread(self._settings_db.get, f"{namespace}:{key}")
+        text = self._known.get(f"{namespace}:{key}")
+        return None if text is None else json.loads(text)  # a copy the caller may change
 
     async def put_setting(self, namespace: str, key: str, value: Any) -> None:
-        def write() -> None:
-            self._settings_db[f"{namespace}:{key}"] = value
-            self._settings_db.commit()
-
-        async with self._commit_lock:
-            await asyncio.to_thread(write)
+        name = f"{namespace}:{key}"
+        self._settings_db[name] = value  # queued, then committed with everyone's writes
+        self._settings_written = True
+        self._known[name] = json.dumps(value)
+        await self._commit()
 
     async def take_setting(self, namespace: str, key: str) -> Any | None:
         name = f"{namespace}:{key}"
-
-        def take() -> Any | None:
-            value = self._settings_db.get(name)
-            if value is not None:
-                del self._settings_db[name]
-                self._settings_db.commit()
-            return value
-
-        async with self._commit_lock:  # one taker at a time: the value goes to one only
-            return await asyncio.to_thread(take)
+        text = self._known.pop(name, None)  # no await since the read: one taker only
+        if text is None:
+            return None
+        del self._settings_db[name]
+        self._settings_written = True
+        await self._commit()
+        return json.loads(text)
 
     async def delete_setting(self, namespace: str, key: str) -> None:
         name = f"{namespace}:{key}"
-
-        def delete() -> None:
-            if name in self._settings_db:
-                del self._settings_db[name]
-                self._settings_db.commit()
-
-        async with self._commit_lock:
-            await asyncio.to_thread(delete)
+        if self._known.pop(name, None) is not None:
+            del self._settings_db[name]
+            self._settings_written = True
+            await self._commit()
 
     async def list_settings(self, namespace: str) -> dict[str, Any]:
         prefix = namespace + ":"
-
-        def read() -> dict[str, Any]:
-            return {
-                k.removeprefix(prefix): v
-                for k, v in self._settings_db.items()
-                if k.startswith(prefix)
-            }
-
-        return await asyncio.to_thread(read)
+        return {
+            name.removeprefix(prefix): json.loads(text)
+            for name, text in self._known.items()
+            if name.startswith(prefix)
+        }
 
     async def list_unsettled(self, team: str) -> list[Task]:
         tasks = [t for t in self._active.values() if t.place.team == team]
