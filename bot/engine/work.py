@@ -230,29 +230,25 @@ class Work:
         cancels = await self.store.cancel_requests([t.id for t in polled])  # one read
         quiet, busy = [], []
         for before, task in zip(tasks, polled, strict=True):
-            after = self._after_poll(task, now)
-            unchanged = [i.status for i in before.items] == [i.status for i in after.items]
             if (
-                unchanged
-                and after.state is State.RUNNING
-                and after.id not in cancels
-                and now < after.deadline
-            ):
-                quiet.append(after.but(lease_until=0.0))
+                task is before  # the operation's way of saying: nothing of it moved
+                or [i.status for i in before.items] == [i.status for i in task.items]
+            ) and (task.id not in cancels and now < task.deadline):
+                quiet.append(self._after_poll(task, now, lease_until=0.0))
             else:
-                busy.append(after)
-        if quiet:  # still waiting, nothing to deliver: one commit for all of them
-            await self.store.save(*quiet)
+                busy.append(self._after_poll(task, now))
+        if quiet:  # still waiting, nothing to deliver: rescheduled, all at once
+            await self.store.reschedule(*quiet)
         for task in busy:
             try:
                 await self.step(task)
             except Exception:  # its save failed: the rest of the round must still move
                 log.exception("task %s: step failed", task.id)
 
-    def _after_poll(self, task: Task, now: float) -> Task:
+    def _after_poll(self, task: Task, now: float, **changes: Any) -> Task:
         pending = any(i.status == "pending" for i in task.items)
         if not pending:
-            return task.to(State.SUCCEEDED, now, attempts=0)
+            return task.to(State.SUCCEEDED, now, attempts=0, **changes)
         polls = task.polls + 1
         return task.to(
             State.RUNNING,
@@ -260,6 +256,7 @@ class Work:
             polls=polls,
             attempts=0,  # the provider answered: failures are counted afresh
             next_poll_at=now + self.poll_delay(task, polls),
+            **changes,
         )
 
     # --- the step -----------------------------------------------------------------------

@@ -24,6 +24,12 @@ class TaskStore(Protocol):
         """Persist tasks in one commit, leases as given (the poller releases its own)."""
         ...
 
+    async def reschedule(self, *tasks: Task) -> None:
+        """Save tasks whose poll changed nothing but when they are next due (and their
+        lease, released): as ``save``, but a store may keep the change lighter — SQLite
+        in memory only (after a restart they are polled sooner, which is harmless)."""
+        ...
+
     async def claim_due(
         self, now: float, *, limit: int, lease_seconds: float, step_limit: int | None = None
     ) -> list[Task]:

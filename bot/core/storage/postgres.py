@@ -452,6 +452,11 @@ class PostgresTaskStore:
                 else:
                     log.warning("task %s: save skipped: a running step holds its lease", task.id)
 
+    async def reschedule(self, *tasks: Task) -> None:
+        """A full save: the next replica to claim a task reads its poll count (its
+        back-off) from the row."""
+        await self.save(*tasks)
+
     async def claim_due(
         self, now: float, *, limit: int, lease_seconds: float, step_limit: int | None = None
     ) -> list[Task]:

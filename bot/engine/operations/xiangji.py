@@ -112,12 +112,13 @@ class _Xiangji(Operation):
         for chunk in _chunks([p for p in pending if p], BATCH_IDS):
             await self.limits.acquire("xiangji.status")
             results.update(await self.client.get_image_translate_batch_result(chunk))
+        done = {rid for rid, found in results.items() if found.done}
         finished = [
             i.provider_id
             for t in tasks
-            if _wants_regions(t)
+            if done and _wants_regions(t)
             for i in t.items
-            if i.status == "pending" and i.provider_id in results and results[i.provider_id].done
+            if i.status == "pending" and i.provider_id in done
         ]
         regions: dict[str, _Regions] = {}
         for chunk in _chunks(finished, BATCH_IDS):
@@ -360,7 +361,11 @@ def _glossary(task: Task) -> list[Term]:
 
 
 def _checks_glossary(task: Task) -> bool:
-    return task.operation in GLOSSARY_CHECKED and bool(_glossary(task))
+    return (
+        task.operation in GLOSSARY_CHECKED
+        and bool(task.request.get("glossary"))  # most tasks have none: nothing to read
+        and bool(_glossary(task))
+    )
 
 
 def _wants_regions(task: Task) -> bool:
@@ -428,6 +433,8 @@ def _with_comment_notes(task: Task, index: int, item: Item, notes: list[str]) ->
 def _absorb(task: Task, results: dict[str, BatchItem], regions: dict[str, _Regions]) -> Task:
     """Fold one status round into ``task``: finished items carry their outputs (and
     what their regions tell, when they were read)."""
+    if not any(_moved(i, results) for i in task.items):  # the common round: as it is
+        return task
     items = []
     for index, item in enumerate(task.items):
         found = results.get(item.provider_id or "")
@@ -441,6 +448,11 @@ def _absorb(task: Task, results: dict[str, BatchItem], regions: dict[str, _Regio
             error = {"code": str(found.code), "message": found.message or "unknown error"}
             items.append(replace(item, status="failed", error=error))
     return task.but(items=tuple(items))
+
+
+def _moved(item: Item, results: dict[str, BatchItem]) -> bool:
+    found = results.get(item.provider_id or "")
+    return item.status == "pending" and found is not None and not found.pending
 
 
 def _outputs(task: Task, result: Any) -> tuple[dict[str, Any], ...]:
