@@ -45,7 +45,7 @@ def _teams() -> list[str]:
 
 async def _commands(slack: SlackEmulator, url: str, teams: list[str], session: Any) -> float:
     """Seconds for ``COMMANDS`` /translate commands to be acknowledged, each recorded
-    before its ack. (Their answers follow at Xiangji's submission limit, 2/s a process:
+    before its ack. (Their answers follow at Xiangji's submission limit, 10/s a process:
     that, not the workspaces, would be measured by waiting for them.)"""
     queue: asyncio.Queue[int] = asyncio.Queue()
     for n in range(COMMANDS):

@@ -16,6 +16,7 @@ from typing import overload
 from urllib.parse import urlsplit
 
 from bot.core.sealed import GENERATE, Sealer
+from bot.engine.ratelimit import XIANGJI_SUBMIT_PER_SECOND
 from providers.alibaba.wire import CALLBACK_SOURCE_IPS
 from providers.xiangji import XiangjiKeys
 from providers.xiangji.wire import IMAGE_ENGINES, key_env
@@ -135,6 +136,9 @@ class Settings:
     poll_min_seconds: float = 2.0
     poll_max_seconds: float = 60.0
     task_timeout_seconds: float = 3600.0
+    # TOLK_XIANGJI_SUBMIT_PER_SECOND: paid Xiangji calls a second, per process (Xiangji
+    # documents no limit; the default is measured: see README, "Performance")
+    xiangji_submit_per_second: float = XIANGJI_SUBMIT_PER_SECOND
     quota_threshold: int = 100
     quota_alert_channel: str | None = None
     admins: frozenset[str] = frozenset()
@@ -302,6 +306,9 @@ def load_settings(env: Mapping[str, str]) -> Settings:
         poll_min_seconds=poll_min,
         poll_max_seconds=poll_max,
         task_timeout_seconds=number("TOLK_TASK_TIMEOUT_SECONDS", 3600.0, minimum=1),
+        xiangji_submit_per_second=number(
+            "TOLK_XIANGJI_SUBMIT_PER_SECOND", XIANGJI_SUBMIT_PER_SECOND, minimum=0.1
+        ),
         quota_threshold=int(number("TOLK_QUOTA_THRESHOLD", 100)),
         quota_alert_channel=get("TOLK_QUOTA_ALERT_CHANNEL"),
         admins=frozenset(u.strip() for u in (get("TOLK_ADMINS") or "").split(",") if u.strip()),

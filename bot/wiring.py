@@ -40,7 +40,7 @@ from bot.engine.operation import Operation
 from bot.engine.operations import refine as refining
 from bot.engine.poller import Poller
 from bot.engine.quota import QuotaWatcher
-from bot.engine.ratelimit import PROVIDER_LIMITS, RateLimits
+from bot.engine.ratelimit import RateLimits, provider_limits
 from bot.engine.scheduler import build_scheduler
 from bot.engine.tenant import slack_context
 from bot.engine.work import Work, result_filename
@@ -284,7 +284,7 @@ async def open_services(
             settings.slack_signing_secret or settings.slack_bot_token or "",
             clock=clock,
         )
-        limits = RateLimits(PROVIDER_LIMITS)
+        limits = RateLimits(provider_limits(settings.xiangji_submit_per_second))
         delivery = Delivery(
             slack,
             session,

@@ -15,10 +15,10 @@ that one documented window out of the count, submissions are held at the emulato
 the moment of the kill (``GateXiangji``); the victim's request caught at the gate dies
 with its connection, as it would on the network.
 
-Xiangji's client-side limit (2 submissions a second per process, ``bot/engine/ratelimit.py``)
-sets the pace: half the submissions at three replicas' 6/s, the other half at two
-replicas' 4/s, about 105 s in all. The poll back-off is kept short (0.2 s → 1 s) so
-nothing else does.
+Xiangji's client-side limit (``TOLK_XIANGJI_SUBMIT_PER_SECOND``, here 2 a second per
+process, as it was when this test was written) sets the pace: half the submissions at
+three replicas' 6/s, the other half at two replicas' 4/s, about 105 s in all. The poll
+back-off is kept short (0.2 s → 1 s) so nothing else does.
 """
 
 from __future__ import annotations
@@ -179,6 +179,7 @@ def replica_env(
         ),
         "TOLK_POLL_MIN_SECONDS": "0.2",
         "TOLK_POLL_MAX_SECONDS": "1",
+        "TOLK_XIANGJI_SUBMIT_PER_SECOND": "2",
         "TOLK_LOG_LEVEL": "INFO",  # each settled task is a line (whatever a .env says)
         "TOLK_LOG_FORMAT": "text",
         **extra,

@@ -546,3 +546,16 @@ def test_alibaba_callback_addresses() -> None:
     with pytest.raises(ConfigError, match="ALIBABA_CALLBACK_IPS") as exc:
         load_settings({**keys, "ALIBABA_CALLBACK_IPS": "10.0.0.1,alibaba.com"})
     assert "'alibaba.com' is not an IP address" in str(exc.value)
+
+
+def test_xiangji_submissions_a_second_is_a_setting() -> None:
+    """``TOLK_XIANGJI_SUBMIT_PER_SECOND``: the default is the measured one, a value is
+    taken as written, and the bucket the engine waits on is built from it."""
+    from bot.engine.ratelimit import XIANGJI_SUBMIT_PER_SECOND, provider_limits
+
+    assert load_settings({}).xiangji_submit_per_second == XIANGJI_SUBMIT_PER_SECOND == 10.0
+    chosen = load_settings({"TOLK_XIANGJI_SUBMIT_PER_SECOND": "3.5"})
+    assert chosen.xiangji_submit_per_second == 3.5
+    assert provider_limits(chosen.xiangji_submit_per_second)["xiangji.submit"] == (3.5, 7)
+    for bad in ("0", "-2", "fast", "inf"):
+        assert "TOLK_XIANGJI_SUBMIT_PER_SECOND" in refused({"TOLK_XIANGJI_SUBMIT_PER_SECOND": bad})
