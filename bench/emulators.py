@@ -54,6 +54,8 @@ class Emulators:
             return now
         if command == "status_calls":
             return [r.at for r in self.xiangji.requests_for(STATUS)]
+        if command == "status_chunks":  # the ids of each status call, as Tolk sent them
+            return [r.params["RequestIds"].split(",") for r in self.xiangji.requests_for(STATUS)]
         if command == "status_ids":
             return sum(
                 len(r.params["RequestIds"].split(",")) for r in self.xiangji.requests_for(STATUS)

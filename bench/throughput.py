@@ -66,8 +66,14 @@ async def run(replicas: int, tasks: int, rate: float, logs: Path) -> Run:
             XiangjiEmulator(render=False) as xiangji,
             aiohttp.ClientSession() as session,
         ):
-            env = replica_env(slack, xiangji, url, TOLK_XIANGJI_SUBMIT_PER_SECOND=f"{rate:g}")
-            procs = [Replica(f"{replicas}x{rate:g}-{i}", env, logs) for i in range(replicas)]
+            procs = [  # each its own port
+                Replica(
+                    f"{replicas}x{rate:g}-{i}",
+                    replica_env(slack, xiangji, url, TOLK_XIANGJI_SUBMIT_PER_SECOND=f"{rate:g}"),
+                    logs,
+                )
+                for i in range(replicas)
+            ]
             for proc in procs:
                 proc.spawn()
             for proc in procs:
