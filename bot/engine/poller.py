@@ -10,10 +10,11 @@ new work starts at once.
 A tick claims only as many tasks to step as it has free slots (``step_limit``); tasks
 waiting on a provider are claimed whatever their number, as one status round serves
 them all. A step waits on provider rate limits (Xiangji: 10 submissions a second per
-process by default, ``TOLK_XIANGJI_SUBMIT_PER_SECOND``), so a replica that claimed a backlog would sit on leases the other replicas
-could use, and a task still waiting for a slot when its lease ran out would be claimed
-again and run twice. Poll rounds have slots of their own, so results that are ready are
-polled and delivered while submissions wait.
+process by default, ``TOLK_XIANGJI_SUBMIT_PER_SECOND``), so a replica that claimed a
+backlog would sit on leases the other replicas could use, and a task still waiting for a
+slot when its lease ran out would be claimed again and run twice. Poll rounds have
+slots of their own, so results that are ready are polled and delivered while
+submissions wait.
 
 Shutting down (SIGTERM, ``bot/runtime.py``): ``stop`` ends claiming — later ticks and
 nudges claim nothing — and waits a bounded time for the steps under way, which the
