@@ -2,11 +2,14 @@
 database (``python -m bench.throughput``; ``make bench`` runs its default).
 
 N ``/translate-image zh>ko URL`` commands (one image each: one synchronous Xiangji call
-per task, the submission path at its busiest), signed as Slack signs them and sent
-round-robin over ``python -m bot`` replicas; tasks per second from the first command to
-the last closing message. Each replica holds to ``TOLK_XIANGJI_SUBMIT_PER_SECOND``, so
-the ceiling is that rate × replicas; ``--rates`` runs one replica at several rates to show
-where Tolk itself, not the setting, becomes the limit (the default was chosen so).
+per task, the submission path at its busiest; ``--images 2`` makes each an asynchronous
+batch, polled and delivered), signed as Slack signs them and sent round-robin over
+``python -m bot`` replicas; tasks per second from the first command to the last closing
+message. Each replica holds to ``TOLK_XIANGJI_SUBMIT_PER_SECOND``, so the ceiling is that
+rate × replicas; ``--rates`` runs one replica at several rates to show where Tolk itself,
+not the setting, becomes the limit (the default was chosen so). The server:
+``DATABASE_URL`` (or ``TOLK_TEST_POSTGRES_URL``) when it is a PostgreSQL URL whose role
+may create databases, else a throwaway cluster (``tests/postgres_server.py``).
 """
 
 from __future__ import annotations
@@ -37,7 +40,7 @@ from tests.test_replicas import (
 )
 
 TASKS = 500
-SYNC = "GetImageTranslate"  # one image: a synchronous call
+SUBMISSIONS = ("GetImageTranslate", "GetImageTranslateBatch")  # one image; several
 
 
 @dataclass
@@ -57,7 +60,7 @@ class Run:
         return self.rate * self.replicas
 
 
-async def run(replicas: int, tasks: int, rate: float, logs: Path) -> Run:
+async def run(replicas: int, tasks: int, rate: float, logs: Path, images: int = 1) -> Run:
     url = await postgres_server.fresh_database()
     procs: list[Replica] = []
     try:
@@ -79,7 +82,7 @@ async def run(replicas: int, tasks: int, rate: float, logs: Path) -> Run:
             for proc in procs:
                 await proc.ready(session)
             began = time.time()
-            acked = await _send(session, procs, xiangji, tasks)
+            acked = await _send(session, procs, xiangji, tasks, images)
             deadline = time.monotonic() + tasks / min(rate, 50) + 120
             while len(finished(slack)) < len(acked):
                 if time.monotonic() > deadline:
@@ -90,7 +93,8 @@ async def run(replicas: int, tasks: int, rate: float, logs: Path) -> Run:
                 for c in slack.calls_to("chat.postMessage")
                 if "Done" in str(c.args.get("text", ""))
             )
-            return Run(replicas, rate, tasks, last - began, len(xiangji.requests_for(SYNC)))
+            calls = sum(len(xiangji.requests_for(action)) for action in SUBMISSIONS)
+            return Run(replicas, rate, tasks, last - began, calls)
     finally:
         for proc in procs:
             proc.stop()
@@ -98,13 +102,18 @@ async def run(replicas: int, tasks: int, rate: float, logs: Path) -> Run:
 
 
 async def _send(
-    session: aiohttp.ClientSession, procs: list[Replica], xiangji: XiangjiEmulator, tasks: int
+    session: aiohttp.ClientSession,
+    procs: list[Replica],
+    xiangji: XiangjiEmulator,
+    tasks: int,
+    images: int,
 ) -> set[str]:
     acked: set[str] = set()
     gate = asyncio.Semaphore(12)
 
     async def one(n: int) -> None:
-        body = command_body("/translate-image", f"zh>ko {xiangji.sample_url(f'p{n:04d}')}")
+        urls = " ".join(xiangji.sample_url(f"p{n:04d}{'abcdefghij'[i]}") for i in range(images))
+        body = command_body("/translate-image", f"zh>ko {urls}")
         async with gate:
             status, text = await post_signed(
                 session, procs[n % len(procs)].url, SIGNING_SECRET, body
@@ -154,7 +163,7 @@ def _shown(r: Run) -> str:
     )
 
 
-async def main(tasks: int, counts: list[int], rates: list[float]) -> None:
+async def main(tasks: int, counts: list[int], rates: list[float], images: int) -> None:
     missing = available()
     if missing:
         print(f"no PostgreSQL server: {missing}", file=sys.stderr)
@@ -163,7 +172,7 @@ async def main(tasks: int, counts: list[int], rates: list[float]) -> None:
         for rate in rates:
             for count in counts:
                 print(f"… {count} replica(s), {rate:g}/s each", file=sys.stderr, flush=True)
-                r = await run(count, tasks, rate, Path(tmp))
+                r = await run(count, tasks, rate, Path(tmp), images)
                 print(f"{count} replica(s) at {rate:g}/s: {_shown(r)}", flush=True)
 
 
@@ -172,5 +181,6 @@ if __name__ == "__main__":
     parser.add_argument("--tasks", type=int, default=TASKS)
     parser.add_argument("--replicas", type=int, nargs="+", default=[1, 3])
     parser.add_argument("--rates", type=float, nargs="+", default=[XIANGJI_SUBMIT_PER_SECOND])
+    parser.add_argument("--images", type=int, default=1, help="images per task (default 1)")
     args = parser.parse_args()
-    asyncio.run(main(args.tasks, args.replicas, args.rates))
+    asyncio.run(main(args.tasks, args.replicas, args.rates, args.images))

@@ -107,6 +107,7 @@ class Run:
             output.get("variant"),
             item_target(task, item)[0] if several_targets(task) else None,
         )
+        comment = "\n".join([comment, *output.get("notes", ())])  # e.g. a glossary broken
 
         async def data() -> bytes:
             if output.get("fetch"):  # the provider hands the file over itself (signed calls)

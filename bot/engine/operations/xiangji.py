@@ -135,14 +135,14 @@ class _Xiangji(Operation):
             return {rid: (None, exc.message or exc.code) for rid in ids}
         return {rid: _regions_of(details.get(rid)) for rid in ids}
 
-    async def _after_sync(self, task: Task, index: int, item: Item, request_id: str) -> Item:
+    async def _after_sync(self, task: Task, item: Item, request_id: str) -> Item:
         """An image translated synchronously (``item`` done): its recognised text
         (``--ocr``) and its glossary check, from one read of its regions by request id
         — none when the task wants neither. The image is never sent again."""
         if not _wants_regions(task):
             return item
         read = (await self._read_regions([request_id]))[request_id]
-        return _with_regions(task, index, item, read)
+        return _with_regions(task, item, read)
 
     def _glossary_line(self, task: Task, text: str) -> str:
         """The closing message, with a line when images break the glossary."""
@@ -250,7 +250,7 @@ class TranslateImage(_Xiangji):
         done = replace(
             item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
         )
-        done = await self._after_sync(task, 0, done, result.request_id)
+        done = await self._after_sync(task, done, result.request_id)
         return task.to(State.SUCCEEDED, now, items=(done,))
 
     async def _batch(self, task: Task, now: float, engine: str) -> Task:
@@ -310,7 +310,7 @@ class TranslateImage(_Xiangji):
             else:
                 outputs = _outputs(task, result)
                 item = replace(item, status="done", provider_id=result.request_id, outputs=outputs)
-                item = await self._after_sync(task, index, item, result.request_id)
+                item = await self._after_sync(task, item, result.request_id)
             task = with_item(task, index, item)
         if any(i.status == "pending" and not i.provider_id for i in task.items):
             return task.but(updated_at=now)  # still QUEUED: the next image next
@@ -374,7 +374,7 @@ def _wants_regions(task: Task) -> bool:
     return bool(task.request.get("ocr")) or _checks_glossary(task)
 
 
-def _with_regions(task: Task, index: int, item: Item, read: _Regions) -> Item:
+def _with_regions(task: Task, item: Item, read: _Regions) -> Item:
     """``item`` (done) with what its regions tell: the recognised text (``--ocr``), or a
     line saying it could not be read; with a glossary, the violations kept in
     ``meta["violations"]`` and said — or that the glossary could not be checked — on
@@ -399,7 +399,7 @@ def _with_regions(task: Task, index: int, item: Item, read: _Regions) -> Item:
             return item
         notes = [_violation_note(v) for v in found]
         item = replace(item, meta={**item.meta, "violations": brand_guard.as_json(found)})
-    return _with_comment_notes(task, index, item, notes)
+    return _with_notes(item, notes)
 
 
 def _violation_note(violation: brand_guard.Violation) -> str:
@@ -410,23 +410,14 @@ def _violation_note(violation: brand_guard.Violation) -> str:
     )
 
 
-def _with_comment_notes(task: Task, index: int, item: Item, notes: list[str]) -> Item:
-    """``notes`` under the comment of the item's translated image (its first image
-    output; a removed-text variant keeps its own), which otherwise reads as the engine
-    would write it (``messages.result_comment``)."""
+def _with_notes(item: Item, notes: list[str]) -> Item:
+    """``notes`` for the comment of the item's translated image (its first image output;
+    a removed-text variant keeps its own): delivery writes them under it."""
     outputs = list(item.outputs)
     at = next((n for n, o in enumerate(outputs) if o.get("kind") == "image"), None)
     if at is None:
         return item
-    output = outputs[at]
-    comment = output.get("comment") or messages.result_comment(
-        index + 1,
-        len(task.items),
-        item.source,
-        output.get("variant"),
-        item_target(task, item)[0] if several_targets(task) else None,
-    )
-    outputs[at] = {**output, "comment": "\n".join([comment, *notes]), "notes": notes}
+    outputs[at] = {**outputs[at], "notes": notes}
     return replace(item, outputs=tuple(outputs))
 
 
@@ -436,14 +427,14 @@ def _absorb(task: Task, results: dict[str, BatchItem], regions: dict[str, _Regio
     if not any(_moved(i, results) for i in task.items):  # the common round: as it is
         return task
     items = []
-    for index, item in enumerate(task.items):
+    for item in task.items:
         found = results.get(item.provider_id or "")
         if item.status != "pending" or found is None or found.pending:
             items.append(item)
         elif found.done and found.result is not None:
             done = replace(item, status="done", outputs=_outputs(task, found.result))
             read = regions.get(item.provider_id or "")
-            items.append(done if read is None else _with_regions(task, index, done, read))
+            items.append(done if read is None else _with_regions(task, done, read))
         else:
             error = {"code": str(found.code), "message": found.message or "unknown error"}
             items.append(replace(item, status="failed", error=error))
@@ -543,7 +534,7 @@ class TranslateMessage(_Xiangji):
             if item.meta.get("kind") == "text":
                 done = await self._text(task, item)
             else:
-                done = await self._image(task, index, item)
+                done = await self._image(task, item)
         except ProviderError as exc:
             if exc.kind is not ErrorKind.PERMANENT:
                 raise
@@ -593,7 +584,7 @@ class TranslateMessage(_Xiangji):
         )
         return replace(item, status="done", outputs=({"kind": "text", **text},))
 
-    async def _image(self, task: Task, index: int, item: Any) -> Any:
+    async def _image(self, task: Task, item: Any) -> Any:
         r = task.request
         name = item.meta.get("name", "image")
         try:
@@ -621,7 +612,7 @@ class TranslateMessage(_Xiangji):
         done = replace(
             item, status="done", provider_id=result.request_id, outputs=_outputs(task, result)
         )
-        return await self._after_sync(task, index, done, result.request_id)
+        return await self._after_sync(task, done, result.request_id)
 
 
 def _one_answer(task: Task) -> Task:
