@@ -6,54 +6,22 @@ each task recorded after it (the engine's contract: ``request["glossary"]``)."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from bot.core.desk import Desk
 from bot.core.glossary import Glossary, Term
-from emulators.alibaba import AlibabaMTEmulator
 from emulators.slack import SlackEmulator
 from emulators.xiangji import XiangjiEmulator
 from tests.conftest import FakeClock, Tolk
 from tests.handlers.slack.test_several_targets_commands import (
     A,
-    alibaba,  # noqa: F401  (a fixture)
     command,
     everything,
     recorded,
-    running_tolk,
 )
 from tests.test_surfaces import png, send_event, upload
 
 ENTRY = {"term": "Tolk Pro", "translation": None, "lang": None}
-
-
-@pytest.fixture
-async def wire(
-    slack: SlackEmulator,
-    xiangji: XiangjiEmulator,
-    alibaba: AlibabaMTEmulator,  # noqa: F811
-    tmp_path: Any,
-    clock: FakeClock,
-) -> AsyncIterator[Tolk]:
-    """Alice is Tolk's admin (``TOLK_ADMINS``); Bob is not."""
-    async for tolk in running_tolk(slack, xiangji, alibaba, tmp_path, clock):
-        yield tolk
-
-
-@pytest.fixture
-async def open_wire(
-    slack: SlackEmulator,
-    xiangji: XiangjiEmulator,
-    alibaba: AlibabaMTEmulator,  # noqa: F811
-    tmp_path: Any,
-    clock: FakeClock,
-) -> AsyncIterator[Tolk]:
-    """No ``TOLK_ADMINS``: the workspace's own admins and owners are Tolk's admins."""
-    async for tolk in running_tolk(slack, xiangji, alibaba, tmp_path, clock, TOLK_ADMINS=""):
-        yield tolk
 
 
 async def answer(tolk: Tolk, text: str, **kwargs: Any) -> dict[str, Any]:

@@ -4,53 +4,21 @@ kept per workspace, and a configured reaction recording its set as one task."""
 
 from __future__ import annotations
 
-from collections.abc import AsyncIterator
 from typing import Any
-
-import pytest
 
 from bot.core.desk import Desk
 from bot.core.languages import LanguageSets
-from emulators.alibaba import AlibabaMTEmulator
 from emulators.slack import SlackEmulator
-from emulators.xiangji import XiangjiEmulator
-from tests.conftest import FakeClock, Tolk
+from tests.conftest import Tolk
 from tests.handlers.slack.test_several_targets_commands import (
     A,
-    alibaba,  # noqa: F401  (a fixture)
     command,
     everything,
     recorded,
-    running_tolk,
     targets,
     work,
 )
 from tests.test_surfaces import png, send_event
-
-
-@pytest.fixture
-async def wire(
-    slack: SlackEmulator,
-    xiangji: XiangjiEmulator,
-    alibaba: AlibabaMTEmulator,  # noqa: F811
-    tmp_path: Any,
-    clock: FakeClock,
-) -> AsyncIterator[Tolk]:
-    async for tolk in running_tolk(slack, xiangji, alibaba, tmp_path, clock):
-        yield tolk
-
-
-@pytest.fixture
-async def open_wire(
-    slack: SlackEmulator,
-    xiangji: XiangjiEmulator,
-    alibaba: AlibabaMTEmulator,  # noqa: F811
-    tmp_path: Any,
-    clock: FakeClock,
-) -> AsyncIterator[Tolk]:
-    """No ``TOLK_ADMINS``: the workspace's own admins and owners are Tolk's admins."""
-    async for tolk in running_tolk(slack, xiangji, alibaba, tmp_path, clock, TOLK_ADMINS=""):
-        yield tolk
 
 
 async def sets_of(tolk: Tolk, team: str = "T0TOLK") -> LanguageSets:

@@ -11,74 +11,17 @@ task exactly as before."""
 from __future__ import annotations
 
 import json
-from collections.abc import AsyncIterator
 from typing import Any
 
-import aiohttp
-import pytest
-
-from bot.config import load_settings
 from bot.core.tasks import Task
-from bot.runtime import serving
 from emulators.alibaba import AlibabaMTEmulator
 from emulators.slack import SlackEmulator
 from emulators.xiangji import XiangjiEmulator
-from sandbox.wiring import emulator_env, free_port
-from tests.conftest import SIGNING_SECRET, FakeClock, Tolk
+from tests.conftest import Tolk
 from tests.test_commands_e2e import task_id_in
 from tests.test_surfaces import png, send_event, send_interaction, upload
 
 A, B = "https://img.example.com/a.jpg", "https://img.example.com/b.jpg"
-
-
-@pytest.fixture
-async def alibaba() -> AsyncIterator[AlibabaMTEmulator]:
-    async with AlibabaMTEmulator(doc_seconds=None) as emulator:
-        yield emulator
-
-
-async def running_tolk(
-    slack: SlackEmulator,
-    xiangji: XiangjiEmulator,
-    alibaba: AlibabaMTEmulator,
-    tmp_path: Any,
-    clock: FakeClock,
-    **extra: str,
-) -> AsyncIterator[Tolk]:
-    """Tolk with Xiangji and Alibaba on their emulators and a public address (Alibaba
-    fetches Slack files from it), no scheduler; Alice is a Tolk admin."""
-    env = {
-        **emulator_env(
-            slack,
-            xiangji,
-            alibaba=alibaba,
-            port=free_port(),
-            signing_secret=SIGNING_SECRET,
-            database_url=f"sqlite:///{tmp_path}/tolk.sqlite",
-        ),
-        "TOLK_ADMINS": "U0ALICE",
-        **extra,
-    }
-    async with (
-        serving(load_settings(env), host="127.0.0.1", clock=clock, start_scheduler=False) as (
-            services,
-            port,
-        ),
-        aiohttp.ClientSession() as session,
-    ):
-        yield Tolk(services, port, session)
-
-
-@pytest.fixture
-async def wire(
-    slack: SlackEmulator,
-    xiangji: XiangjiEmulator,
-    alibaba: AlibabaMTEmulator,
-    tmp_path: Any,
-    clock: FakeClock,
-) -> AsyncIterator[Tolk]:
-    async for tolk in running_tolk(slack, xiangji, alibaba, tmp_path, clock):
-        yield tolk
 
 
 async def command(tolk: Tolk, name: str, text: str, **kwargs: Any) -> str:
